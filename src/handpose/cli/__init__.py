@@ -1,0 +1,61 @@
+"""The ``handpose`` command line: one module per verb under :mod:`handpose.cli`.
+
+Each verb module defines ``register(subparsers)``, which adds its parser and sets ``func`` to the
+function that runs it. Verb modules import heavy libraries (torch, Lightning) inside that function,
+so ``handpose --help`` stays fast.
+
+A :class:`~handpose.errors.HandposeError` becomes one line on stderr and exit status 2; ``--debug``
+shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+from collections.abc import Sequence
+
+from handpose import __version__
+from handpose.errors import HandposeError
+
+VERBS: tuple[str, ...] = ("demo", "train", "evaluate", "predict", "export", "synth", "data", "models")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="handpose",
+        description="3D hand pose estimation from a single depth or RGB image.",
+        epilog="Run 'handpose VERB --help' for the options of each verb.",
+    )
+    parser.add_argument("--version", action="version", version=f"handpose {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    for verb in VERBS:
+        module_name = f"handpose.cli.{verb}"
+        if importlib.util.find_spec(module_name) is None:
+            continue
+        importlib.import_module(module_name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except HandposeError as exc:
+        if args.debug:
+            raise
+        print(f"handpose {args.verb}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"handpose {args.verb}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

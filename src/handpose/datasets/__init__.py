@@ -1,0 +1,19 @@
+"""Dataset readers. Importing this package registers every reader it ships."""
+
+from handpose.datasets.base import (
+    DatasetReader,
+    Sample,
+    dataset_names,
+    get_dataset_class,
+    open_dataset,
+    register_dataset,
+)
+
+__all__ = [
+    "DatasetReader",
+    "Sample",
+    "dataset_names",
+    "get_dataset_class",
+    "open_dataset",
+    "register_dataset",
+]
