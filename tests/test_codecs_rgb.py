@@ -1,0 +1,123 @@
+"""2.5D / root-relative codecs and bone vectors: exact inverses in numpy and torch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from handpose import skeleton
+from handpose.codecs import bones as bones_codec
+from handpose.codecs import uvz as uvz_codec
+from handpose.errors import HandposeError
+
+
+def _hand(rng: np.random.Generator, batch: int = 4) -> np.ndarray:
+    """Plausible canonical21 hands ~500 mm in front of the camera (random finger chains)."""
+    skel = skeleton.get("canonical21")
+    joints = np.zeros((batch, 21, 3))
+    joints[:, 0] = rng.uniform([-80, -60, 400], [80, 60, 700], size=(batch, 3))
+    for j in skel.topological_order:
+        p = skel.parents[j]
+        if p >= 0:
+            joints[:, j] = joints[:, p] + rng.normal(0, 1, (batch, 3)) * 15 + np.array([0, -20, 0])
+    return joints
+
+
+def _crop_K(batch: int, rng: np.random.Generator) -> np.ndarray:
+    K = np.tile(np.eye(3), (batch, 1, 1))
+    K[:, 0, 0] = rng.uniform(300, 900, batch)
+    K[:, 1, 1] = K[:, 0, 0] * rng.uniform(0.95, 1.05, batch)
+    K[:, 0, 2] = rng.uniform(100, 150, batch)
+    K[:, 1, 2] = rng.uniform(100, 150, batch)
+    return K
+
+
+@pytest.mark.parametrize("name", ["canonical21", "rhd21", "stb21", "nyu14", "icvl16"])
+def test_bones_round_trip_numpy(rng, name):
+    skel = skeleton.get(name)
+    joints = rng.normal(0, 50, (3, skel.num_joints, 3)) + np.array([0, 0, 500])
+    b = bones_codec.joints_to_bones(joints, skel)
+    assert b.shape == (3, skel.num_joints - 1, 3)
+    root = skel.parents.index(-1)
+    back = bones_codec.bones_to_joints(b, skel, root_xyz=joints[:, root])
+    assert np.abs(back - joints).max() < 0.01
+
+
+def test_bones_are_child_minus_parent(rng):
+    skel = skeleton.get("canonical21")
+    joints = _hand(rng, 1)[0]
+    b = bones_codec.joints_to_bones(joints, skel)
+    assert len(skel.bones) == 20
+    for k, (p, c) in enumerate(skel.bones):
+        np.testing.assert_allclose(b[k], joints[c] - joints[p])
+    # Without a root position the wrist sits at the origin.
+    np.testing.assert_allclose(bones_codec.bones_to_joints(b, skel), joints - joints[0], atol=1e-9)
+
+
+def test_bones_torch_gradient_and_anchor(rng):
+    skel = skeleton.get("canonical21")
+    joints = torch.tensor(_hand(rng, 2), dtype=torch.float32)
+    b = bones_codec.joints_to_bones(joints, skel).requires_grad_(True)
+    root = joints[:, skel.root_index]
+    back = bones_codec.bones_to_joints(b, skel, root_xyz=root, anchor_index=skel.root_index)
+    assert (back - joints).abs().max().item() < 0.01
+    back.sum().backward()
+    assert b.grad is not None and torch.isfinite(b.grad).all()
+
+
+def test_bones_reject_wrong_shape_and_forest():
+    with pytest.raises(HandposeError, match="expected"):
+        bones_codec.joints_to_bones(np.zeros((20, 3)), "canonical21")
+    with pytest.raises(HandposeError, match="kinematic roots"):
+        bones_codec.bones_to_joints(np.zeros((0, 3)), "dexter5")
+
+
+def test_uvz_round_trip_numpy(rng):
+    joints = _hand(rng, 5)
+    K = _crop_K(5, rng)
+    uvz, root, scale = uvz_codec.encode_uvz(joints, K, 256, "canonical21")
+    assert uvz.shape == (5, 21, 3)
+    skel = skeleton.get("canonical21")
+    np.testing.assert_allclose(root, joints[:, skel.root_index])
+    np.testing.assert_allclose(uvz[:, skel.root_index, 2], 0.0, atol=1e-12)
+    mcp, pip = skel.scale_bone_indices
+    np.testing.assert_allclose(scale, np.linalg.norm(joints[:, mcp] - joints[:, pip], axis=-1))
+    back = uvz_codec.decode_uvz(uvz, K, 256, root[:, 2], scale)
+    assert np.abs(back - joints).max() < 0.01
+
+
+def test_uvz_round_trip_torch_float32(rng):
+    joints = _hand(rng, 3)
+    K = _crop_K(3, rng)
+    jt, Kt = torch.tensor(joints, dtype=torch.float32), torch.tensor(K, dtype=torch.float32)
+    uvz, root, scale = uvz_codec.encode_uvz(jt, Kt, 128, "canonical21")
+    back = uvz_codec.decode_uvz(uvz, Kt, 128, root[:, 2], scale)
+    assert (back.double() - torch.tensor(joints)).abs().max().item() < 0.01
+    # Same numbers as numpy.
+    uvz_np, _, _ = uvz_codec.encode_uvz(joints, K, 128, "canonical21")
+    np.testing.assert_allclose(uvz.numpy(), uvz_np, atol=1e-4)
+
+
+def test_unit_range_is_crop_edges():
+    assert uvz_codec.pixels_to_unit(np.array(-0.5), 64) == -1.0
+    assert uvz_codec.pixels_to_unit(np.array(63.5), 64) == 1.0
+    assert uvz_codec.unit_to_pixels(np.array(0.0), 64) == 31.5
+
+
+def test_rel_round_trip_and_batch_decode(rng):
+    joints = _hand(rng, 2)
+    K = _crop_K(2, rng)
+    rel, root, scale = uvz_codec.encode_rel(joints, "canonical21")
+    np.testing.assert_allclose(uvz_codec.decode_rel(rel, root, scale), joints, atol=1e-9)
+    uvz, _, _ = uvz_codec.encode_uvz(joints, K, 64, "canonical21")
+    batch = {"root_xyz": root, "scale": scale, "K_crop": K, "image": np.zeros((2, 3, 64, 64))}
+    assert np.abs(uvz_codec.decode_batch(uvz, batch, "uvz") - joints).max() < 0.01
+    assert np.abs(uvz_codec.decode_batch(rel, batch, "rel") - joints).max() < 0.01
+    with pytest.raises(HandposeError, match="output space"):
+        uvz_codec.decode_batch(rel, batch, "cube")
+
+
+def test_uvz_rejects_skeleton_without_scale_bone(rng):
+    with pytest.raises(HandposeError, match="scale bone"):
+        uvz_codec.encode_uvz(np.ones((5, 3)), np.eye(3), 64, "dexter5")
