@@ -17,3 +17,6 @@ __all__ = [
     "open_dataset",
     "register_dataset",
 ]
+
+# RGB readers register themselves on import.
+from handpose.datasets import dexter, freihand, ganerated, rhd, stb, synthhands  # noqa: F401
