@@ -1,0 +1,335 @@
+"""Readers for joint files: predictions and ground truth of the depth benchmarks.
+
+Every reader returns a :class:`JointFile` holding ``(N, J, 3)`` float64 joints, one row per frame, and
+what the file itself says about its coordinates (``"uvd"``, ``"xyz"`` or unknown). Deciding what
+unknown coordinates are, and checking the frame count against the ground truth, is the evaluator's job.
+
+Formats (``detect_container`` picks one from the file name and first line):
+
+- ``text``: the public tables' layout, one frame per line, ``J*3`` whitespace-separated numbers
+  (``u v d`` per joint in the tables; some files hold ``x y z``).
+- ``named text``: the same with a leading image-name column (``*_denseReg_ori.txt``, ICVL's
+  ``test_seq_*.txt``; separators may be tabs, names may contain backslashes). The name is dropped.
+- ``mat``: MATLAB files (v5 through scipy, v7.3 through h5py); the one numeric array of ``N*J*3``
+  values is used, or the one whose key names it (``joint_est_wld_xyz``, ``xyz_estimation``,
+  ``keypoints3D`` ...).
+- ``npy`` / ``npz``: numpy arrays of shape ``(N, J, 3)`` or ``(N, J*3)``, read without pickle.
+
+Blank lines in text files are ignored; every other line is a frame. Problems (missing file, wrong
+number of values on a line, non-numeric tokens, NaN or infinity) raise :class:`HandposeError` naming
+the file and line.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from handpose.errors import HandposeError
+
+Space = Literal["uvd", "xyz"]
+Container = Literal["text", "named text", "mat", "npy", "npz"]
+
+# Arrays beyond this are not joint files; refusing them avoids loading something huge by mistake.
+MAX_ARRAY_BYTES = 2 * 1024**3
+
+_FIRST_TOKEN = re.compile(rb"(?m)^[ \t]*\S+")
+# Key words that say what a .mat/.npz array holds, most specific first.
+_XYZ_HINTS = ("xyz", "wld", "world")
+_UVD_HINTS = ("uvd", "pixel")
+_PREDICTION_HINTS = ("xyz", "uvd", "est", "pred", "joint", "keypoint", "label", "gt")
+
+
+@dataclass(frozen=True)
+class JointFile:
+    """Joints read from one file.
+
+    Attributes:
+        path: The file, as given.
+        joints: ``(N, J, 3)`` float64, in the file's own coordinates and joint order.
+        space: ``"uvd"`` or ``"xyz"`` when an array key states it (``joint_est_wld_xyz``), else ``None``.
+        container: How it was read: ``"text"``, ``"named text"``, ``"mat:<key>"``, ``"npy"``, ``"npz:<key>"``.
+    """
+
+    path: str
+    joints: np.ndarray
+    space: Space | None
+    container: str
+
+    @property
+    def frames(self) -> int:
+        return int(self.joints.shape[0])
+
+
+def _is_number(token: bytes) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def detect_container(path: str | Path) -> Container:
+    """Guess the container from the suffix, and for text whether a name column leads each line."""
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix in (".mat", ".npy", ".npz"):
+        return suffix[1:]  # type: ignore[return-value]
+    first = _first_tokens(p)
+    return "text" if not first or _is_number(first[0]) else "named text"
+
+
+def _first_tokens(path: Path) -> list[bytes]:
+    try:
+        with open(path, "rb") as fh:
+            for line in fh:
+                tokens = line.split()
+                if tokens:
+                    return tokens
+    except OSError as exc:
+        raise HandposeError(f"cannot read: {exc.strerror or exc}", path) from None
+    return []
+
+
+def _check_readable(path: Path) -> None:
+    try:
+        with open(path, "rb"):
+            pass
+    except IsADirectoryError:
+        raise HandposeError("is a directory, expected a joint file", path) from None
+    except OSError as exc:
+        raise HandposeError(f"cannot read: {exc.strerror or exc}", path) from None
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        if path.is_dir():
+            raise HandposeError("is a directory, expected a joint file", path)
+        return path.read_bytes()
+    except OSError as exc:
+        raise HandposeError(f"cannot read: {exc.strerror or exc}", path) from None
+
+
+def read_text_joints(path: str | Path, num_joints: int, named: bool | None = None) -> JointFile:
+    """Read a text joint file (``J*3`` numbers per line, optionally after an image-name column).
+
+    Args:
+        path: The file.
+        num_joints: ``J``; every frame line must carry exactly ``J*3`` numbers.
+        named: Whether lines start with an image name; ``None`` decides from the first line.
+    """
+    p = Path(path)
+    raw = _read_bytes(p)
+    if named is None:
+        first = raw.split(maxsplit=1)[:1]
+        named = bool(first) and not _is_number(first[0])
+    body = _FIRST_TOKEN.sub(b"", raw) if named else raw
+    width = num_joints * 3
+    values = _fast_parse(body, raw, width)
+    if values is None:
+        values = _careful_parse(p, raw, width, named)
+    return JointFile(str(path), values.reshape(-1, num_joints, 3), None, _container(named))
+
+
+def _container(named: bool) -> str:
+    return "named text" if named else "text"
+
+
+def _fast_parse(body: bytes, raw: bytes, width: int) -> np.ndarray | None:
+    """numpy's C reader; ``None`` whenever anything is unusual, so the careful reader can say what."""
+    lines = raw.count(b"\n") + (0 if raw.endswith(b"\n") or not raw else 1)
+    if lines == 0:
+        return None
+    try:
+        values = np.loadtxt(io.BytesIO(body), dtype=np.float64, comments=None, ndmin=2)
+    except ValueError:
+        return None
+    # A row count below the line count means blank lines, which the careful reader skips and numbers correctly.
+    if values.shape != (lines, width) or not np.isfinite(values).all():
+        return None
+    return values
+
+
+def _careful_parse(path: Path, raw: bytes, width: int, named: bool) -> np.ndarray:
+    rows: list[list[float]] = []
+    for number, line in enumerate(raw.splitlines(), start=1):
+        tokens = line.split()
+        if not tokens:
+            continue
+        if named:
+            tokens = tokens[1:]
+        if len(tokens) != width:
+            what = "values after the image name" if named else "values"
+            raise HandposeError(f"expected {width} {what} ({width // 3} joints x 3), found {len(tokens)}", path, number)
+        row = []
+        for column, token in enumerate(tokens, start=2 if named else 1):
+            try:
+                value = float(token)
+            except ValueError:
+                text = token.decode("utf-8", "replace")
+                raise HandposeError(f"non-numeric value {text!r} in column {column}", path, number) from None
+            if not math.isfinite(value):
+                raise HandposeError(f"{token.decode()} in column {column}; every value must be finite", path, number)
+            row.append(value)
+        rows.append(row)
+    if not rows:
+        raise HandposeError("no frames: the file is empty", path)
+    return np.asarray(rows, dtype=np.float64)
+
+
+# ------------------------------------------------------------------------------------------------
+# Arrays: .mat, .npy, .npz
+# ------------------------------------------------------------------------------------------------
+def _space_from_key(key: str) -> Space | None:
+    k = key.lower()
+    if any(h in k for h in _XYZ_HINTS):
+        return "xyz"
+    if any(h in k for h in _UVD_HINTS):
+        return "uvd"
+    return None
+
+
+def _as_joints(array: np.ndarray, num_joints: int, path: Path, what: str) -> np.ndarray | None:
+    """``(N, J, 3)`` float64 from ``(N, J, 3)``, ``(N, J*3)``, or MATLAB-transposed ``(3, J, N)``; else None."""
+    if array.dtype.kind not in "iuf" or array.ndim not in (2, 3):
+        return None
+    if array.ndim == 3 and array.shape[1:] == (num_joints, 3):
+        out = array
+    elif array.ndim == 3 and array.shape[:2] == (3, num_joints):
+        out = np.transpose(array, (2, 1, 0))
+    elif array.ndim == 2 and array.shape[1] == num_joints * 3:
+        out = array.reshape(-1, num_joints, 3)
+    elif array.ndim == 2 and array.shape[0] == num_joints * 3:
+        out = array.T.reshape(-1, num_joints, 3)
+    else:
+        return None
+    out = np.asarray(out, dtype=np.float64)
+    bad = ~np.isfinite(out)
+    if bad.any():
+        frame = int(np.argwhere(bad)[0][0])
+        raise HandposeError(f"{what}: frame {frame} (0-based) holds NaN or infinity; every value must be finite", path)
+    return out
+
+
+def _pick(
+    arrays: dict[str, np.ndarray], num_joints: int, path: Path, kind: str
+) -> tuple[str, np.ndarray, Space | None]:
+    candidates = {}
+    for key, array in arrays.items():
+        joints = _as_joints(array, num_joints, path, f"{kind} key {key!r}")
+        if joints is not None:
+            candidates[key] = joints
+    if not candidates:
+        shapes = ", ".join(f"{k} {tuple(a.shape)}" for k, a in arrays.items()) or "no arrays"
+        raise HandposeError(f"no array of {num_joints} joints x 3 coordinates per frame (found {shapes})", path)
+    if len(candidates) > 1:
+        named = [k for k in candidates if any(h in k.lower() for h in _PREDICTION_HINTS)]
+        if len(named) != 1:
+            raise HandposeError(
+                f"several joint arrays, cannot tell which to use: {', '.join(sorted(candidates))}", path
+            )
+        candidates = {named[0]: candidates[named[0]]}
+    key, joints = next(iter(candidates.items()))
+    return key, joints, _space_from_key(key)
+
+
+def read_mat_joints(path: str | Path, num_joints: int) -> JointFile:
+    """Read joints from a MATLAB file (v4-v7 via scipy, v7.3 via h5py)."""
+    import scipy.io
+
+    p = Path(path)
+    _check_readable(p)
+    try:
+        major, _ = scipy.io.matlab.matfile_version(str(p))
+    except Exception as exc:  # scipy raises several types for non-MAT input
+        raise HandposeError(f"not a MATLAB file ({exc})", p) from None
+    if major == 2:
+        arrays = _read_mat73(p)
+    else:
+        try:
+            content = scipy.io.loadmat(str(p))
+        except Exception as exc:
+            raise HandposeError(f"unreadable MATLAB file ({exc})", p) from None
+        arrays = {k: v for k, v in content.items() if not k.startswith("__") and isinstance(v, np.ndarray)}
+    key, joints, space = _pick(arrays, num_joints, p, "MATLAB")
+    return JointFile(str(path), joints, space, f"mat:{key}")
+
+
+def _read_mat73(path: Path) -> dict[str, np.ndarray]:
+    import h5py
+
+    arrays: dict[str, np.ndarray] = {}
+    try:
+        with h5py.File(path, "r") as f:
+            for key, item in f.items():
+                if isinstance(item, h5py.Dataset) and item.dtype.kind in "iuf":
+                    if item.size * item.dtype.itemsize > MAX_ARRAY_BYTES:
+                        raise HandposeError(f"array {key!r} is too large for a joint file", path)
+                    # HDF5 stores MATLAB arrays column-major: reverse the axes to get MATLAB's shape back.
+                    arrays[key] = np.asarray(item[()]).T
+    except OSError as exc:
+        raise HandposeError(f"unreadable MATLAB v7.3 file ({exc})", path) from None
+    return arrays
+
+
+def read_npy_joints(path: str | Path, num_joints: int) -> JointFile:
+    """Read joints from a ``.npy`` array (no pickle)."""
+    p = Path(path)
+    _check_readable(p)
+    try:
+        array = np.load(p, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise HandposeError(f"not a readable .npy array ({exc})", p) from None
+    if array.nbytes > MAX_ARRAY_BYTES:
+        raise HandposeError(f"array of shape {array.shape} is too large for a joint file", p)
+    _, joints, _ = _pick({"array": array}, num_joints, p, ".npy")
+    return JointFile(str(path), joints, None, "npy")
+
+
+def read_npz_joints(path: str | Path, num_joints: int) -> JointFile:
+    """Read joints from a ``.npz`` archive: its one joint array, or the one whose key names it."""
+    p = Path(path)
+    _check_readable(p)
+    try:
+        with zipfile.ZipFile(p) as zf:
+            if sum(info.file_size for info in zf.infolist()) > MAX_ARRAY_BYTES:
+                raise HandposeError("archive is too large for a joint file", p)
+        with np.load(p, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+    except (ValueError, OSError, zipfile.BadZipFile) as exc:
+        raise HandposeError(f"not a readable .npz archive ({exc})", p) from None
+    key, joints, space = _pick(arrays, num_joints, p, ".npz")
+    return JointFile(str(path), joints, space, f"npz:{key}")
+
+
+def read_joints(path: str | Path, num_joints: int) -> JointFile:
+    """Read any supported joint file; the container is detected (:func:`detect_container`)."""
+    p = Path(path)
+    if not p.exists():
+        raise HandposeError("no such file", p)
+    container = detect_container(p)
+    if container == "mat":
+        return read_mat_joints(p, num_joints)
+    if container == "npy":
+        return read_npy_joints(p, num_joints)
+    if container == "npz":
+        return read_npz_joints(p, num_joints)
+    return read_text_joints(p, num_joints, named=container == "named text")
+
+
+__all__ = [
+    "JointFile",
+    "detect_container",
+    "read_joints",
+    "read_mat_joints",
+    "read_npy_joints",
+    "read_npz_joints",
+    "read_text_joints",
+]
