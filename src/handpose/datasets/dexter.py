@@ -76,7 +76,7 @@ class DexterObjectReader(DatasetReader):
     Args:
         root: The Dexter+Object folder (holding ``data/``).
         split: ``"test"`` only.
-        sequences: Subset of the six sequences.
+        sequences: Sequences to read; default: those of the six present under ``data/``.
     """
 
     name: ClassVar[str] = "dexter"
@@ -86,9 +86,13 @@ class DexterObjectReader(DatasetReader):
     units: ClassVar[str] = "mm"
     camera = CAMERAS["dexter_color"]
 
-    def __init__(self, root: str | Path, split: str = "test", sequences: tuple[str, ...] = SEQUENCES) -> None:
+    def __init__(self, root: str | Path, split: str = "test", sequences: tuple[str, ...] | None = None) -> None:
         super().__init__(root, split)
         data = self.root / "data" if (self.root / "data").is_dir() else self.root
+        if sequences is None:
+            sequences = tuple(s for s in SEQUENCES if (data / s).is_dir())
+            if not sequences:
+                raise HandposeError(f"dexter: none of the sequence folders {', '.join(SEQUENCES)} found", data)
         unknown = [s for s in sequences if s not in SEQUENCES]
         if unknown:
             raise HandposeError(f"dexter: unknown sequences {unknown}; expected some of {', '.join(SEQUENCES)}")

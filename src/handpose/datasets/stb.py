@@ -114,6 +114,7 @@ class STBReader(DatasetReader):
         split: ``"train"`` (B2-B6), ``"test"`` (B1) or ``"all"``.
         root_joint: ``"wrist"`` or ``"palm"`` (what joint 0 is; see the module docs).
         wrist_rule: ``"ring_mcp"`` or ``"mean_mcp"`` when ``root_joint="wrist"``.
+        sequences: Read only these sequences of the split (default: all of them; each must exist).
     """
 
     name: ClassVar[str] = "stb"
@@ -124,7 +125,12 @@ class STBReader(DatasetReader):
     camera = CAMERAS["stb_sk"]
 
     def __init__(
-        self, root: str | Path, split: str = "train", root_joint: str = "wrist", wrist_rule: str = "ring_mcp"
+        self,
+        root: str | Path,
+        split: str = "train",
+        root_joint: str = "wrist",
+        wrist_rule: str = "ring_mcp",
+        sequences: tuple[str, ...] | None = None,
     ) -> None:
         super().__init__(root, split)
         if root_joint not in ("wrist", "palm"):
@@ -137,8 +143,12 @@ class STBReader(DatasetReader):
         labels_dir = self.root / "labels"
         if not labels_dir.is_dir():
             raise HandposeError("stb: no labels/ folder (expected images/<seq>/ and labels/<seq>_SK.mat)", self.root)
+        chosen = SPLIT_SEQUENCES[split] if sequences is None else tuple(sequences)
+        outside = [s for s in chosen if s not in SPLIT_SEQUENCES[split]]
+        if outside:
+            raise HandposeError(f"stb: sequences {outside} are not in the {split} split")
         joints, self.frames = [], []
-        for seq in SPLIT_SEQUENCES[split]:
+        for seq in chosen:
             mat_path = labels_dir / f"{seq}_SK.mat"
             hand_para = load_mat_variable(mat_path, "handPara")
             if hand_para.ndim != 3 or hand_para.shape[:2] != (3, 21):
