@@ -20,3 +20,7 @@ __all__ = [
 
 # RGB readers register themselves on import.
 from handpose.datasets import dexter, freihand, ganerated, rhd, stb, synthhands  # noqa: F401
+
+# isort: split
+# Depth readers register themselves on import.
+from handpose.datasets import hands2017, hands2019, ho3d, icvl, msra, nyu  # noqa: F401

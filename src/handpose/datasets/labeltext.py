@@ -1,0 +1,97 @@
+"""Label tables in text form: one frame per line, an optional image name, then a fixed count of numbers.
+
+Used for ICVL (``labels.txt``, ``test_seq_*.txt``: name + 16 x (u v d)), HANDS 2017
+(``Training_Annotation.txt``: name + 21 x xyz), HANDS 2019 (tab-separated name + 63 numbers) and the
+evaluation ground truth files (numbers only). Every malformed line is reported as
+``file:line: problem``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from handpose.errors import HandposeError
+
+MAX_LABEL_BYTES = 2 << 30
+
+
+def read_label_table(
+    path: str | Path,
+    values_per_line: int,
+    *,
+    name_column: bool = True,
+    sep: str | None = None,
+    header_lines: int = 0,
+    allow_nonfinite: bool = False,
+) -> tuple[list[str], np.ndarray]:
+    """Parse a label table.
+
+    Args:
+        path: The text file.
+        values_per_line: Numbers expected after the name on every line.
+        name_column: The first field is an image name.
+        sep: Field separator; ``None`` splits on any whitespace (``"\\t"`` for HANDS 2019).
+        header_lines: Lines to skip at the top.
+        allow_nonfinite: Accept NaN/inf values instead of reporting them.
+
+    Returns:
+        ``(names, values)``: names (empty strings without a name column) and ``(N, values_per_line)`` float64.
+
+    Raises:
+        HandposeError: Missing file, a line with the wrong number of fields, a non-number, a non-finite value,
+            or no lines at all.
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_LABEL_BYTES:
+            raise HandposeError(f"label file is {size >> 20} MiB; larger than any published label file", path)
+        text = path.read_text(encoding="utf-8", errors="strict")
+    except FileNotFoundError:
+        raise HandposeError("missing label file", path) from None
+    except UnicodeDecodeError:
+        raise HandposeError("not a text label file (invalid UTF-8)", path) from None
+    except OSError as exc:
+        raise HandposeError(f"cannot read label file: {exc.strerror}", path) from None
+    expected = values_per_line + (1 if name_column else 0)
+    what = f"{'an image name and ' if name_column else ''}{values_per_line} numbers"
+    names: list[str] = []
+    fields: list[str] = []
+    line_numbers: list[int] = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if lineno <= header_lines:
+            continue
+        parts = line.strip().split(sep) if sep is not None else line.split()
+        if sep is not None:
+            parts = [p.strip() for p in parts if p.strip()]
+        if not parts:
+            continue
+        if len(parts) != expected:
+            raise HandposeError(f"expected {what}, got {len(parts)} fields", path, lineno)
+        if name_column:
+            names.append(parts[0])
+            fields.extend(parts[1:])
+        else:
+            names.append("")
+            fields.extend(parts)
+        line_numbers.append(lineno)
+    if not names:
+        raise HandposeError(f"label file has no lines (expected {what} per line)", path)
+    try:
+        values = np.array(fields, dtype=np.float64).reshape(len(names), values_per_line)
+    except ValueError:
+        # Find the offending field to name its line.
+        for k, token in enumerate(fields):
+            try:
+                float(token)
+            except ValueError:
+                raise HandposeError(f"not a number: {token[:40]!r}", path, line_numbers[k // values_per_line]) from None
+        raise  # pragma: no cover - numpy and float() accept the same spellings
+    if not allow_nonfinite:
+        bad = ~np.isfinite(values)
+        if bad.any():
+            row = int(np.flatnonzero(bad.any(axis=1))[0])
+            raise HandposeError("non-finite value (NaN or inf) in the labels", path, line_numbers[row])
+    return names, values
