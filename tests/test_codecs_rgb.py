@@ -121,3 +121,35 @@ def test_rel_round_trip_and_batch_decode(rng):
 def test_uvz_rejects_skeleton_without_scale_bone(rng):
     with pytest.raises(HandposeError, match="scale bone"):
         uvz_codec.encode_uvz(np.ones((5, 3)), np.eye(3), 64, "dexter5")
+
+
+def test_decoded_predictions_score_the_hand_computed_auc(rng):
+    """2.5D predictions 30 mm off every joint: the RHD/STB PCK curve is a step at 30 mm.
+
+    Thresholds are linspace(0, 50, 20) (spacing d = 50/19). PCK is 0 up to 28.95 mm and 1 from 31.58 mm,
+    so trapezoids give 7.5 d of area: AUC(0-50) = 7.5/19, and over the 12 thresholds 21.05-50 mm
+    ("AUC 20-50") 7.5/11.
+    """
+    from handpose.metrics import rgb_protocol
+
+    gt = _hand(rng, 6)
+    K = _crop_K(6, rng)
+    offset = rng.normal(size=(6, 21, 3))
+    offset *= 30.0 / np.linalg.norm(offset, axis=-1, keepdims=True)
+    # Predictions go through the codec: encode (with the GT root depth and scale) and decode back.
+    _, root, scale = uvz_codec.encode_uvz(gt, K, 256, "canonical21")
+    pred_uv = uvz_codec.encode_uvz(gt + offset, K, 256, "canonical21")[0][..., :2]
+    pred_z = ((gt + offset)[..., 2] - root[:, None, 2]) / scale[:, None]
+    pred_uvz = np.concatenate([pred_uv, pred_z[..., None]], axis=-1)
+    pred = uvz_codec.decode_uvz(pred_uvz, K, 256, root[:, 2], scale)
+    result = rgb_protocol(pred, gt)
+    assert result.mean_epe_mm == pytest.approx(30.0, abs=1e-6)
+    assert result.auc_0_50 == pytest.approx(7.5 / 19, abs=1e-9)
+    assert result.auc_20_50 == pytest.approx(7.5 / 11, abs=1e-9)
+    # Visible-only scoring (Zimmermann) ignores hidden joints; scoring all joints (Learnable Groups) does not.
+    wild = pred.copy()
+    wild[:, 0] += 500.0
+    visible = np.ones((6, 21), dtype=bool)
+    visible[:, 0] = False
+    assert rgb_protocol(wild, gt, visible).auc_20_50 == pytest.approx(7.5 / 11, abs=1e-9)
+    assert rgb_protocol(wild, gt).auc_20_50 < 7.5 / 11
