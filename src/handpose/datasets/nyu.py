@@ -29,6 +29,8 @@ from handpose.geometry import CAMERAS, Camera
 from handpose.skeleton import NYU14_FROM_NYU36
 
 TEST_SEQ_1_FRAMES = 2440
+# DeepPrior++'s test cubes per sequence (data/importers.py), mm.
+SEQUENCE_CUBES: dict[int, float] = {1: 300.0, 2: 250.0}
 NUM_JOINTS = 36
 
 
@@ -41,6 +43,9 @@ class NYUReader(DepthDatasetReader):
         split: ``train``, ``test``, ``test_seq_1`` or ``test_seq_2``.
         joints: ``"nyu36"`` (all) or ``"nyu14"`` (evaluation subset).
         kinect: Which of the three cameras (0 = frontal, the only one used in the literature).
+        sequence_cubes: Attach DeepPrior++'s per-sequence test cube to each test sample
+            (``extras["cube"]``: 300 mm for sequence 1, 250 mm for sequence 2; use with
+            ``DepthCropTransform(cube_from_sample=True)``).
         **kwargs: See :class:`~handpose.datasets.depthbase.DepthDatasetReader`.
     """
 
@@ -55,6 +60,7 @@ class NYUReader(DepthDatasetReader):
         split: str = "train",
         joints: str = "nyu36",
         kinect: int = 0,
+        sequence_cubes: bool = False,
         camera: str | Camera | None = None,
         centers: str | Path | None = None,
         centers_y_up: bool = False,
@@ -65,6 +71,7 @@ class NYUReader(DepthDatasetReader):
             raise HandposeError(f"nyu: kinect must be 0, 1 or 2, got {kinect}")
         self.skeleton = joints  # type: ignore[misc]
         self.kinect = kinect
+        self.sequence_cubes = sequence_cubes
         super().__init__(root, split, camera=camera, centers=centers, centers_y_up=centers_y_up)
 
     def _load_labels(self) -> None:
@@ -109,4 +116,8 @@ class NYUReader(DepthDatasetReader):
     def frame_extras(self, index: int) -> dict[str, Any]:
         if self.split == "train":
             return {}
-        return {"sequence": 1 if self._numbers[index] <= TEST_SEQ_1_FRAMES else 2}
+        sequence = 1 if self._numbers[index] <= TEST_SEQ_1_FRAMES else 2
+        extras: dict[str, Any] = {"sequence": sequence}
+        if self.sequence_cubes:
+            extras["cube"] = SEQUENCE_CUBES[sequence]
+        return extras
