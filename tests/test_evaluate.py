@@ -138,7 +138,7 @@ def _run_cli(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_cli_bad_input_is_one_line_and_exit_2(tmp_path):
+def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     gt = require_shared(*AWESOME, *GT_FILES["nyu"])
     lines = gt.read_text().splitlines()
     broken = tmp_path / "broken.txt"
@@ -148,15 +148,18 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path):
     short = tmp_path / "short.txt"
     short.write_text("\n".join(lines[:100]) + "\n")
     cases = [
-        (broken, f"{broken}:4: nan in column 8"),
         (short, f"{short}: 100 frames, but the ground truth"),
         (tmp_path / "missing.txt", f"{tmp_path / 'missing.txt'}: no such file"),
     ]
     for pred, expected in cases:
-        done = _run_cli(str(pred), "--dataset", "nyu", "--gt", str(gt))
-        assert done.returncode == 2
-        assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
-        assert expected in done.stderr, done.stderr
+        assert main(["evaluate", str(pred), "--dataset", "nyu", "--gt", str(gt)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and expected in err, err
+    # Once as a real process: the exit status and stderr a shell sees.
+    done = _run_cli(str(broken), "--dataset", "nyu", "--gt", str(gt))
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert f"{broken}:4: nan in column 8" in done.stderr, done.stderr
 
 
 def test_cli_checkpoint_mode_without_the_module_is_a_clear_error(capsys):
