@@ -177,3 +177,11 @@ def test_rejects_bad_images_and_options(rng):
         RGBCropTransform()(replace(s, image=s.image.astype(np.float32)))
     with pytest.raises(HandposeError, match="output_space"):
         RGBCropTransform(output_space="cube")
+
+
+def test_lookup_normalisation_matches_the_formula(rng):
+    from handpose.transforms.rgb import normalise_image
+
+    crop = rng.integers(0, 256, size=(16, 12, 3), dtype=np.uint8)
+    expected = ((crop.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD).transpose(2, 0, 1)
+    np.testing.assert_allclose(normalise_image(crop), expected, atol=1e-6)
