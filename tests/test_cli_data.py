@@ -9,6 +9,7 @@ import numpy as np
 
 from fixtures import depth_formats as fx
 from handpose.cli import main
+from handpose.datasets import base
 from handpose.datasets.base import DatasetReader, Sample, register_dataset
 from handpose.geometry import CAMERAS
 
@@ -74,7 +75,6 @@ def test_show_writes_crops_with_joints(tmp_path, rng):
     assert not list(out.glob(".*.tmp"))
 
 
-@register_dataset
 class _TinyRGB(DatasetReader):
     """A two-frame RGB reader registered only by this test, to show the command is reader-agnostic."""
 
@@ -107,7 +107,14 @@ class _TinyRGB(DatasetReader):
         )
 
 
-def test_commands_work_for_any_registered_reader(tmp_path):
+@pytest.fixture
+def tiny_rgb_registered():
+    register_dataset(_TinyRGB)
+    yield
+    base._DATASETS.pop(_TinyRGB.name)  # keep the registry as other tests expect it
+
+
+def test_commands_work_for_any_registered_reader(tmp_path, tiny_rgb_registered):
     out = tmp_path / "r.json"
     assert main(["data", "check", "--dataset", "test_tiny_rgb", "--root", str(tmp_path), "--json", str(out)]) == 0
     report = json.loads(out.read_text())
