@@ -6,6 +6,7 @@ import json
 
 import cv2
 import numpy as np
+import pytest
 
 from fixtures import depth_formats as fx
 from handpose.cli import main
