@@ -15,6 +15,7 @@ Usage: ``python benchmarks/bench_rgb_pipeline.py [--frames 64] [--repeats 3]``
 from __future__ import annotations
 
 import argparse
+import os
 import pickle
 import platform
 import sys
@@ -117,13 +118,23 @@ def run(frames: int, repeats: int) -> list[Row]:
     return rows
 
 
-def render(rows: list[Row], command: str) -> str:
-    cpu = platform.processor() or platform.machine()
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def render(rows: list[Row], command: str, load: float) -> str:
     lines = [
         "",
         f"Command: `{command}` (one thread: `cv2.setNumThreads(1)`; best of the repeats).",
-        f"Machine: {cpu}, Python {platform.python_version()}, OpenCV {cv2.__version__}. Synthetic 320x320 RHD-format",
-        "frames (colour PNG + mask PNG + annotation pickle); *read + crop* includes decoding both PNGs.",
+        f"Machine: {_cpu_name()}, {os.cpu_count()} cores, load average {load:.1f} during the run; Python",
+        f"{platform.python_version()}, OpenCV {cv2.__version__}. Synthetic 320x320 RHD-format frames (colour PNG +",
+        "mask PNG + annotation pickle); *read + crop* includes decoding both PNGs.",
         "",
         "*crops/s per core* divides by the process's CPU time (one thread); *wall* by elapsed time, which",
         "also counts waiting for a core while other jobs share the machine.",
@@ -160,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.frames != 64 or args.repeats != 3:
         command += f" --frames {args.frames} --repeats {args.repeats}"
     if not args.no_docs:
-        write_section(render(rows, command))
+        write_section(render(rows, command, os.getloadavg()[0]))
         print(f"wrote the RGB data pipeline section of {DOCS}")
     return 0
 
