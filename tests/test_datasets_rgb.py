@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -146,3 +148,37 @@ def test_dexter_fingertips_and_missing_marker(tmp_path, rng):
     assert not s.visibility[4] and s.visibility[:4].all() and np.isnan(s.joints_xyz[4]).all()
     canon = skeleton.get("dexter5").to_canonical(s.joints_xyz)
     np.testing.assert_allclose(canon[[4, 8, 12, 16]], s.joints_xyz[:4])
+
+
+WRITERS = {
+    "rhd": (lambda root, rng: fx.write_rhd(root, rng, count=2), "test", []),
+    "stb": (lambda root, rng: fx.write_stb(root, rng, ("B1Counting", "B1Random"), 1), "test", []),
+    "freihand": (lambda root, rng: fx.write_freihand(root, rng, 2, 1), "train", ["--option", "versions=gs"]),
+    "ganerated": (lambda root, rng: fx.write_ganerated(root, rng, ("0001",)), "test", []),
+    "synthhands": (lambda root, rng: fx.write_synthhands(root, rng, ("seq07",)), "test", []),
+    "dexter": (lambda root, rng: fx.write_dexter(root, rng, ("Grasp2",), 2), "test", []),
+}
+
+
+@pytest.mark.parametrize("name", RGB_READERS)
+def test_data_check_and_show_cover_rgb_readers(tmp_path, rng, name):
+    from handpose.cli import main
+
+    write, split, extra = WRITERS[name]
+    root = tmp_path / "data"
+    write(root, rng)
+    report_path = tmp_path / "report.json"
+    args = ["--dataset", name, "--root", str(root), "--split", split, *extra]
+    assert main(["data", "check", *args, "--json", str(report_path)]) == 0
+    report = json.loads(report_path.read_text())
+    assert report["modality"] == "rgb" and report["frames"] >= 2 and report["missing_files"] == 0
+    assert report["images_checked"] == report["frames"] and not report["unreadable"]
+    lo, hi = report["joint_range_mm"]["min"], report["joint_range_mm"]["max"]
+    assert lo[2] > 100 and hi[2] < 2000  # camera-space mm in front of the camera
+    out = tmp_path / "show"
+    assert main(["data", "show", *args, "--count", "2", "--size", "64", "--out", str(out)]) == 0
+    assert len(list(out.glob("*.png"))) == 2
+    # A missing image is reported, not a crash (D+O's frame list is its image folder: a layout error).
+    reader = open_dataset(name, root, split, **({"versions": "gs"} if name == "freihand" else {}))
+    reader.image_path(0).unlink()
+    assert main(["data", "check", *args]) == (2 if name == "dexter" else 1)

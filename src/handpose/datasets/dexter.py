@@ -119,6 +119,10 @@ class DexterObjectReader(DatasetReader):
     def __len__(self) -> int:
         return len(self.images)
 
+    def image_path(self, index: int) -> Path:
+        """Colour image of frame ``index``."""
+        return self.images[index]
+
     def __getitem__(self, index: int) -> Sample:
         index = int(index)
         if not 0 <= index < len(self):

@@ -108,13 +108,17 @@ class FreiHANDReader(DatasetReader):
         version = self.versions[index // self.num_unique]
         return index % self.num_unique + self.num_unique * VERSIONS.index(version)
 
+    def image_path(self, index: int) -> Path:
+        """Image file of ``index``."""
+        return self.image_dir / f"{self.image_id(index):08d}.jpg"
+
     def __getitem__(self, index: int) -> Sample:
         index = int(index)
         if not 0 <= index < len(self):
             raise IndexError(index)
         idx = index % self.num_unique
         image_id = self.image_id(index)
-        image = read_rgb(self.image_dir / f"{image_id:08d}.jpg")
+        image = read_rgb(self.image_path(index))
         camera = Camera.from_K(self.K[idx], image.shape[1], image.shape[0], "freihand")
         xyz = self.xyz[idx].copy()
         extras: dict[str, object] = {"version": self.versions[index // self.num_unique], "idx": idx}

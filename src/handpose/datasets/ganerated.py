@@ -71,6 +71,10 @@ class GANeratedReader(DatasetReader):
     def __len__(self) -> int:
         return len(self.stems)
 
+    def image_path(self, index: int) -> Path:
+        """Colour crop of frame ``index``."""
+        return Path(f"{self.stems[index]}_color_composed.png")
+
     def _labels(self, index: int) -> tuple[np.ndarray, Camera, np.ndarray]:
         stem = self.stems[index]
         xyz_path = Path(f"{stem}{_SUFFIX}")
@@ -91,7 +95,7 @@ class GANeratedReader(DatasetReader):
             raise IndexError(index)
         xyz, camera, joint2d = self._labels(index)
         stem = self.stems[index]
-        image = read_rgb(Path(f"{stem}_color_composed.png"))
+        image = read_rgb(self.image_path(index))
         camera = Camera(camera.fx, camera.fy, camera.cx, camera.cy, image.shape[1], image.shape[0], "ganerated_crop")
         return Sample(
             image=image,

@@ -123,6 +123,10 @@ class RHDReader(DatasetReader):
         self._side_cache[index] = side
         return side
 
+    def image_path(self, index: int) -> Path:
+        """Colour image of frame ``index``."""
+        return self.folder / "color" / f"{int(self.ids[index]):05d}.png"
+
     def _mask_path(self, index: int) -> Path:
         return self.folder / "mask" / f"{int(self.ids[index]):05d}.png"
 
@@ -131,8 +135,7 @@ class RHDReader(DatasetReader):
         if not 0 <= index < len(self):
             raise IndexError(index)
         sid = int(self.ids[index])
-        color_path = self.folder / "color" / f"{sid:05d}.png"
-        image = read_rgb(color_path)
+        image = read_rgb(self.image_path(index))
         mask_path = self._mask_path(index)
         mask = read_label_image(mask_path) if mask_path.is_file() or self.hand == "mask" else None
         if mask is not None and mask.shape != image.shape[:2]:

@@ -167,6 +167,11 @@ class STBReader(DatasetReader):
     def __len__(self) -> int:
         return len(self.frames)
 
+    def image_path(self, index: int) -> Path:
+        """Colour image of frame ``index``."""
+        seq, i = self.frames[index]
+        return self.image_dir / seq / f"SK_color_{i}.png"
+
     def __getitem__(self, index: int) -> Sample:
         index = int(index)
         if not 0 <= index < len(self):

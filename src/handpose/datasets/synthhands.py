@@ -78,6 +78,10 @@ class SynthHandsReader(DatasetReader):
     def __len__(self) -> int:
         return len(self.stems)
 
+    def image_path(self, index: int) -> Path:
+        """Colour image of frame ``index``."""
+        return Path(f"{self.stems[index]}_{self.image_kind}.png")
+
     def _joints(self, index: int) -> np.ndarray:
         path = Path(f"{self.stems[index]}{_SUFFIX}")
         xyz = read_numbers(path, 63).reshape(21, 3)
@@ -90,7 +94,7 @@ class SynthHandsReader(DatasetReader):
             raise IndexError(index)
         xyz = self._joints(index)
         stem = self.stems[index]
-        image = read_rgb(Path(f"{stem}_{self.image_kind}.png"))
+        image = read_rgb(self.image_path(index))
         cam = self.camera
         camera = Camera(cam.fx, cam.fy, cam.cx, cam.cy, image.shape[1], image.shape[0], cam.name)
         return Sample(
