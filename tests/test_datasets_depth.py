@@ -8,6 +8,7 @@ import pytest
 from fixtures import depth_formats as fx
 from handpose.datasets import dataset_names, open_dataset
 from handpose.datasets.imageio import HO3D_DEPTH_SCALE_M
+from handpose.errors import HandposeError
 from handpose.geometry import CAMERAS, xyz_to_uvd
 from handpose.skeleton import NYU14_FROM_NYU36
 from handpose.transforms.depth import DepthCropTransform
@@ -133,3 +134,27 @@ def test_centre_files(tmp_path, rng):
     r = open_dataset("icvl", tmp_path, "train", centers=tmp_path / "c.txt", centers_y_up=True)
     np.testing.assert_allclose(r[0].center_xyz, [1, -2, 300])
     assert r[1].center_xyz is None
+
+
+def test_depth_cache_round_trip(tmp_path, rng):
+    from handpose.cli import main
+
+    fx.write_nyu(tmp_path / "nyu", rng, n_train=3)
+    args = ["data", "cache", "--dataset", "nyu", "--root", str(tmp_path / "nyu"), "--out", str(tmp_path / "c")]
+    assert main([*args, "--option", "joints=nyu14", "--patch-size", "160"]) == 0
+    source = open_dataset("nyu", tmp_path / "nyu", "train", joints="nyu14")
+    cache = open_dataset("depth_cache", tmp_path / "c", "train")
+    assert len(cache) == 3 and cache.skeleton == "nyu14" and cache[0].image.shape == (160, 160)
+    tf = DepthCropTransform(cube=250.0, out_size=96)
+    for i in range(3):
+        a, b = tf(source[i]), tf(cache[i])
+        assert b["joints_xyz"].tolist() == a["joints_xyz"].tolist()
+        np.testing.assert_allclose(b["joints"], a["joints"], atol=1e-5)
+        np.testing.assert_allclose(b["joints_crop"], a["joints_crop"], atol=1e-5)
+        # The patch is resampled once more: only pixels on depth edges may differ.
+        assert (a["image"] != b["image"]).mean() < 0.05
+    (tmp_path / "c/train/labels.npz").write_bytes(b"junk")
+    with pytest.raises(HandposeError, match="unreadable cache"):
+        open_dataset("depth_cache", tmp_path / "c", "train")
+    with pytest.raises(HandposeError, match=r"expected test/info\.json"):
+        open_dataset("depth_cache", tmp_path / "c", "test")

@@ -147,3 +147,25 @@ def test_bad_arguments():
         DepthCropTransform(cube=(300.0, 200.0))
     with pytest.raises(HandposeError):
         DepthCropTransform(augment_modes=("flip",))
+
+
+def test_targets_equal_cubecrop_conventions():
+    from handpose.geometry import CubeCrop
+
+    rng = np.random.default_rng(7)
+    sample = _sample(rng)
+    tf = DepthCropTransform(out_size=64, cube=(200.0, 300.0), augment=True, cube_step=0)
+    for _ in range(10):
+        out = tf(sample, rng)
+        crop = CubeCrop.around(
+            out["center_xyz"].astype(float), tuple(out["cube"].astype(float)), CAM, 64, float(out["rotation_deg"])
+        )
+        np.testing.assert_allclose(out["joints"], crop.normalize_xyz(sample.joints_xyz), atol=2e-5)
+        ref = crop.uvd_to_crop(CAM.xyz_to_uvd(sample.joints_xyz))
+        np.testing.assert_allclose(out["joints_crop"][:, :2], ref[:, :2] * 2 / 64 - 1, atol=2e-5)
+        np.testing.assert_allclose(out["joints_crop"][:, 2], ref[:, 2], atol=2e-5)
+        np.testing.assert_allclose(
+            out["image"][0],
+            crop.normalize_depth(__import__("cv2").warpAffine(sample.image, tf.warp_matrix(crop), (64, 64), flags=0)),
+            atol=1e-6,
+        )

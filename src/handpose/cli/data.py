@@ -6,6 +6,9 @@
   says what was expected where).
 - ``handpose data show --dataset NAME --root DIR [--split S] [--count N] --out DIR`` writes PNG crops
   with the joints and bones drawn on them.
+- ``handpose data cache --dataset NAME --root DIR [--split S] --out DIR`` decodes a depth split once
+  into a hand-region cache (:mod:`handpose.datasets.depthcache`), read back as ``depth_cache``.
+- ``handpose data list`` lists the registered datasets.
 
 Both work for any registered reader (depth or RGB, real or synthetic); reader-specific arguments go
 through ``--option KEY=VALUE``.
@@ -54,6 +57,15 @@ def register(subparsers: Any) -> None:
     show.add_argument("--size", type=int, default=256, help="crop side in pixels (default 256)")
     show.set_defaults(func=run_show)
 
+    cache = sub.add_parser("cache", help="decode a depth split once into a hand-region cache for fast training")
+    common(cache)
+    cache.add_argument("--out", required=True, type=Path, help="cache root (the split goes to OUT/SPLIT/)")
+    cache.add_argument("--cube", type=float, help="largest cube in mm (default: the dataset's largest)")
+    cache.add_argument("--margin", type=float, default=1.75, help="patch side / cube (default 1.75)")
+    cache.add_argument("--patch-size", type=int, default=208, help="patch side in pixels (default 208)")
+    cache.add_argument("--center", default="gt", choices=("gt", "com", "given"), help="patch centre (default gt)")
+    cache.set_defaults(func=run_cache)
+
     listing = sub.add_parser("list", help="list the registered datasets")
     listing.set_defaults(func=run_list)
 
@@ -98,6 +110,23 @@ def _spread(n: int, count: int) -> list[int]:
     if n <= 0 or count <= 0:
         return []
     return sorted(set(np.linspace(0, n - 1, min(count, n)).round().astype(int).tolist()))
+
+
+def run_cache(args: argparse.Namespace) -> int:
+    from handpose.datasets.depthcache import build_depth_cache
+    from handpose.transforms.depth import default_cube
+
+    reader = _open(args)
+    cube = args.cube
+    if cube is None:
+        default = default_cube(reader.name, args.split)
+        cube = float(default[1]) if isinstance(default, tuple) else float(default)
+    folder = build_depth_cache(
+        reader, args.out, cube=cube, margin=args.margin, patch_size=args.patch_size, center=args.center
+    )
+    print(f"cached {len(reader)} frames of {reader.name} {reader.split} in {folder}")
+    print(f"read it with: --dataset depth_cache --root {args.out} --split {reader.split}")
+    return 0
 
 
 def run_list(args: argparse.Namespace) -> int:

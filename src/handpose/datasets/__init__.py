@@ -23,4 +23,4 @@ from handpose.datasets import dexter, freihand, ganerated, rhd, stb, synthhands 
 
 # isort: split
 # Depth readers register themselves on import.
-from handpose.datasets import hands2017, hands2019, ho3d, icvl, msra, nyu  # noqa: F401
+from handpose.datasets import depthcache, hands2017, hands2019, ho3d, icvl, msra, nyu  # noqa: F401

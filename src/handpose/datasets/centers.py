@@ -29,10 +29,16 @@ def center_of_mass(
 ) -> np.ndarray | None:
     """Mean ``(u, v, d)`` of the pixels with ``min_depth <= d <= max_depth``; ``None`` if there are none."""
     mask = (depth >= min_depth) & (depth <= max_depth)
-    rows, cols = np.nonzero(mask)
-    if rows.size == 0:
+    count = int(np.count_nonzero(mask))
+    if count == 0:
         return None
-    return np.array([cols.mean(), rows.mean(), float(depth[rows, cols].mean())])
+    # Row and column sums instead of np.nonzero: no index arrays, same means.
+    per_row = mask.sum(axis=1, dtype=np.float64)
+    per_col = mask.sum(axis=0, dtype=np.float64)
+    v = float(per_row @ np.arange(mask.shape[0], dtype=np.float64)) / count
+    u = float(per_col @ np.arange(mask.shape[1], dtype=np.float64)) / count
+    d = float(np.sum(depth, where=mask, dtype=np.float64)) / count
+    return np.array([u, v, d])
 
 
 def _window(depth: np.ndarray, crop: CubeCrop) -> tuple[np.ndarray, int, int]:
