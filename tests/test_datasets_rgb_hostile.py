@@ -155,3 +155,29 @@ def test_dexter_hostile_annotations(tmp_path, rng):
     assert "Rigid3D.txt:2:" in str(err)
     ann.write_text("\n".join(lines[:2]) + "\n")
     _raises("2 annotated frames but 3 colour images", open_dataset, "dexter", tmp_path, "test")
+
+
+def test_image_headers_are_checked_before_decoding(tmp_path, rng):
+    import cv2
+
+    from handpose.datasets.rgbio import image_size_from_header
+
+    img = rng.integers(0, 255, size=(30, 50, 3), dtype=np.uint8)
+    for ext in (".png", ".jpg"):
+        ok, buf = cv2.imencode(ext, img)
+        assert ok and image_size_from_header(buf.tobytes()) == (50, 30)
+    assert image_size_from_header(b"GIF89a") is None
+    # A PNG whose header claims 100000 x 100000 pixels is refused without allocating for it.
+    fx.write_rhd(tmp_path, rng, count=1)
+    path = tmp_path / "evaluation" / "color" / "00000.png"
+    data = bytearray(path.read_bytes())
+    data[16:24] = (100000).to_bytes(4, "big") * 2
+    path.write_bytes(bytes(data))
+    _raises("claims 100000x100000 pixels", open_dataset("rhd", tmp_path, "test").__getitem__, 0)
+
+
+def test_oversized_label_text_is_refused(tmp_path, rng):
+    fx.write_ganerated(tmp_path, rng, ("0001",))
+    reader = open_dataset("ganerated", tmp_path, "test")
+    Path(f"{reader.stems[0]}_joint_pos_global.txt").write_text("1," * (1 << 20))
+    _raises("far smaller", reader.__getitem__, 0)

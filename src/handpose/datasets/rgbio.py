@@ -18,6 +18,9 @@ from handpose.errors import HandposeError
 # Largest image side accepted; a corrupt header claiming more is refused before decoding.
 MAX_IMAGE_SIDE = 8192
 
+# Per-frame label text files hold a few hundred numbers.
+MAX_TEXT_BYTES = 1 << 20
+
 # Hand extent (bounding-box diagonal of the labelled joints) in mm that real hands have. A full hand
 # spans ~150-250 mm, five fingertips ~60-200 mm; the bounds are loose so odd poses pass.
 MIN_HAND_EXTENT_MM = 15.0
@@ -29,20 +32,55 @@ def _require_file(path: Path, what: str) -> None:
         raise HandposeError(f"missing {what}", path)
 
 
+def image_size_from_header(data: bytes | np.ndarray) -> tuple[int, int] | None:
+    """``(width, height)`` a PNG or JPEG header declares, or ``None`` when it cannot be told."""
+    head = bytes(data[:65536])
+    if head.startswith(b"\x89PNG\r\n\x1a\n") and len(head) >= 24 and head[12:16] == b"IHDR":
+        return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    if head.startswith(b"\xff\xd8"):
+        i = 2
+        while i + 9 <= len(head):
+            if head[i] != 0xFF:
+                return None
+            marker = head[i + 1]
+            if marker == 0xFF:  # fill byte
+                i += 1
+                continue
+            length = int.from_bytes(head[i + 2 : i + 4], "big")
+            # Start-of-frame markers (baseline, progressive, lossless, ...) carry the size.
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+                return int.from_bytes(head[i + 7 : i + 9], "big"), int.from_bytes(head[i + 5 : i + 7], "big")
+            i += 2 + length
+    return None
+
+
+def _decode(path: Path, flags: int, what: str) -> np.ndarray:
+    import cv2
+
+    _require_file(path, what)
+    data = np.fromfile(path, dtype=np.uint8)
+    if data.size == 0:
+        raise HandposeError(f"empty {what} file", path)
+    size = image_size_from_header(data)
+    # Refuse oversized headers before OpenCV allocates for them.
+    if size is not None and max(size) > MAX_IMAGE_SIDE:
+        raise HandposeError(f"{what} claims {size[0]}x{size[1]} pixels; larger than {MAX_IMAGE_SIDE} px", path)
+    img = cv2.imdecode(data, flags)
+    if img is None:
+        raise HandposeError(f"cannot decode {what} (corrupt or not a PNG/JPG)", path)
+    if max(img.shape[:2]) > MAX_IMAGE_SIDE:
+        raise HandposeError(f"{what} is {img.shape[1]}x{img.shape[0]}; larger than {MAX_IMAGE_SIDE} px", path)
+    return img
+
+
 def read_rgb(path: str | Path) -> np.ndarray:
     """Decode a colour image (PNG/JPG) as ``(H, W, 3)`` uint8 RGB."""
     import cv2
 
     path = Path(path)
-    _require_file(path, "image")
-    data = np.fromfile(path, dtype=np.uint8)
-    if data.size == 0:
-        raise HandposeError("empty image file", path)
-    img = cv2.imdecode(data, cv2.IMREAD_COLOR)
-    if img is None or img.ndim != 3 or img.shape[2] != 3:
-        raise HandposeError("cannot decode image (corrupt or not a PNG/JPG)", path)
-    if max(img.shape[:2]) > MAX_IMAGE_SIDE:
-        raise HandposeError(f"image is {img.shape[1]}x{img.shape[0]}; larger than {MAX_IMAGE_SIDE} px", path)
+    img = _decode(path, cv2.IMREAD_COLOR, "image")
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise HandposeError(f"expected a colour image, got shape {img.shape}", path)
     return np.ascontiguousarray(img[:, :, ::-1])
 
 
@@ -50,12 +88,7 @@ def read_label_image(path: str | Path) -> np.ndarray:
     """Decode a single-channel label or mask image (PNG/JPG) as ``(H, W)`` uint8, unchanged values."""
     import cv2
 
-    path = Path(path)
-    _require_file(path, "mask image")
-    data = np.fromfile(path, dtype=np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    if img is None:
-        raise HandposeError("cannot decode mask image (corrupt or not a PNG/JPG)", path)
+    img = _decode(Path(path), cv2.IMREAD_UNCHANGED, "mask image")
     if img.ndim == 3:
         # Label maps saved as colour images carry the label in every channel.
         img = img[:, :, 0]
@@ -73,6 +106,8 @@ def read_numbers(path: str | Path, count: int | None = None) -> np.ndarray:
     """
     path = Path(path)
     _require_file(path, "label file")
+    if path.stat().st_size > MAX_TEXT_BYTES:
+        raise HandposeError(f"label file is {path.stat().st_size} bytes; a per-frame label is far smaller", path)
     try:
         text = path.read_text(encoding="ascii", errors="strict")
     except (OSError, UnicodeDecodeError) as exc:
