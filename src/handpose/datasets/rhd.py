@@ -19,6 +19,7 @@ Joints are converted to mm; the sample keeps RHD's native order (``rhd21``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import ClassVar
 
@@ -166,6 +167,11 @@ class RHDReader(DatasetReader):
 
     def labels_xyz(self) -> np.ndarray:
         """Joints of the chosen hand per frame (reads every mask when ``hand="mask"``)."""
-        sides = np.array([self._choose_side(i, None) for i in range(len(self))], dtype=np.int64)
+        indices: Iterable[int] = range(len(self))
+        if self.hand == "mask" and len(self) > 2000:
+            from rich.progress import track
+
+            indices = track(indices, description="rhd: choosing hands from masks", transient=True)
+        sides = np.array([self._choose_side(i, None) for i in indices], dtype=np.int64)
         rows = 21 * sides[:, None] + np.arange(21)[None]
         return np.take_along_axis(self.xyz, rows[..., None], axis=1)
