@@ -1,0 +1,356 @@
+"""The articulated hand: proportions, per-hand shape, pose parameters with limits, forward kinematics, geometry.
+
+Hand frame (right hand; a left hand is its mirror image, ``x -> -x``): origin at the wrist, ``x``
+towards the thumb side (radial), ``y`` along the middle finger (distal), ``z = x cross y`` out of the
+palm (palmar). Flexion turns a bone about its local ``x`` axis towards ``+z``.
+
+Proportions follow the segment-to-hand-length ratios of Buchholz, Armstrong & Goldstein (1992,
+"Anthropometric data for describing the kinematics of the human hand", Ergonomics 35(3)) for a hand
+185 mm long (wrist crease to middle fingertip). Distal lengths are shortened by part of the fingertip
+radius because the tip joint is the centre of the fingertip sphere. Joint ranges are the usual
+active ranges of motion quoted in the hand-tracking literature (e.g. Lin, Wu & Huang 2000,
+"Modeling the constraints of human hand motion"), including the coupling DIP ~ 2/3 PIP.
+
+Outputs are in canonical21 order: 0 wrist; 1-4 thumb CMC, MCP, IP, tip; 5-8 index MCP, PIP, DIP, tip;
+9-12 middle; 13-16 ring; 17-20 little.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+REFERENCE_HAND_LENGTH_MM = 185.0
+FINGER_NAMES = ("thumb", "index", "middle", "ring", "little")
+
+# Segment lengths as fractions of hand length (Buchholz et al. 1992): metacarpal/proximal, middle, distal.
+_RATIOS = {
+    "thumb": (0.251, 0.196, 0.158),
+    "index": (0.246, 0.143, 0.097),
+    "middle": (0.265, 0.170, 0.108),
+    "ring": (0.244, 0.165, 0.107),
+    "little": (0.204, 0.117, 0.094),
+}
+# Joint positions of the rest hand in the hand frame (mm, reference size): thumb CMC and finger MCPs.
+# The MCP heads form the transverse arch, so the outer ones sit more palmar (+z).
+_BASES = {
+    "thumb": (21.0, 27.0, 11.0),
+    "index": (23.0, 80.0, 3.0),
+    "middle": (3.0, 83.0, 0.0),
+    "ring": (-16.0, 79.0, 2.0),
+    "little": (-33.0, 70.0, 6.0),
+}
+# Rest splay of each finger in the palm plane (degrees, positive = towards the thumb side).
+_SPLAY_DEG = {"index": 6.0, "middle": 0.0, "ring": -5.0, "little": -12.0}
+# Radii (mm) at base, next, next and tip joint of each finger: fingers 15-22 mm thick.
+_RADII = {
+    "thumb": (12.0, 10.0, 9.0, 8.0),
+    "index": (10.5, 9.0, 7.8, 6.8),
+    "middle": (11.0, 9.5, 8.2, 7.2),
+    "ring": (10.5, 9.0, 7.8, 6.8),
+    "little": (9.5, 8.0, 7.0, 6.2),
+}
+_TIP_INSET = 0.5  # the tip joint sits this fraction of the tip radius inside the distal length
+_WRIST_RADIUS = 19.0
+FOREARM_LENGTH_MM = 260.0
+
+# Pose parameters (degrees in the limit tables; radians in the vectors). Layout:
+#   0-3 thumb: CMC flexion (across the palm), CMC abduction (out of the palm plane), MCP flexion, IP flexion
+#   4-7 index, 8-11 middle, 12-15 ring, 16-19 little: MCP flexion, MCP spread (away from the middle
+#       finger; towards the thumb for the middle finger), PIP flexion, DIP flexion
+#   20-21 wrist flexion (palmar positive), wrist deviation (radial positive)
+NUM_POSE_PARAMS = 22
+POSE_PARAM_NAMES = (
+    "thumb_cmc_flex",
+    "thumb_cmc_abd",
+    "thumb_mcp_flex",
+    "thumb_ip_flex",
+    *(f"{f}_{p}" for f in FINGER_NAMES[1:] for p in ("mcp_flex", "mcp_spread", "pip_flex", "dip_flex")),
+    "wrist_flex",
+    "wrist_dev",
+)
+_LIMITS_DEG = {
+    "thumb": ((-15.0, 50.0), (-10.0, 60.0), (-10.0, 55.0), (-15.0, 80.0)),
+    "index": ((-20.0, 90.0), (-15.0, 20.0), (0.0, 110.0), (-5.0, 80.0)),
+    "middle": ((-20.0, 90.0), (-15.0, 15.0), (0.0, 110.0), (-5.0, 80.0)),
+    "ring": ((-20.0, 90.0), (-15.0, 20.0), (0.0, 110.0), (-5.0, 80.0)),
+    "little": ((-20.0, 90.0), (-15.0, 30.0), (0.0, 110.0), (-5.0, 80.0)),
+    "wrist": ((-50.0, 60.0), (-25.0, 15.0)),
+}
+LIMITS_DEG = np.array([lim for name in (*FINGER_NAMES, "wrist") for lim in _LIMITS_DEG[name]], dtype=float)
+LOWER = np.radians(LIMITS_DEG[:, 0])
+UPPER = np.radians(LIMITS_DEG[:, 1])
+DIP_PIP_RATIO = 2.0 / 3.0
+
+
+@dataclass(frozen=True)
+class HandShape:
+    """Per-hand shape: overall scale, per-finger length factors, palm width and thickness factors.
+
+    Attributes:
+        scale: Overall size, about 0.8-1.2 (1 = a 185 mm hand).
+        finger_lengths: Five length factors (thumb..little), about 0.9-1.1.
+        palm_width: Palm width factor.
+        thickness: Radius factor of every primitive.
+    """
+
+    scale: float = 1.0
+    finger_lengths: tuple[float, float, float, float, float] = (1.0, 1.0, 1.0, 1.0, 1.0)
+    palm_width: float = 1.0
+    thickness: float = 1.0
+
+    def to_array(self) -> np.ndarray:
+        return np.array([self.scale, *self.finger_lengths, self.palm_width, self.thickness], dtype=np.float64)
+
+    @classmethod
+    def sample(cls, rng: np.random.Generator) -> HandShape:
+        lengths = rng.uniform(0.9, 1.1, 5)
+        return cls(
+            scale=float(rng.uniform(0.8, 1.2)),
+            finger_lengths=tuple(float(x) for x in lengths),  # type: ignore[arg-type]
+            palm_width=float(rng.uniform(0.93, 1.07)),
+            thickness=float(rng.uniform(0.9, 1.12)),
+        )
+
+
+_FINGER_ORDER = FINGER_NAMES
+_BASE_TABLE = np.array([_BASES[n] for n in _FINGER_ORDER])
+_RATIO_TABLE = np.array([_RATIOS[n] for n in _FINGER_ORDER])
+_RADIUS_TABLE = np.array([_RADII[n] for n in _FINGER_ORDER])
+_SPLAY_TABLE = np.radians(np.array([0.0] + [_SPLAY_DEG[n] for n in _FINGER_ORDER[1:]]))
+# Spread is "away from the middle finger" (towards the thumb for the middle finger itself); +x is radial.
+_SPREAD_SIGN = np.array([0.0, 1.0, 1.0, -1.0, -1.0])
+_CARPAL = np.array([[13.0, 24.0, 4.0], [3.0, 24.0, 2.0], [-8.0, 24.0, 3.0], [-18.0, 24.0, 6.0]])
+_MCP_HEAD_RADIUS = np.array([10.5, 11.0, 10.5, 9.5])
+NUM_HAND_PRIMITIVES = 26
+
+_jit = numba.njit(cache=True, nogil=True)
+
+
+@_jit
+def _rot_x(angle):
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
+
+
+@_jit
+def _rot_z(angle):
+    # Positive angles turn +y towards -x; for spreads we want +x (radial) for positive values, so
+    # callers negate.
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+@_jit
+def _axis_angle(axis, angle):
+    a = axis / np.sqrt(np.sum(axis * axis))
+    k = np.array([[0.0, -a[2], a[1]], [a[2], 0.0, -a[0]], [-a[1], a[0], 0.0]])
+    return np.eye(3) + np.sin(angle) * k + (1.0 - np.cos(angle)) * (k @ k)
+
+
+def axis_angle(axis: np.ndarray, angle: float) -> np.ndarray:
+    """Rotation matrix turning by ``angle`` (radians) about ``axis`` (right-hand rule)."""
+    return _axis_angle(np.asarray(axis, dtype=np.float64), float(angle))
+
+
+def _thumb_rest_frame() -> tuple[np.ndarray, np.ndarray]:
+    # The thumb metacarpal points distally, radially and out of the palm; its pulp faces the palm.
+    y = np.array([0.62, 0.72, 0.32])
+    y /= np.linalg.norm(y)
+    z = np.array([-0.55, 0.0, 0.85])
+    z -= (z @ y) * y
+    z /= np.linalg.norm(z)
+    frame = np.stack([np.cross(y, z), y, z], axis=1)
+    abd_axis = np.cross(y, np.array([0.0, 0.0, 1.0]))
+    return frame, abd_axis / np.linalg.norm(abd_axis)
+
+
+_THUMB_FRAME, _THUMB_ABD_AXIS = _thumb_rest_frame()
+
+
+@_jit
+def _forward_kinematics(shape, pose):
+    """Right-hand joints (21, 3) and radii (21,) in the hand frame; ``shape`` is ``HandShape.to_array()``."""
+    s, palm_width, thick = shape[0], shape[6], shape[7]
+    joints = np.zeros((21, 3))
+    radius = np.zeros(21)
+    radius[0] = _WRIST_RADIUS * s * thick
+    hand_len = REFERENCE_HAND_LENGTH_MM * s
+    for f in range(5):
+        first = 1 + 4 * f
+        base = _BASE_TABLE[f] * s
+        base[0] *= palm_width
+        lengths = _RATIO_TABLE[f] * (hand_len * shape[1 + f])
+        radii = _RADIUS_TABLE[f] * (s * thick)
+        lengths[2] -= _TIP_INSET * radii[3]
+        if f == 0:
+            frame = _rot_z(pose[0]) @ _axis_angle(_THUMB_ABD_AXIS, pose[1]) @ _THUMB_FRAME
+        else:
+            frame = _rot_z(-_SPLAY_TABLE[f] - _SPREAD_SIGN[f] * pose[4 * f + 1]) @ _rot_x(pose[4 * f])
+        joints[first] = base
+        point = base.copy()
+        for seg in range(3):
+            point = point + frame[:, 1] * lengths[seg]
+            joints[first + seg + 1] = point
+            if seg < 2:
+                frame = frame @ _rot_x(pose[4 * f + 2 + seg])
+        radius[first : first + 4] = radii
+    return joints, radius
+
+
+@_jit
+def _forearm_axis_local(pose):
+    # Flexing the wrist turns the hand palmar relative to the forearm: the forearm turns the other way.
+    return _rot_z(pose[21]) @ _rot_x(-pose[20]) @ np.array([0.0, -1.0, 0.0])
+
+
+@_jit
+def _cone_row(rows, i, a, b, ra, rb):
+    rows[i, 0] = 0.0  # raycast.CONE
+    rows[i, 1] = 1.0  # raycast.LAYER_HAND
+    rows[i, 6:9] = a
+    rows[i, 9:12] = b
+    rows[i, 12] = ra
+    rows[i, 13] = rb
+
+
+@_jit
+def _hand_rows(joints, radius, shape, pose, rotation, translation, mirror_x):
+    """Ray-caster rows of the posed hand: 15 phalanges, 9 palm pieces, 2 forearm capsules."""
+    s, pw, th = shape[0], shape[6], shape[7]
+    mirror = np.array([mirror_x, 1.0, 1.0])
+    rows = np.zeros((NUM_HAND_PRIMITIVES, 21))
+    n = 0
+
+    def place(p):
+        return rotation @ (p * mirror) + translation
+
+    for f in range(5):
+        for seg in range(3):
+            a = 1 + 4 * f + seg
+            _cone_row(rows, n, place(joints[a]), place(joints[a + 1]), radius[a], radius[a + 1])
+            n += 1
+    # Metacarpals: from the carpus to each MCP head, thick enough to give the palm its ~30 mm depth.
+    for i in range(4):
+        carpal = _CARPAL[i] * s
+        carpal[0] *= pw
+        _cone_row(rows, n, place(carpal), place(joints[5 + 4 * i]), 13.0 * s * th, _MCP_HEAD_RADIUS[i] * s * th)
+        n += 1
+    # Knuckle bar: fills the valleys between the metacarpal heads.
+    off = np.array([0.0, -6.0 * s, 1.5 * s])
+    _cone_row(rows, n, place(joints[5] + off), place(joints[17] + off), 10.0 * s * th, 9.0 * s * th)
+    n += 1
+    # Palm slab: an ellipsoid across the middle of the palm.
+    centre = np.array([-4.0 * pw, 50.0, 3.5]) * s
+    radii = np.array([36.0 * pw, 32.0, 13.5 * th]) * s
+    c = place(centre)
+    axes = rotation * mirror[None, :]
+    to_unit = (axes / radii[None, :]).T
+    rows[n, 0] = 1.0  # raycast.ELLIPSOID
+    rows[n, 1] = 1.0
+    rows[n, 2:5] = c
+    rows[n, 5] = radii.max()
+    rows[n, 6:9] = c
+    rows[n, 9:18] = to_unit.ravel()
+    n += 1
+    # Carpus (heel of the hand), thenar eminence along the thumb metacarpal, hypothenar on the little side.
+    _cone_row(
+        rows,
+        n,
+        place(np.array([14.0 * pw, 12.0, 4.0]) * s),
+        place(np.array([-14.0 * pw, 12.0, 4.0]) * s),
+        17.0 * s * th,
+        16.0 * s * th,
+    )
+    n += 1
+    thenar_end = joints[1] + 0.6 * (joints[2] - joints[1])
+    _cone_row(rows, n, place(np.array([8.0 * pw, 22.0, 8.0]) * s), place(thenar_end), 14.0 * s * th, 11.0 * s * th)
+    n += 1
+    _cone_row(
+        rows,
+        n,
+        place(np.array([-20.0 * pw, 24.0, 8.0]) * s),
+        place(np.array([-28.0 * pw, 58.0, 7.0]) * s),
+        12.0 * s * th,
+        10.5 * s * th,
+    )
+    n += 1
+    # Forearm: two capsules side by side give the flattened wrist section (about 60 x 38 mm).
+    axis = _forearm_axis_local(pose)
+    side = _rot_z(pose[21]) @ np.array([1.0, 0.0, 0.0])
+    for k in range(2):
+        offset = -1.0 if k == 0 else 1.0
+        start = side * offset * 11.0 * s + np.array([0.0, 2.0, 2.0]) * s
+        _cone_row(
+            rows, n, place(start), place(start + axis * FOREARM_LENGTH_MM * s), _WRIST_RADIUS * s * th, 27.0 * s * th
+        )
+        n += 1
+    return rows
+
+
+@dataclass
+class HandGeometry:
+    """One posed hand in camera space.
+
+    Attributes:
+        joints: ``(21, 3)`` canonical21 joints, mm.
+        joint_radius: ``(21,)`` radius of the capsule sphere centred on each joint, mm.
+        primitives: Ray-caster rows (:mod:`handpose.synth.raycast`) for fingers, palm and forearm.
+    """
+
+    joints: np.ndarray
+    joint_radius: np.ndarray
+    primitives: np.ndarray
+
+
+def local_joints(shape: HandShape, pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Forward kinematics of a right hand in the hand frame.
+
+    Args:
+        shape: Hand shape.
+        pose: ``(22,)`` pose parameters in radians (see ``POSE_PARAM_NAMES``).
+
+    Returns:
+        ``(21, 3)`` joints in mm and ``(21,)`` joint radii in mm.
+    """
+    return _forward_kinematics(shape.to_array(), np.asarray(pose, dtype=np.float64))
+
+
+def pose_hand(
+    shape: HandShape,
+    pose: np.ndarray,
+    rotation: np.ndarray,
+    translation: np.ndarray,
+    side: str = "right",
+) -> HandGeometry:
+    """Posed hand in camera space: ``x_cam = rotation @ mirror(x_hand) + translation``.
+
+    Args:
+        shape: Hand shape.
+        pose: ``(22,)`` pose parameters, radians.
+        rotation: ``(3, 3)`` hand-to-camera rotation.
+        translation: ``(3,)`` wrist position in camera space, mm.
+        side: ``"right"`` or ``"left"``; a left hand mirrors the right hand's frame (``x -> -x``).
+
+    Returns:
+        Joints, joint radii and renderable primitives.
+    """
+    shape_vec = shape.to_array()
+    pose = np.asarray(pose, dtype=np.float64)
+    R = np.ascontiguousarray(rotation, dtype=np.float64)
+    t = np.asarray(translation, dtype=np.float64)
+    mirror_x = -1.0 if side == "left" else 1.0
+    joints, radius = _forward_kinematics(shape_vec, pose)
+    rows = _hand_rows(joints, radius, shape_vec, pose, R, t, mirror_x)
+    cam_joints = (joints * np.array([mirror_x, 1.0, 1.0])) @ R.T + t
+    return HandGeometry(cam_joints, radius, rows)
+
+
+def forearm_direction(pose: np.ndarray, rotation: np.ndarray, side: str = "right") -> np.ndarray:
+    """Unit direction from the wrist along the forearm, camera frame."""
+    axis = _forearm_axis_local(np.asarray(pose, dtype=np.float64))
+    if side == "left":
+        axis = axis * np.array([-1.0, 1.0, 1.0])
+    return np.asarray(rotation) @ axis
