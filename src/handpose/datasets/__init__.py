@@ -24,3 +24,7 @@ from handpose.datasets import dexter, freihand, ganerated, rhd, stb, synthhands 
 # isort: split
 # Depth readers register themselves on import.
 from handpose.datasets import depthcache, hands2017, hands2019, ho3d, icvl, msra, nyu  # noqa: F401
+
+# isort: split
+# Synthetic hands: the handpose-synth folder reader.
+from handpose.datasets import synthetic  # noqa: F401
