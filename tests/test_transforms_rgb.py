@@ -185,3 +185,29 @@ def test_lookup_normalisation_matches_the_formula(rng):
     crop = rng.integers(0, 256, size=(16, 12, 3), dtype=np.uint8)
     expected = ((crop.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD).transpose(2, 0, 1)
     np.testing.assert_allclose(normalise_image(crop), expected, atol=1e-6)
+
+
+def test_rotation_is_a_camera_roll_and_the_box_follows_the_rotated_hand(rng):
+    camera = Camera(500.0, 500.0, 150.0, 130.0, 320, 240, "square-pixels")
+    hand = fx.random_hand(rng, camera)
+    s = Sample(
+        image=np.zeros((240, 320, 3), np.uint8),
+        joints_xyz=hand,
+        joints_uvd=xyz_to_uvd(hand, camera),
+        visibility=np.ones(21, dtype=bool),
+        camera=camera,
+        skeleton="canonical21",
+        frame_id="roll",
+        modality="rgb",
+        handedness="right",
+    )
+    t = RGBCropTransform(out_size=64, augment=True, shift_px=0, center_sigma_px=0.0, hue=0.0)
+    dist = np.linalg.norm(hand[:, None] - hand[None], axis=-1)
+    for _ in range(5):
+        out = t(s, rng)
+        xyz = out["joints_xyz"].astype(np.float64)
+        # A roll about the optical axis: depths and every joint-to-joint distance unchanged.
+        np.testing.assert_allclose(xyz[:, 2], hand[:, 2], atol=1e-3)
+        np.testing.assert_allclose(np.linalg.norm(xyz[:, None] - xyz[None], axis=-1), dist, atol=0.01)
+        # Box around the rotated keypoints with margin >= 1.2: every joint inside the crop.
+        assert np.abs(out["joints_crop"][:, :2]).max() <= 1.0 / 1.2 + 1e-6

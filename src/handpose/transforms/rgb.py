@@ -12,19 +12,22 @@ loader (``datasets/RHD.py``, Li et al. AAAI'21):
 3. Box: the bounding box of the visible keypoints' pixels (or the hand mask's box, ``crop_from``),
    centred on its midpoint, side ``margin * clip(max(w, h), min_box, max_box)`` (1.2 and [30, 500] px
    in the reference).
-4. Augmentation (``augment=True``, the reference's training settings): box side x U[1, 1.2]; box
-   centre + N(0, 1) px + an integer shift in [-20, 20) px; the side then clamped to
-   [``min_box``, ``max_crop_fraction`` x the image's longer side] (280 px on RHD's 320 px frames, as
-   in the reference); in-plane rotation U[-180, 180] degrees about the box centre; hue shifted by
+4. Augmentation (``augment=True``, the reference's training settings): in-plane rotation
+   U[-180, 180] degrees about the box's centre, the box then taken around the *rotated* keypoints (as
+   the reference does, so the hand stays inside); box side x U[1, 1.2]; box centre + N(0, 1) px + an
+   integer shift in [-20, 20) px; the side clamped to [``min_box``, ``max_crop_fraction`` x the
+   image's longer side] (280 px on RHD's 320 px frames, as in the reference); hue shifted by
    U[-0.1, 0.1] of the colour circle.
 5. Warp: one affine map image -> crop (``cv2.warpAffine``, bilinear, black outside the image). The
    box spans the crop exactly: its left edge is crop ``u = -1`` and its right edge ``u = +1`` (crop
    pixel ``i`` centred at ``(i + 0.5) * 2 / S - 1``, as in :mod:`handpose.codecs.heatmap`).
-6. Crop intrinsics ``K_crop``: the camera scaled by ``S / side`` with the principal point moved with
-   the box. A rotated crop is not a pinhole view of the original camera, so, like the reference, the
-   3D joints are re-derived from the rotated crop pixels and their own depth through ``K_crop``
-   (``x = z (u - cx) / fx``); the targets, ``joints_xyz`` and the crop then agree exactly. Without
-   rotation this gives back the input joints.
+6. Crop intrinsics ``K_crop``: the camera's focal lengths scaled by ``S / side``, its principal point
+   mapped by the same warp as the pixels. With rotation the 3D joints are re-derived, as in the
+   reference, from their rotated crop pixels and their own depth through ``K_crop``
+   (``x = z (u - cx) / fx``); because the principal point moves with the warp, this is exactly a
+   roll of the camera about its optical axis when ``fx == fy`` (depths and distances unchanged; off
+   by the ratio ``fy / fx`` otherwise). Image, ``joints_crop``, ``joints_xyz`` and ``K_crop`` then
+   agree exactly. Without rotation ``joints_xyz`` are the input joints.
 7. Targets (:mod:`handpose.codecs.uvz`): ``joints_crop`` = (u, v in [-1, 1], (z - z_root) / scale) with
    root = middle MCP and scale = middle MCP-PIP; ``joints_rel`` = (xyz - root) / scale; ``joints`` is
    whichever of the two ``output_space`` names. Image: float32 RGB, ImageNet mean/std, ``(3, S, S)``.
@@ -192,36 +195,30 @@ class RGBCropTransform:
         vis = vis & np.isfinite(xyz).all(-1) & (xyz[:, 2] > 0)
         return xyz, vis, name
 
-    def hand_box(self, uv: np.ndarray, visible: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, float]:
-        """Box centre (pixels) and side (pixels, margin included) before augmentation."""
-        pts: np.ndarray | None = None
+    def box_points(self, uv: np.ndarray, visible: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+        """Pixels whose bounding box is the hand: the visible keypoints, or the mask box's corners."""
         mask_pts = None
         if mask is not None and mask.any():
             rows, cols = np.nonzero(mask)
-            mask_pts = np.array([[cols.min(), rows.min()], [cols.max(), rows.max()]], dtype=np.float64)
+            u0, u1, v0, v1 = cols.min(), cols.max(), rows.min(), rows.max()
+            mask_pts = np.array([[u0, v0], [u1, v0], [u0, v1], [u1, v1]], dtype=np.float64)
         if self.crop_from == "mask" and mask_pts is not None:
-            pts = mask_pts
-        elif visible.any():
-            pts = uv[visible]
-        elif mask_pts is not None:
-            pts = mask_pts
-        if pts is None:
-            raise HandposeError("no visible keypoint and no hand mask: cannot place the crop")
-        lo, hi = pts.min(axis=0), pts.max(axis=0)
-        extent = float(np.max(hi - lo))
-        side = self.margin * float(np.clip(extent, self.min_box, self.max_box))
-        return (lo + hi) / 2.0, side
+            return mask_pts
+        if visible.any():
+            return uv[visible]
+        if mask_pts is not None:
+            return mask_pts
+        raise HandposeError("no visible keypoint and no hand mask: cannot place the crop")
 
-    def _affine(self, center: np.ndarray, side: float, angle_deg: float) -> tuple[np.ndarray, float]:
-        """3x3 map from (mirrored) image pixels to crop pixels, and its scale."""
-        s = self.out_size / side
-        a = np.deg2rad(angle_deg)
-        rot = np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]])
-        m = np.eye(3)
-        m[:2, :2] = s * rot
-        half = self.out_size / 2.0 - 0.5
-        m[:2, 2] = np.array([half, half]) - m[:2, :2] @ center
-        return m, s
+    def box_of(self, points: np.ndarray) -> tuple[np.ndarray, float]:
+        """Centre and side (margin included) of the square box around ``points``."""
+        lo, hi = points.min(axis=0), points.max(axis=0)
+        extent = float(np.max(hi - lo))
+        return (lo + hi) / 2.0, self.margin * float(np.clip(extent, self.min_box, self.max_box))
+
+    def hand_box(self, uv: np.ndarray, visible: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, float]:
+        """Box centre (pixels) and side (pixels, margin included) without augmentation."""
+        return self.box_of(self.box_points(uv, visible, mask))
 
     # -- main entry ---------------------------------------------------------------------------------
     def __call__(self, sample: Sample, rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
@@ -243,17 +240,30 @@ class RGBCropTransform:
         with np.errstate(invalid="ignore", divide="ignore"):
             uvd = xyz_to_uvd(xyz, camera)
         visible = visible & np.isfinite(uvd).all(-1)
-        center, side = self.hand_box(uvd[:, :2], visible, mask)
-
+        points = self.box_points(uvd[:, :2], visible, mask)
+        pivot = (points.min(axis=0) + points.max(axis=0)) / 2.0
         angle = 0.0
         if self.augment:
             assert rng is not None
-            side *= rng.uniform(*self.scale_range)
-            center = center + rng.normal(0.0, self.center_sigma_px, 2) + rng.integers(-self.shift_px, self.shift_px, 2)
-            side = float(np.clip(side, self.min_box, self.max_crop_fraction * max(h, w)))
             angle = float(rng.uniform(-self.rotation_deg, self.rotation_deg))
+        a = np.deg2rad(angle)
+        rot = np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]])  # screen counter-clockwise, y down
+        # As in the reference, the box is taken around the keypoints after the rotation.
+        center, side = self.box_of((points - pivot) @ rot.T + pivot)
+        if self.augment:
+            assert rng is not None
+            side *= rng.uniform(*self.scale_range)
+            center = center + rng.normal(0.0, self.center_sigma_px, 2)
+            if self.shift_px > 0:
+                center = center + rng.integers(-self.shift_px, self.shift_px, 2)
+            side = float(np.clip(side, self.min_box, self.max_crop_fraction * max(h, w)))
 
-        m, s = self._affine(center, side, angle)
+        # Image pixels -> crop pixels: rotate about the pivot, then scale the box onto the crop.
+        s = self.out_size / side
+        half = self.out_size / 2.0 - 0.5
+        m = np.eye(3)
+        m[:2, :2] = s * rot
+        m[:2, 2] = half + s * (pivot - rot @ pivot - center)
         # The flip is folded into the warp, so the full image is never copied.
         warp = m @ np.array([[-1.0, 0.0, w - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]) if flip else m
         crop = cv2.warpAffine(
@@ -268,18 +278,14 @@ class RGBCropTransform:
             assert rng is not None
             crop = shift_hue(crop, float(rng.uniform(-self.hue, self.hue)))
 
-        # Crop camera: the (mirrored) camera with the box's offset and scale, no rotation.
-        half = self.out_size / 2.0 - 0.5
-        k_crop = np.array(
-            [
-                [s * camera.fx, 0.0, s * (camera.cx - center[0]) + half],
-                [0.0, s * camera.fy, s * (camera.cy - center[1]) + half],
-                [0.0, 0.0, 1.0],
-            ]
-        )
+        # Crop camera: scaled focal lengths, principal point where the warp takes the camera's own,
+        # so a rotated crop is the view of the camera rolled about its optical axis.
+        principal = m[:2, :2] @ np.array([camera.cx, camera.cy]) + m[:2, 2]
+        k_crop = np.array([[s * camera.fx, 0.0, principal[0]], [0.0, s * camera.fy, principal[1]], [0.0, 0.0, 1.0]])
         crop_camera = Camera.from_K(k_crop, self.out_size, self.out_size)
         if angle != 0.0:
-            # Rotate the joints' crop pixels with the image and re-derive xyz at their own depth.
+            # Joints follow the image: their rotated crop pixels back-projected at their own depth
+            # (the reference's re-derivation; exactly a roll about the optical axis when fx == fy).
             uv_crop = uvd[:, :2] @ m[:2, :2].T + m[:2, 2]
             xyz = uvd_to_xyz(np.concatenate([uv_crop, uvd[:, 2:3]], axis=1), crop_camera)
 
