@@ -158,3 +158,13 @@ def test_depth_cache_round_trip(tmp_path, rng):
         open_dataset("depth_cache", tmp_path / "c", "train")
     with pytest.raises(HandposeError, match=r"expected test/info\.json"):
         open_dataset("depth_cache", tmp_path / "c", "test")
+
+
+def test_reader_cubes_drive_the_transform(tmp_path, rng):
+    fx.write_nyu(tmp_path, rng, n_train=1)
+    test = open_dataset("nyu", tmp_path, "test", joints="nyu14", sequence_cubes=True)
+    tf = DepthCropTransform(cube=250.0, cube_from_sample=True)
+    assert test[0].extras == {"sequence": 1, "cube": 300.0}
+    assert tf(test[0])["cube"].tolist() == [300.0] * 3
+    assert tf(test[2440])["cube"].tolist() == [250.0] * 3
+    assert DepthCropTransform(cube=250.0)(test[0])["cube"].tolist() == [250.0] * 3
