@@ -250,19 +250,29 @@ def run_check(args: argparse.Namespace) -> int:
     return 1 if report["missing_files"] or report["unreadable"] else 0
 
 
-def _draw(canvas: Any, points: Any, bones: Any, visible: Any) -> Any:
+# BGR per finger (thumb, index, middle, ring, little); palm bones white.
+_FINGER_COLOURS = {
+    "thumb": (60, 60, 230),
+    "index": (60, 200, 60),
+    "middle": (230, 160, 40),
+    "ring": (40, 200, 230),
+    "little": (200, 60, 200),
+}
+
+
+def _draw(canvas: Any, points: Any, skel: Any, visible: Any) -> Any:
     import cv2
     import numpy as np
 
     h, w = canvas.shape[:2]
-    colours = [(60, 60, 230), (60, 200, 60), (230, 160, 40), (40, 200, 230), (200, 60, 200), (230, 230, 230)]
     pts = np.asarray(points, dtype=np.float64)
     ok = np.isfinite(pts).all(axis=1) & np.asarray(visible, bool)
-    for k, (a, b) in enumerate(bones):
+    for a, b in skel.bones:
         if ok[a] and ok[b]:
             pa = (round(float(pts[a, 0])), round(float(pts[a, 1])))
             pb = (round(float(pts[b, 0])), round(float(pts[b, 1])))
-            cv2.line(canvas, pa, pb, colours[k % len(colours)], 1, cv2.LINE_AA)
+            colour = _FINGER_COLOURS.get(skel.joints[b].finger or "", (230, 230, 230))
+            cv2.line(canvas, pa, pb, colour, 1, cv2.LINE_AA)
     radius = max(2, round(min(h, w) / 100))
     for j in np.flatnonzero(ok):
         cv2.circle(canvas, (round(float(pts[j, 0])), round(float(pts[j, 1]))), radius, (0, 0, 255), -1, cv2.LINE_AA)
@@ -297,7 +307,7 @@ def render_sample(sample: Any, size: int, cube: float) -> Any:
         grey = np.where(depth < 1, 255 - (depth + 1) * 100, 0).clip(0, 255).astype(np.uint8)
         canvas = cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
         pts = uv_to_pixels(out["joints_crop"][:, :2].astype(np.float64), size)
-        return _draw(canvas, pts, skel.bones, out["visible"])
+        return _draw(canvas, pts, skel, out["visible"])
     # RGB: a square around the projected joints (or the whole image when none are known).
     img = np.asarray(sample.image)
     uv = np.asarray(sample.joints_uvd, dtype=np.float64)[:, :2]
@@ -310,7 +320,7 @@ def render_sample(sample: Any, size: int, cube: float) -> Any:
     m = np.array([[scale, 0, size / 2 - scale * centre[0] - 0.5], [0, scale, size / 2 - scale * centre[1] - 0.5]])
     canvas = cv2.warpAffine(np.ascontiguousarray(img[:, :, ::-1]), m, (size, size), flags=cv2.INTER_LINEAR)
     pts = uv * scale + (m[:, 2] + 0.0)
-    return _draw(canvas, pts, skel.bones, visible)
+    return _draw(canvas, pts, skel, visible)
 
 
 def run_show(args: argparse.Namespace) -> int:
