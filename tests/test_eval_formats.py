@@ -191,3 +191,23 @@ def test_results_are_sorted_and_json_shaped(tmp_path, gt_file):
     assert entry["prediction"] == str(good) and entry["frames"] == 4 and len(entry["per_joint_mm"]) == J
     assert entry["success_rate"]["thresholds_mm"] == list(range(81))
     assert len(entry["success_rate"]["max_error"]) == 81 and entry["success_rate"]["max_error"][-1] == 1.0
+
+
+def test_plain_decimal_parser_equals_float_and_declines_the_rest(rng):
+    values = rng.uniform(-2000, 2000, size=(50, 6))
+    decimals = rng.integers(1, 10, size=values.shape)
+    lines = [" \t".join(f"{v:.{d}f}" for v, d in zip(row, ds)) for row, ds in zip(values, decimals)]
+    text = ("\r\n".join(lines) + "\n\n").encode()
+    parsed = formats.parse_plain_decimals(text, 6)
+    expected = np.array([[float(t) for t in line.split()] for line in lines])
+    assert parsed is not None and np.array_equal(parsed, expected)  # bit-for-bit, like float()
+    for other in (b"1.5 2\n", b"1.5 nan\n", b"1e-05 2.5\n", b"1.5-2.5 3.5\n", b"--1.5 2.5\n", b".5 1.5\n", b"5. 1.5\n"):
+        assert formats.parse_plain_decimals(other, 2) is None, other
+    assert formats.parse_plain_decimals(b"1.5 2.5\n3.5\n", 2) is None
+    assert formats.parse_plain_decimals(b"1.5 2.5 3.5 4.5\n", 2) is None  # two rows' worth on one line
+
+
+def test_integers_and_exponents_read_through_the_general_reader(tmp_path):
+    path = tmp_path / "mixed.txt"
+    path.write_text("1.5 2 3.25\n-4 5.5e1 6\n")
+    np.testing.assert_array_equal(formats.read_joints(path, 1).joints, [[[1.5, 2, 3.25]], [[-4, 55, 6]]])

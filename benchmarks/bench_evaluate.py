@@ -1,0 +1,181 @@
+"""Wall time of ``handpose evaluate`` over every ICVL and NYU prediction file in ``../shared/data``.
+
+Each group is one ``handpose evaluate`` process, timed from launch to exit (start-up, imports,
+ground truth, every prediction file, the table and a ``--json`` file): the full ICVL test set, the two
+ICVL files that cover ``test_seq_1`` only (scored against ``test_seq_1.txt``), the NYU files, and the
+Lie-X xyz file with its joint order. The total is what evaluating all of them costs. Rewrites the
+"## Evaluation" section of ``docs/benchmarks.md`` (``--no-docs`` to skip).
+
+Usage: ``python benchmarks/bench_evaluate.py [--repeats 3] [--no-docs]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DOCS = REPO / "docs" / "benchmarks.md"
+SECTION = "## Evaluation (`handpose evaluate` over the published predictions)"
+SHARED = Path(os.environ.get("HANDPOSE_SHARED_DATA", REPO.parent / "shared" / "data"))
+LIEX_ORDER = "11,10,9,8,7,6,5,4,3,2,1,12,13,0"
+
+
+@dataclass
+class Group:
+    label: str
+    dataset: str
+    gt: Path
+    predictions: list[Path]
+    extra: tuple[str, ...] = ()
+
+
+def groups(shared: Path) -> list[Group]:
+    awesome = shared / "awesome-eval"
+    icvl_dir, nyu_dir = awesome / "results" / "icvl", awesome / "results" / "nyu"
+    a2j = shared / "a2j" / "result_nyu_icvl"
+    icvl_all = sorted(icvl_dir.glob("*.txt")) + sorted(icvl_dir.glob("*.mat"))
+    seq1 = [p for p in icvl_all if p.name.startswith("CVWW15_")]
+    liex = nyu_dir / "IJCV16_NYU_LieX_ori.txt"
+    nyu_all = sorted(nyu_dir.glob("*.txt")) + sorted(nyu_dir.glob("*.mat"))
+    return [
+        Group(
+            "ICVL, full test set",
+            "icvl",
+            awesome / "groundtruth" / "icvl" / "icvl_test_groundtruth_label.txt",
+            [p for p in icvl_all if p not in seq1] + sorted(a2j.glob("icvl_*.txt")),
+        ),
+        Group("ICVL, test_seq_1 only", "icvl", awesome / "groundtruth" / "icvl" / "test_seq_1.txt", seq1),
+        Group(
+            "NYU",
+            "nyu",
+            awesome / "groundtruth" / "nyu" / "nyu_test_groundtruth_label.txt",
+            [p for p in nyu_all if p != liex] + sorted(a2j.glob("nyu_*.txt")),
+        ),
+        Group(
+            "NYU, Lie-X xyz (joint order)",
+            "nyu",
+            awesome / "groundtruth" / "nyu" / "nyu_test_groundtruth_label.txt",
+            [liex],
+            ("--joint-order", LIEX_ORDER),
+        ),
+    ]
+
+
+def command(group: Group, json_out: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "handpose",
+        "evaluate",
+        *map(str, group.predictions),
+        "--dataset",
+        group.dataset,
+        "--gt",
+        str(group.gt),
+        *group.extra,
+        "--json",
+        str(json_out),
+    ]
+
+
+def _child_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def time_group(group: Group, repeats: int, scratch: Path) -> tuple[list[float], list[float]]:
+    """Wall and CPU seconds of each run (CPU time is what the run needs; wall also shows waiting for cores)."""
+    walls, cpus = [], []
+    for _ in range(repeats):
+        cpu0, start = _child_cpu(), time.perf_counter()
+        done = subprocess.run(command(group, scratch / "out.json"), capture_output=True, text=True)
+        walls.append(time.perf_counter() - start)
+        cpus.append(_child_cpu() - cpu0)
+        if done.returncode != 0:
+            raise SystemExit(f"{group.label}: handpose evaluate failed: {done.stderr.strip()}")
+    return walls, cpus
+
+
+def frames(path: Path) -> int:
+    with open(path, "rb") as fh:
+        return sum(1 for line in fh if line.strip())
+
+
+def render(rows: list[tuple[Group, list[float], list[float]]], repeats: int, load: tuple[float, float]) -> str:
+    total_files = sum(len(g.predictions) for g, _, _ in rows)
+    walls = [statistics.median(w) for _, w, _ in rows]
+    cpus = [statistics.median(c) for _, _, c in rows]
+    lines = [
+        "",
+        "Command: `python benchmarks/bench_evaluate.py` (also run by `make bench`).",
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores shared with other work (load average "
+        f"{load[0]:.1f} before, {load[1]:.1f} after), Python {platform.python_version()}, {platform.system()}. "
+        f"Each row is one `handpose evaluate` process, launch to exit, `--json` written; median of {repeats} runs. "
+        "CPU is user+system time of the process: what the work costs; wall time also counts waiting for a core.",
+        "",
+        "| call | prediction files | frames | wall (s) | CPU (s) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for (g, _, _), wall, cpu in zip(rows, walls, cpus):
+        lines.append(f"| {g.label} | {len(g.predictions)} | {frames(g.gt)} | {wall:.2f} | {cpu:.2f} |")
+    lines.append(f"| **all ICVL and NYU files** | **{total_files}** | | **{sum(walls):.2f}** | **{sum(cpus):.2f}** |")
+    lines += [
+        "",
+        "Target: under 5 s for all of them. Text is parsed by array operations anchored on each decimal point"
+        " (`formats.parse_plain_decimals`), falling back to numpy's C reader (`np.loadtxt`, which in numpy 2 beats"
+        " `np.fromstring`) for integers or exponents, and to a line-by-line reader only to name a bad line.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_section(body: str, path: Path = DOCS) -> None:
+    """Replace the body of this benchmark's section (up to the next ``## ``) and write atomically."""
+    from handpose.io import write_text_atomic
+
+    text = path.read_text()
+    start = text.find(SECTION)
+    if start < 0:
+        raise SystemExit(f"{path}: heading {SECTION!r} not found")
+    body_start = start + len(SECTION)
+    nxt = text.find("\n## ", body_start)
+    end = len(text) if nxt < 0 else nxt + 1
+    write_text_atomic(path, text[:body_start] + "\n" + body.strip("\n") + "\n\n" + text[end:])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3, help="runs per group (default 3)")
+    parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    args = parser.parse_args(argv)
+    if not (SHARED / "awesome-eval").exists():
+        print(f"shared data not found at {SHARED}; nothing to benchmark", file=sys.stderr)
+        return 0
+    rows = []
+    load_before = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        for group in groups(SHARED):
+            walls, cpus = time_group(group, args.repeats, Path(tmp))
+            rows.append((group, walls, cpus))
+            print(f"{group.label}: {len(group.predictions)} files, median wall {statistics.median(walls):.2f} s")
+    body = render(rows, args.repeats, (load_before, os.getloadavg()[0]))
+    print(body)
+    if not args.no_docs:
+        write_section(body)
+        print(f"wrote {DOCS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
