@@ -1,0 +1,173 @@
+"""The one LightningModule: any registered model + its loss, with validation errors in millimetres.
+
+The module is built from two plain dicts — the resolved run config and the preprocessing contract —
+which are stored as its hyper-parameters, so every checkpoint rebuilds the network and its input
+pipeline with nothing but ``torch.load(..., weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+from torch import nn
+
+from handpose.errors import HandposeError
+from handpose.losses import create_loss
+from handpose.models.registry import create_model
+from handpose.training.config import config_from_dict
+from handpose.training.schedule import LRFactor, temperature_at
+
+VAL_METRIC = "val/mean_error_mm"
+
+
+def decode_to_mm(joints: torch.Tensor, batch: dict[str, torch.Tensor], output_space: str) -> torch.Tensor:
+    """Model outputs ``(B, J, 3)`` in ``output_space`` -> camera-space mm, with the batch's crop geometry."""
+    if output_space == "cube":
+        from handpose.codecs import cube as cube_codec
+
+        return cube_codec.decode(joints, batch["center_xyz"], batch["cube"], batch["rotation_deg"], batch["camera"])
+    from handpose.codecs import uvz as uvz_codec
+
+    return uvz_codec.decode_batch(joints, batch, output_space)
+
+
+def build_network(contract: dict[str, Any]) -> nn.Module:
+    """The registered network a contract names, with the contract's builder arguments."""
+    kwargs = dict(contract.get("model_kwargs") or {})
+    return create_model(contract["model"], skeleton=contract["skeleton"], **kwargs)
+
+
+class PoseModule(L.LightningModule):
+    """Trains a registered model with its registered loss.
+
+    Args:
+        config: :meth:`RunConfig.to_dict` of the run.
+        contract: The preprocessing contract (see :mod:`handpose.training.contract`).
+    """
+
+    def __init__(self, config: dict[str, Any], contract: dict[str, Any]) -> None:
+        super().__init__()
+        self.save_hyperparameters({"config": config, "contract": contract})
+        self.cfg = config_from_dict(config)
+        self.contract = contract
+        self.model = build_network(contract)
+        self.output_space: str = contract["output_space"]
+        self.loss_fn = create_loss(self.model.spec.loss, contract["skeleton"])
+        self.channels_last = bool(self.cfg.trainer.channels_last)
+        self._val_sum = torch.zeros(())
+        self._val_count = torch.zeros(())
+        self._val_joint_sum: torch.Tensor | None = None
+
+    # -- forward -------------------------------------------------------------------------------
+    def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        if self.channels_last and image.dim() == 4:
+            image = image.contiguous(memory_format=torch.channels_last)
+        return self.model(image)
+
+    def setup(self, stage: str) -> None:
+        if self.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+
+    # -- training ------------------------------------------------------------------------------
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        # Dropout and any other in-model randomness draw from the global generator, reseeded per
+        # (seed, step, rank): a resumed run then continues exactly as an uninterrupted one would,
+        # whatever else (loader set-up, validation) consumed random numbers in between.
+        torch.manual_seed((self.cfg.seed * 1_000_003 + self.global_step * 7919 + self.global_rank) % (2**63))
+        temp = self.cfg.optim.temperature
+        if temp is not None and hasattr(self.model, "set_temperature"):
+            value = temperature_at(self.global_step, temp.start, temp.step, temp.every, temp.min)
+            self.model.set_temperature(value)
+            self.log("train/temperature", value, on_step=True, on_epoch=False)
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        outputs = self(batch["image"])
+        terms = self.loss_fn(outputs, batch)
+        bs = batch["image"].shape[0]
+        for name, value in terms.items():
+            self.log(
+                f"train/{name}", value.detach(), on_step=True, on_epoch=False, batch_size=bs, prog_bar=name == "loss"
+            )
+        loss = terms["loss"]
+        if not torch.isfinite(loss):
+            raise HandposeError(f"training diverged: loss is {loss.item()} at step {self.global_step}; lower optim.lr")
+        return loss
+
+    # -- validation ----------------------------------------------------------------------------
+    def on_validation_epoch_start(self) -> None:
+        self._val_sum = torch.zeros((), device=self.device, dtype=torch.float64)
+        self._val_count = torch.zeros((), device=self.device, dtype=torch.float64)
+        self._val_joint_sum = None
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        outputs = self(batch["image"])
+        pred = decode_to_mm(outputs["joints"].float(), batch, self.output_space)
+        err = torch.linalg.norm(pred - batch["joints_xyz"].float(), dim=-1).double()  # (B, J)
+        self._val_sum += err.sum()
+        self._val_count += err.numel()
+        per_joint = err.sum(0)
+        self._val_joint_sum = per_joint if self._val_joint_sum is None else self._val_joint_sum + per_joint
+        terms = self.loss_fn(outputs, batch)
+        self.log("val/loss", terms["loss"].detach(), on_epoch=True, batch_size=batch["image"].shape[0], sync_dist=True)
+
+    def on_validation_epoch_end(self) -> None:
+        total = self.trainer.strategy.reduce(self._val_sum, reduce_op="sum")
+        count = self.trainer.strategy.reduce(self._val_count, reduce_op="sum")
+        mean = (total / count.clamp(min=1)).float()
+        self.log(VAL_METRIC, mean, prog_bar=True, sync_dist=False)
+
+    # -- optimisation --------------------------------------------------------------------------
+    def configure_optimizers(self) -> dict[str, Any]:
+        o = self.cfg.optim
+        groups = parameter_groups(self.model, o.lr, o.group_lr)
+        if o.optimizer == "adam":
+            opt: torch.optim.Optimizer = torch.optim.Adam(groups, lr=o.lr, weight_decay=o.weight_decay)
+        elif o.optimizer == "adamw":
+            opt = torch.optim.AdamW(groups, lr=o.lr, weight_decay=o.weight_decay)
+        else:
+            opt = torch.optim.SGD(groups, lr=o.lr, momentum=0.9, weight_decay=o.weight_decay)
+        # estimated_stepping_batches sets the training loader up, after which its length is known.
+        total = int(min(self.trainer.estimated_stepping_batches, 1e12))
+        batches = self.trainer.num_training_batches
+        steps_per_epoch = max(int(batches), 1) if batches != float("inf") else total
+        factor = LRFactor(o.schedule, steps_per_epoch, total, o.gamma, o.step_every, o.warmup_steps)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step", "frequency": 1}}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        temperature = getattr(self.model, "temperature", None)
+        if temperature is not None:
+            checkpoint["temperature"] = float(temperature)
+
+
+def parameter_groups(model: nn.Module, lr: float, group_lr: dict[str, float]) -> list[dict[str, Any]]:
+    """Optimiser parameter groups: the model's named groups at their own rates, the rest at ``lr``.
+
+    A model that wants separate rates exposes ``param_groups() -> dict[str, list[Parameter]]`` (or a
+    list of ``{"name", "params"}`` dicts); names listed in ``group_lr`` get that rate.
+    """
+    if not group_lr:
+        return [{"params": [p for p in model.parameters() if p.requires_grad], "name": "all", "lr": lr}]
+    named = getattr(model, "param_groups", None)
+    if named is None:
+        raise HandposeError(f"optim.group_lr is set but model {model.spec.name!r} defines no parameter groups")
+    found = named()
+    if isinstance(found, dict):
+        found = [{"name": k, "params": list(v)} for k, v in found.items()]
+    by_name = {g["name"]: list(g["params"]) for g in found}
+    unknown = sorted(set(group_lr) - set(by_name))
+    if unknown:
+        raise HandposeError(f"optim.group_lr names unknown groups {unknown}; the model has {sorted(by_name)}")
+    groups = []
+    seen: set[int] = set()
+    for name, params in by_name.items():
+        params = [p for p in params if p.requires_grad and id(p) not in seen]
+        seen.update(id(p) for p in params)
+        if params:
+            groups.append({"params": params, "name": name, "lr": group_lr.get(name, lr)})
+    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in seen]
+    if rest:
+        groups.append({"params": rest, "name": "rest", "lr": lr})
+    return groups

@@ -1,0 +1,202 @@
+"""``handpose train``: one function from a :class:`RunConfig` to a trained run folder.
+
+Run folder (``out_dir/name``)::
+
+    config.yaml               the resolved config (also inside every checkpoint)
+    contract.json             the preprocessing contract (also inside every checkpoint)
+    checkpoints/best.ckpt     lowest validation mean error (validation split, never the test split)
+    checkpoints/last.ckpt     end of the latest epoch (what --resume continues from)
+    logs/metrics.csv          CSV log; tb/ holds the TensorBoard log
+    summary.json              best checkpoint and its validation error, steps, wall time
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+
+from handpose.errors import HandposeError
+from handpose.io import write_json_atomic, write_text_atomic
+from handpose.training.checkpoint import AtomicCheckpointIO
+from handpose.training.config import RunConfig, dump_config
+from handpose.training.contract import build_contract
+from handpose.training.datamodule import PoseDataModule
+from handpose.training.module import VAL_METRIC, PoseModule
+
+
+def _accelerator(cfg: RunConfig) -> str:
+    acc = cfg.trainer.accelerator
+    if acc == "auto":
+        return "gpu" if torch.cuda.is_available() else "cpu"
+    if acc == "gpu" and not torch.cuda.is_available():
+        raise HandposeError("trainer.accelerator is 'gpu' but no CUDA device is available")
+    return acc
+
+
+def _precision(cfg: RunConfig, accelerator: str) -> str:
+    p = cfg.trainer.precision
+    if p != "auto":
+        return p
+    if accelerator == "gpu":
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+    return "32-true"
+
+
+def _strategy(cfg: RunConfig) -> Any:
+    t = cfg.trainer
+    if t.strategy != "auto":
+        return t.strategy
+    many = t.num_nodes > 1 or (isinstance(t.devices, int) and t.devices > 1) or "WORLD_SIZE" in os.environ
+    if many:
+        from lightning.pytorch.strategies import DDPStrategy
+
+        return DDPStrategy(find_unused_parameters=False)
+    return "auto"
+
+
+def _progress(cfg: RunConfig) -> list[Any]:
+    if cfg.trainer.progress == "rich":
+        from lightning.pytorch.callbacks import RichProgressBar
+
+        return [RichProgressBar(leave=True)]
+    if cfg.trainer.progress == "plain":
+        from lightning.pytorch.callbacks import TQDMProgressBar
+
+        return [TQDMProgressBar()]
+    return []
+
+
+def build_run(cfg: RunConfig) -> tuple[PoseModule, PoseDataModule, dict[str, Any]]:
+    """The module, data module and contract of a run (no training)."""
+    from handpose.models.registry import get_spec
+
+    spec = get_spec(cfg.model.name)
+    dm = PoseDataModule(cfg, spec.modality)
+    facts = dm.open()
+    skeleton = cfg.model.skeleton or facts["skeleton"]
+    contract = build_contract(cfg, skeleton, facts)
+    dm.use_contract(contract)
+    module = PoseModule(cfg.to_dict(), contract)
+    return module, dm, contract
+
+
+def train(cfg: RunConfig, resume: str | bool | None = None) -> dict[str, Any]:
+    """Train a run; returns its summary (also written to ``summary.json``).
+
+    Args:
+        cfg: The resolved config.
+        resume: ``True`` continues from ``checkpoints/last.ckpt`` of the run folder, a path continues
+            from that checkpoint, ``None``/``False`` starts fresh (refused if the folder already has
+            checkpoints).
+    """
+    from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    run_dir = cfg.run_dir
+    ckpt_dir = run_dir / "checkpoints"
+    ckpt_path: str | None = None
+    if resume:
+        ckpt_path = str(ckpt_dir / "last.ckpt") if resume is True else str(resume)
+        if not Path(ckpt_path).is_file():
+            raise HandposeError("nothing to resume from: checkpoint not found", ckpt_path)
+    elif (ckpt_dir / "last.ckpt").exists():
+        raise HandposeError("run folder already has checkpoints; pass --resume or choose another name/--out", run_dir)
+
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    accelerator = _accelerator(cfg)
+    module, dm, contract = build_run(cfg)
+    is_main = int(os.environ.get("RANK", os.environ.get("SLURM_PROCID", "0")) or 0) == 0
+    if is_main:
+        write_text_atomic(run_dir / "config.yaml", dump_config(cfg))
+        write_json_atomic(run_dir / "contract.json", contract)
+
+    t = cfg.trainer
+    callbacks: list[Any] = [
+        ModelCheckpoint(
+            dirpath=ckpt_dir,
+            filename="best",
+            monitor=VAL_METRIC,
+            mode="min",
+            save_top_k=1,
+            auto_insert_metric_name=False,
+            enable_version_counter=False,
+        ),
+        # A second callback, because save_last only refreshes when the best one improves.
+        ModelCheckpoint(
+            dirpath=ckpt_dir,
+            filename="last",
+            monitor=None,
+            save_top_k=1,
+            every_n_epochs=1,
+            auto_insert_metric_name=False,
+            enable_version_counter=False,
+        ),
+        LearningRateMonitor(logging_interval="epoch"),
+        *_progress(cfg),
+    ]
+    if t.save_every_n_epochs:
+        callbacks.append(
+            ModelCheckpoint(
+                dirpath=ckpt_dir,
+                filename="epoch={epoch}",
+                every_n_epochs=t.save_every_n_epochs,
+                save_top_k=-1,
+                auto_insert_metric_name=False,
+            )
+        )
+    loggers = [
+        CSVLogger(save_dir=str(run_dir), name="logs", version=""),
+        TensorBoardLogger(save_dir=str(run_dir), name="tb", version="", default_hp_metric=False),
+    ]
+    trainer = L.Trainer(
+        accelerator=accelerator,
+        devices=t.devices,
+        num_nodes=t.num_nodes,
+        strategy=_strategy(cfg),
+        precision=_precision(cfg, accelerator),  # type: ignore[arg-type]
+        max_epochs=t.max_epochs,
+        max_steps=t.max_steps,
+        max_time={"minutes": t.max_minutes} if t.max_minutes else None,
+        check_val_every_n_epoch=t.val_every_n_epochs,
+        limit_val_batches=t.limit_val_batches,
+        log_every_n_steps=t.log_every_n_steps,
+        gradient_clip_val=t.gradient_clip or None,
+        deterministic=t.deterministic,
+        callbacks=callbacks,
+        logger=loggers,
+        enable_progress_bar=t.progress != "none",
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        use_distributed_sampler=False,  # EpochSampler already splits batches across processes
+        plugins=[AtomicCheckpointIO()],
+        default_root_dir=str(run_dir),
+    )
+    start = time.perf_counter()
+    trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path, weights_only=True)
+    elapsed = time.perf_counter() - start
+    best = callbacks[0]
+    summary = {
+        "run_dir": str(run_dir),
+        "best_checkpoint": best.best_model_path or None,
+        "last_checkpoint": callbacks[1].best_model_path or None,
+        "best_val_mean_error_mm": float(best.best_model_score) if best.best_model_score is not None else None,
+        "epochs": int(trainer.current_epoch),
+        "global_step": int(trainer.global_step),
+        "train_frames": len(dm.train_indices),
+        "val_frames": len(dm.val_indices),
+        "wall_s": round(elapsed, 1),
+        "world_size": int(trainer.world_size),
+    }
+    if trainer.is_global_zero:
+        write_json_atomic(run_dir / "summary.json", summary)
+    return summary
+
+
+def read_summary(run_dir: str | Path) -> dict[str, Any]:
+    return json.loads((Path(run_dir) / "summary.json").read_text())
