@@ -241,3 +241,18 @@ def test_centre_file_problems(tmp_path, rng):
     scipy.io.savemat(str(tmp_path / "c.mat"), {"centre_pixel": np.zeros((3, 2))})
     with pytest.raises(HandposeError, match=r"N x 1 x 3"):
         open_dataset("icvl", tmp_path, "train", centers=tmp_path / "c.mat")
+
+
+def test_label_table_blocks_keep_line_numbers(tmp_path, monkeypatch):
+    from handpose.datasets import labeltext
+
+    monkeypatch.setattr(labeltext, "_BLOCK_VALUES", 6)  # a block every two lines
+    rows = [f"img{i}.png {i} {i + 0.5} {-i}" for i in range(7)]
+    path = tmp_path / "labels.txt"
+    path.write_text("\n".join(rows) + "\n")
+    names, values = labeltext.read_label_table(path, 3)
+    assert names[6] == "img6.png" and values.shape == (7, 3) and values[5].tolist() == [5, 5.5, -5]
+    rows[5] = "img5.png 5 five 5"
+    path.write_text("\n\n".join(rows) + "\n")  # blank lines between: line numbers are not row numbers
+    with pytest.raises(HandposeError, match=r"labels\.txt:11: not a number: 'five'"):
+        labeltext.read_label_table(path, 3)

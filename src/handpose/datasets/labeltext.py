@@ -15,6 +15,7 @@ import numpy as np
 from handpose.errors import HandposeError
 
 MAX_LABEL_BYTES = 2 << 30
+_BLOCK_VALUES = 1 << 20
 
 
 def read_label_table(
@@ -60,6 +61,26 @@ def read_label_table(
     names: list[str] = []
     fields: list[str] = []
     line_numbers: list[int] = []
+    blocks: list[np.ndarray] = []
+
+    def flush() -> None:
+        # Convert in blocks: a million-line file as one list of strings would need gigabytes.
+        if not fields:
+            return
+        rows = len(fields) // values_per_line
+        try:
+            blocks.append(np.array(fields, dtype=np.float64).reshape(rows, values_per_line))
+        except ValueError:
+            first_line = line_numbers[len(names) - rows]
+            for k, token in enumerate(fields):
+                try:
+                    float(token)
+                except ValueError:
+                    lineno = line_numbers[len(names) - rows + k // values_per_line]
+                    raise HandposeError(f"not a number: {token[:40]!r}", path, lineno) from None
+            raise HandposeError("unparsable numbers", path, first_line) from None  # pragma: no cover
+        fields.clear()
+
     for lineno, line in enumerate(text.splitlines(), start=1):
         if lineno <= header_lines:
             continue
@@ -77,18 +98,12 @@ def read_label_table(
             names.append("")
             fields.extend(parts)
         line_numbers.append(lineno)
+        if len(fields) >= _BLOCK_VALUES:
+            flush()
+    flush()
     if not names:
         raise HandposeError(f"label file has no lines (expected {what} per line)", path)
-    try:
-        values = np.array(fields, dtype=np.float64).reshape(len(names), values_per_line)
-    except ValueError:
-        # Find the offending field to name its line.
-        for k, token in enumerate(fields):
-            try:
-                float(token)
-            except ValueError:
-                raise HandposeError(f"not a number: {token[:40]!r}", path, line_numbers[k // values_per_line]) from None
-        raise  # pragma: no cover - numpy and float() accept the same spellings
+    values = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
     if not allow_nonfinite:
         bad = ~np.isfinite(values)
         if bad.any():
