@@ -120,8 +120,8 @@ def joint_center(joints_xyz: np.ndarray, index: int | None = None) -> np.ndarray
 def load_v2v_centers(path: str | Path) -> np.ndarray:
     """V2V-PoseNet centre list: one line per frame, ``x y z`` mm, or ``invalid``.
 
-    V2V writes NYU centres in NYU's world frame (y up): pass ``y_up=True`` through
-    :func:`load_centers` for those.
+    V2V writes NYU and MSRA centres with y up (its ``pixel2world``): pass ``y_up=True`` through
+    :func:`load_centers` for those; ICVL's are y down.
 
     Returns:
         ``(N, 3)`` float64, NaN rows for ``invalid`` lines.
