@@ -256,3 +256,21 @@ def test_label_table_blocks_keep_line_numbers(tmp_path, monkeypatch):
     path.write_text("\n\n".join(rows) + "\n")  # blank lines between: line numbers are not row numbers
     with pytest.raises(HandposeError, match=r"labels\.txt:11: not a number: 'five'"):
         labeltext.read_label_table(path, 3)
+
+
+def test_mat_zip_bomb_is_refused_before_scipy(tmp_path, monkeypatch):
+    from handpose.datasets import matfile
+
+    path = tmp_path / "joint_data.mat"
+    scipy.io.savemat(str(path), {"joint_xyz": np.zeros((1, 400, 36, 3))}, do_compression=True)
+    assert path.stat().st_size < 20_000  # zeros compress ~100x
+    monkeypatch.setattr(matfile, "MAX_MAT_INFLATED_BYTES", 100_000)
+    with pytest.raises(HandposeError, match=r"inflate to more than"):
+        matfile.load_mat(path)
+    scipy.io.savemat(str(path), {"joint_xyz": np.zeros((1, 400, 36, 3))}, do_compression=False)
+    with pytest.raises(HandposeError, match=r"declare more than"):
+        matfile.load_mat(path)
+    data = bytearray(path.read_bytes())
+    path.write_bytes(bytes(data[:200]))
+    with pytest.raises(HandposeError):
+        matfile.load_mat(path)
