@@ -306,12 +306,6 @@ def _init_resnet(model: nn.Module) -> None:
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
-    # Zero the last BN of each residual branch so every block starts as (nearly) the identity.
-    for m in model.modules():
-        if isinstance(m, Bottleneck):
-            nn.init.zeros_(m.bn3.weight)
-        elif isinstance(m, BasicBlock):
-            nn.init.zeros_(m.bn2.weight)
 
 
 # -- weights -------------------------------------------------------------------------------------

@@ -1,0 +1,161 @@
+"""Losses of the depth networks: CrossInfoNet's weighted L2 sum, FingerPoseNet's sub-task sum, plain L2.
+
+Every coordinate and heatmap term has the reference's form ``tf.nn.l2_loss(pred - gt) / B``, i.e.
+half the sum of squares divided by the batch size, on cube-normalised coordinates
+(:mod:`handpose.batch`, output space ``"cube"``). Joints whose ``batch["visible"]`` is false contribute
+nothing. Weight decay is not part of these losses: the reference's L2 regulariser (1e-5 on weights,
+not on BatchNorm parameters) belongs to the optimiser.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from handpose import skeleton as skeletons
+from handpose.errors import HandposeError
+from handpose.losses import register_loss
+
+
+def half_sum_squares(pred: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
+    """``0.5 * sum((pred - target)^2) / B``; ``weight`` (broadcast against the difference) masks entries."""
+    diff = pred - target
+    if weight is not None:
+        diff = diff * weight
+    return 0.5 * diff.pow(2).sum() / pred.shape[0]
+
+
+def _need(
+    outputs: dict[str, Tensor], batch: dict[str, Tensor], out_keys: tuple[str, ...], batch_keys: tuple[str, ...]
+) -> None:
+    for key in out_keys:
+        if key not in outputs:
+            raise HandposeError(f"the model output has no {key!r} (has {sorted(outputs)})")
+    for key in batch_keys:
+        if key not in batch:
+            raise HandposeError(f"the batch has no {key!r} (has {sorted(batch)})")
+
+
+def _visible(batch: dict[str, Tensor], like: Tensor) -> Tensor | None:
+    visible = batch.get("visible")
+    return None if visible is None else visible.to(like.dtype)
+
+
+class JointsL2(nn.Module):
+    """``0.5 * sum of squares / B`` between ``outputs["joints"]`` and ``batch["joints"]``."""
+
+    def forward(self, outputs: dict[str, Tensor], batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        _need(outputs, batch, ("joints",), ("joints",))
+        vis = _visible(batch, outputs["joints"])
+        loss = half_sum_squares(outputs["joints"], batch["joints"], None if vis is None else vis[..., None])
+        return {"loss": loss, "joints": loss.detach()}
+
+
+class CrossInfoNetLoss(nn.Module):
+    """CrossInfoNet's objective (reference ``train_and_test.py``; paper Eq. 7 with alpha 0.01, beta 1).
+
+    ``total = 0.5 * (hw * (L_hm + L_hm_palm + L_hm_finger) + L_joints + L_palm + L_finger)``.
+
+    Heatmap targets are CrossInfoNet's blurred one-hot maps
+    (:func:`handpose.codecs.heatmap.crossinfonet_heatmaps`) rendered from ``batch["joints_crop"]`` at
+    the resolution of the predicted maps.
+
+    Args:
+        skeleton: Supplies the palm/finger partition.
+        heatmap_weight: ``hw``; 0 trains the coordinate outputs only (the "no HM" ablations).
+    """
+
+    def __init__(self, skeleton: skeletons.Skeleton, heatmap_weight: float = 0.01):
+        super().__init__()
+        self.heatmap_weight = float(heatmap_weight)
+        self.register_buffer("palm", torch.tensor(skeleton.palm_indices, dtype=torch.long), persistent=False)
+        self.register_buffer("finger", torch.tensor(skeleton.finger_indices, dtype=torch.long), persistent=False)
+
+    def forward(self, outputs: dict[str, Tensor], batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        _need(outputs, batch, ("joints", "joints_palm", "joints_finger"), ("joints",))
+        target = batch["joints"]
+        vis = _visible(batch, target)
+        vis3 = None if vis is None else vis[..., None]
+        terms = {
+            "joints": half_sum_squares(outputs["joints"], target, vis3),
+            "joints_palm": half_sum_squares(
+                outputs["joints_palm"], target[:, self.palm], None if vis3 is None else vis3[:, self.palm]
+            ),
+            "joints_finger": half_sum_squares(
+                outputs["joints_finger"], target[:, self.finger], None if vis3 is None else vis3[:, self.finger]
+            ),
+        }
+        total = sum(terms.values())
+        if self.heatmap_weight > 0:
+            _need(outputs, batch, ("heatmaps", "heatmaps_palm", "heatmaps_finger"), ("joints_crop",))
+            from handpose.codecs.heatmap import crossinfonet_heatmaps
+
+            size = outputs["heatmaps"].shape[-1]
+            maps = crossinfonet_heatmaps(batch["joints_crop"][..., :2], size).to(outputs["heatmaps"].dtype)
+            vis4 = None if vis is None else vis[..., None, None]
+            hm = {
+                "heatmaps": half_sum_squares(outputs["heatmaps"], maps, vis4),
+                "heatmaps_palm": half_sum_squares(
+                    outputs["heatmaps_palm"], maps[:, self.palm], None if vis4 is None else vis4[:, self.palm]
+                ),
+                "heatmaps_finger": half_sum_squares(
+                    outputs["heatmaps_finger"], maps[:, self.finger], None if vis4 is None else vis4[:, self.finger]
+                ),
+            }
+            total = total + self.heatmap_weight * sum(hm.values())
+            terms.update({k: self.heatmap_weight * v for k, v in hm.items()})
+        out = {k: 0.5 * v.detach() for k, v in terms.items()}
+        out["loss"] = 0.5 * total
+        return out
+
+
+class SubtaskLoss(nn.Module):
+    """FingerPoseNet's objective (our choice): the final joints plus every sub-task's own joints.
+
+    ``total = L_joints + subtask_weight * sum_k L_k`` with ``L_k`` on the joints of sub-task group ``k``
+    (``outputs["joints_<group>"]``), all in the ``0.5 * sum of squares / B`` form.
+    """
+
+    def __init__(self, skeleton: skeletons.Skeleton, subtask_weight: float = 1.0):
+        super().__init__()
+        self.subtask_weight = float(subtask_weight)
+        self.groups = {name: tuple(idx) for name, idx in skeleton.subtask_groups.items()}
+
+    def forward(self, outputs: dict[str, Tensor], batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        keys = tuple(f"joints_{g}" for g in self.groups)
+        _need(outputs, batch, ("joints", *keys), ("joints",))
+        target = batch["joints"]
+        vis = _visible(batch, target)
+        vis3 = None if vis is None else vis[..., None]
+        out = {"joints": half_sum_squares(outputs["joints"], target, vis3)}
+        total = out["joints"]
+        for name, idx in self.groups.items():
+            index = list(idx)
+            term = self.subtask_weight * half_sum_squares(
+                outputs[f"joints_{name}"], target[:, index], None if vis3 is None else vis3[:, index]
+            )
+            out[f"joints_{name}"] = term
+            total = total + term
+        result = {k: v.detach() for k, v in out.items()}
+        result["loss"] = total
+        return result
+
+
+@register_loss("depth_joints_l2")
+def _joints_l2(skeleton: skeletons.Skeleton) -> nn.Module:
+    return JointsL2()
+
+
+@register_loss("crossinfonet")
+def _crossinfonet(skeleton: skeletons.Skeleton, heatmap_weight: float = 0.01) -> nn.Module:
+    return CrossInfoNetLoss(skeleton, heatmap_weight)
+
+
+@register_loss("crossinfonet_coords")
+def _crossinfonet_coords(skeleton: skeletons.Skeleton) -> nn.Module:
+    return CrossInfoNetLoss(skeleton, heatmap_weight=0.0)
+
+
+@register_loss("fingerposenet")
+def _fingerposenet(skeleton: skeletons.Skeleton, subtask_weight: float = 1.0) -> nn.Module:
+    return SubtaskLoss(skeleton, subtask_weight)

@@ -1,0 +1,113 @@
+"""Building blocks shared by the depth networks, and BatchNorm folding for inference."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+
+import torch
+from torch import Tensor, nn
+
+from handpose import skeleton as skeletons
+from handpose.errors import HandposeError
+from handpose.models.backbones.resnet import SlimBottleneck
+
+
+def head_bottleneck(in_channels: int, out_channels: int) -> SlimBottleneck:
+    """CrossInfoNet's head block: a stride-1 bottleneck of ``out_channels`` with half-width middle
+    (``bottleneck(depth=256, depth_bottleneck=128)`` in the reference); projects its shortcut when the
+    input width differs."""
+    return SlimBottleneck(in_channels, out_channels // 2, 1, expansion=2)
+
+
+def output_conv(in_channels: int, out_channels: int, kernel: int = 3, batchnorm: bool = False) -> nn.Module:
+    """Last convolution of a heatmap head: linear output, with bias (or, as the reference, BatchNorm)."""
+    conv = nn.Conv2d(in_channels, out_channels, kernel, 1, kernel // 2, bias=not batchnorm)
+    return nn.Sequential(conv, nn.BatchNorm2d(out_channels)) if batchnorm else conv
+
+
+def output_linear(in_features: int, out_features: int, batchnorm: bool = False) -> nn.Module:
+    """Last fully connected layer of a regressor (see :func:`output_conv`)."""
+    fc = nn.Linear(in_features, out_features, bias=not batchnorm)
+    return nn.Sequential(fc, nn.BatchNorm1d(out_features)) if batchnorm else fc
+
+
+def fc_bn_relu(in_features: int, out_features: int, dropout: float) -> nn.Sequential:
+    """Fully connected layer with BatchNorm instead of bias, ReLU and dropout (the reference's slim FC)."""
+    return nn.Sequential(
+        nn.Linear(in_features, out_features, bias=False),
+        nn.BatchNorm1d(out_features),
+        nn.ReLU(inplace=True),
+        nn.Dropout(dropout),
+    )
+
+
+def check_input_size(input_size: int, multiple: int = 32) -> int:
+    """The side of the square input, validated: the flattening heads size their first FC from it."""
+    if int(input_size) != input_size or input_size < multiple or input_size % multiple:
+        raise HandposeError(f"input_size must be a multiple of {multiple} (at least {multiple}), got {input_size}")
+    return int(input_size)
+
+
+def needs_partition(skel: skeletons.Skeleton) -> str | None:
+    """Skeleton check for two-branch models: both the palm and the finger branch need joints."""
+    if not skel.palm_indices or not skel.finger_indices:
+        return (
+            f"its palm/finger partition is {len(skel.palm_indices)}/{len(skel.finger_indices)} joints;"
+            " both branches need at least one"
+        )
+    return None
+
+
+def index_buffer(indices: tuple[int, ...]) -> Tensor:
+    return torch.tensor(indices, dtype=torch.long)
+
+
+# -- BatchNorm folding ---------------------------------------------------------------------------
+
+
+def _fold_pair(layer: nn.Module, bn: nn.Module) -> bool:
+    if not isinstance(bn, (nn.BatchNorm1d, nn.BatchNorm2d)) or not bn.track_running_stats:
+        return False
+    if not isinstance(layer, (nn.Conv2d, nn.Linear)) or layer.weight.shape[0] != bn.num_features:
+        return False
+    with torch.no_grad():
+        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        shape = (-1,) + (1,) * (layer.weight.ndim - 1)
+        layer.weight.mul_(scale.reshape(shape))
+        bias = layer.bias if layer.bias is not None else torch.zeros_like(bn.running_mean)
+        new_bias = (bias - bn.running_mean) * scale + bn.bias
+        layer.bias = nn.Parameter(new_bias)
+    return True
+
+
+def fold_batchnorm(model: nn.Module, inplace: bool = False) -> nn.Module:
+    """Merge every BatchNorm that directly follows a convolution or linear layer into it (eval semantics).
+
+    Recognised pairs: consecutive entries of an ``nn.Sequential`` and sibling attributes named
+    ``convN``/``bnN``, ``conv``/``bn``, ``fc``/``bn``. Each folded BatchNorm becomes ``nn.Identity``.
+
+    Args:
+        model: Any module; it is not changed unless ``inplace``.
+        inplace: Fold into ``model`` itself instead of a copy.
+
+    Returns:
+        The folded module in eval mode; its outputs equal ``model.eval()``'s up to float rounding.
+    """
+    model = model if inplace else copy.deepcopy(model)
+    model.eval()
+    for module in list(model.modules()):
+        if isinstance(module, nn.Sequential):
+            names = list(module._modules)
+            for a, b in itertools.pairwise(names):
+                if _fold_pair(module._modules[a], module._modules[b]):
+                    module._modules[b] = nn.Identity()
+        children = dict(module.named_children())
+        for name, child in children.items():
+            if not isinstance(child, (nn.BatchNorm1d, nn.BatchNorm2d)) or not name.startswith("bn"):
+                continue
+            suffix = name[2:]
+            partner = children.get(f"conv{suffix}") or children.get(f"fc{suffix}")
+            if partner is not None and _fold_pair(partner, child):
+                setattr(module, name, nn.Identity())
+    return model

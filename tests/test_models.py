@@ -1,0 +1,310 @@
+"""Every registered model, depth and RGB, through one parametrised test.
+
+For each (model, skeleton): forward and backward on CPU at batch 2, output shapes, eval-mode
+determinism. On one skeleton per model (rotating through the three depth skeletons) also: the
+registered loss falls when overfitting 8 samples for 30 steps, and the ONNX export matches PyTorch
+within 1e-4 through ONNX Runtime; the remaining combinations of those heavy checks are marked slow.
+The synthetic batch is built from the batch contract (:mod:`handpose.batch`), so new models and
+new batch keys are covered without editing this file.
+"""
+
+from __future__ import annotations
+
+import typing
+
+import numpy as np
+import pytest
+import torch
+
+from handpose import batch as batch_contract
+from handpose import skeleton as skeletons
+from handpose.errors import HandposeError
+from handpose.losses import create_loss
+from handpose.models import create_model, get_spec, list_models
+from handpose.models.onnx_export import onnx_bytes, ort_session
+
+DEPTH_SKELETONS = ("icvl16", "nyu14", "msra21")
+RGB_SKELETONS = ("canonical21",)
+
+# Smaller test inputs where the architecture allows (family -> side); others use the spec's size.
+TEST_INPUT = {"crossinfonet": 32, "fingerposenet": 32, "holistic": 32, "learnable_groups": 32, "resunet": 64}
+# Builder overrides that shrink a family for the test: the same architecture with fewer channels and levels.
+TEST_OVERRIDES: dict[str, dict] = {
+    "learnable_groups": {"features": 16, "stem_channels": 8, "depth": 1, "num_modules": 1, "branch_channels": 8},
+    "resunet": {"encoder": "resnet18", "width": 0.25, "decoder_channels": (32, 16, 16, 8), "fc_channels": 64},
+}
+
+# Per batch key: shape after the batch axis ("J" = joints, "C"/"S" = image channels/side) and kind.
+BATCH_KEYS: dict[str, tuple[tuple[str | int, ...], str]] = {
+    "image": (("C", "S", "S"), "image"),
+    "joints": (("J", 3), "target"),
+    "joints_crop": (("J", 3), "target"),
+    "joints_rel": (("J", 3), "target"),
+    "visible": (("J",), "bool"),
+    "center_xyz": ((3,), "centre"),
+    "root_xyz": ((3,), "centre"),
+    "cube": ((3,), "cube"),
+    "scale": ((), "scale"),
+    "rotation_deg": ((), "zero"),
+    "camera": ((4,), "camera"),
+    "K_crop": ((3, 3), "K"),
+    "joints_xyz": (("J", 3), "xyz"),
+}
+
+
+def _cases() -> list:
+    cases = []
+    for i, name in enumerate(list_models()):
+        spec = get_spec(name)
+        skels = DEPTH_SKELETONS if spec.modality == "depth" else RGB_SKELETONS
+        primary = skels[i % len(skels)]
+        for skel in skels:
+            if skel == primary:
+                cases.append(pytest.param(name, skel, True, id=f"{name}-{skel}-full"))
+            else:
+                cases.append(pytest.param(name, skel, False, id=f"{name}-{skel}"))
+                cases.append(pytest.param(name, skel, True, id=f"{name}-{skel}-full", marks=pytest.mark.slow))
+    return cases
+
+
+def synthetic_batch(modality: str, output_space: str, skel: skeletons.Skeleton, n: int, channels: int, size: int):
+    """A batch holding every key of the modality's batch contract, with plausible random values."""
+    contract = batch_contract.DepthBatch if modality == "depth" else batch_contract.RGBBatch
+    g = torch.Generator().manual_seed(0)
+    J = skel.num_joints
+    uv = torch.rand(n, J, 2, generator=g) * 1.6 - 0.8
+    target = torch.cat([uv, torch.rand(n, J, 1, generator=g) * 1.6 - 0.8], dim=-1)
+    out: dict[str, torch.Tensor] = {}
+    for key in typing.get_type_hints(contract):
+        assert key in BATCH_KEYS, f"batch key {key!r} is new: teach BATCH_KEYS its shape"
+        shape_spec, kind = BATCH_KEYS[key]
+        shape = (n, *({"J": J, "C": channels, "S": size}.get(d, d) for d in shape_spec))
+        if kind == "image":
+            value = torch.rand(shape, generator=g) * 2 - 1
+        elif kind == "target":
+            value = target.clone()
+        elif kind == "bool":
+            value = torch.ones(shape, dtype=torch.bool)
+        elif kind == "centre":
+            value = torch.tensor([0.0, 0.0, 400.0]).expand(shape).clone()
+        elif kind == "cube":
+            value = torch.full(shape, 250.0)
+        elif kind == "scale":
+            value = torch.full(shape, 30.0)
+        elif kind == "zero":
+            value = torch.zeros(shape)
+        elif kind == "camera":
+            value = torch.tensor([241.42, 241.42, 160.0, 120.0]).expand(shape).clone()
+        elif kind == "K":
+            value = torch.tensor([[200.0, 0, size / 2], [0, 200.0, size / 2], [0, 0, 1]]).expand(shape).clone()
+        else:  # xyz in mm
+            value = target * 125.0 + torch.tensor([0.0, 0.0, 400.0])
+        out[key] = value
+    return out
+
+
+def _outputs_close(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert list(a) == list(b)
+    for key in a:
+        assert torch.equal(a[key], b[key]), f"output {key} differs between two eval passes"
+
+
+@pytest.mark.parametrize(("name", "skel_name", "full"), _cases())
+def test_model(name: str, skel_name: str, full: bool, tmp_path):
+    torch.manual_seed(0)
+    spec = get_spec(name)
+    skel = skeletons.get(skel_name)
+    size = TEST_INPUT.get(spec.family, spec.input_size)
+    overrides = {"input_size": size} if spec.family in ("crossinfonet", "fingerposenet") else {}
+    overrides.update(TEST_OVERRIDES.get(spec.family, {}))
+    model = create_model(name, skeleton=skel, **overrides)
+    assert model.spec is spec and model.skeleton is skel
+    loss_fn = create_loss(spec.loss, skel)
+    J, C = skel.num_joints, spec.in_channels
+
+    # Forward and backward at batch 2, shapes.
+    model.train()
+    batch = synthetic_batch(spec.modality, spec.output_space, skel, 2, C, size)
+    out = model(batch["image"])
+    assert out["joints"].shape == (2, J, 3)
+    assert all(v.shape[0] == 2 and torch.isfinite(v).all() for v in out.values())
+    losses = loss_fn(out, batch)
+    assert losses["loss"].ndim == 0 and torch.isfinite(losses["loss"])
+    losses["loss"].backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert sum(g is not None and bool(g.abs().sum() > 0) for g in grads) > 0.9 * len(grads)
+
+    # Eval-mode determinism.
+    model.eval()
+    with torch.no_grad():
+        _outputs_close(model(batch["image"]), model(batch["image"]))
+    if not full:
+        return
+
+    # Overfit 8 samples for 30 steps with the registered loss.
+    model.train()
+    data = synthetic_batch(spec.modality, spec.output_space, skel, 8, C, size)
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
+    history = []
+    for _ in range(30):
+        optimiser.zero_grad()
+        value = loss_fn(model(data["image"]), data)["loss"]
+        value.backward()
+        optimiser.step()
+        history.append(value.item())
+    assert np.isfinite(history).all()
+    assert min(history[-5:]) < 0.5 * history[0], f"loss did not fall: {history[0]:.4g} -> {history[-1]:.4g}"
+
+    # ONNX export (BatchNorm folded) vs eager PyTorch in eval mode, at a batch size other than the trace's.
+    model.eval()
+    image = data["image"][:3]
+    with torch.no_grad():
+        reference = model(image)
+    session = ort_session(onnx_bytes(model, input_size=size))
+    got = session.run(None, {"image": image.numpy()})
+    assert [o.name for o in session.get_outputs()] == list(reference)
+    for key, value in zip(reference, got):
+        np.testing.assert_allclose(value, reference[key].numpy(), atol=1e-4, rtol=1e-4, err_msg=key)
+
+
+def test_registry_lists_the_depth_models():
+    depth = set(list_models(modality="depth"))
+    expected = {"crossinfonet", "crossinfonet_cross", "crossinfonet_base_hm", "crossinfonet_base"}
+    expected |= {"fingerposenet", "fingerposenet_no_sharing", "fingerposenet_no_fusion", "holistic_resnet50"}
+    assert expected <= depth
+
+
+def test_unknown_model_and_unservable_skeleton_are_one_line_errors():
+    with pytest.raises(HandposeError, match=r"available: .*crossinfonet"):
+        create_model("crossinfonet_v9", skeleton="nyu14")
+    # Dexter+Object labels only fingertips: no finger branch is left for CrossInfoNet.
+    with pytest.raises(HandposeError, match="cannot serve skeleton 'dexter5'"):
+        create_model("crossinfonet", skeleton="dexter5")
+    with pytest.raises(HandposeError, match="input_size"):
+        create_model("crossinfonet", skeleton="nyu14", input_size=90)
+
+
+def test_crossinfonet_reference_structure():
+    model = create_model("crossinfonet", skeleton="nyu14").eval()
+    out = model(torch.zeros(1, 1, 96, 96))
+    skel = skeletons.get("nyu14")
+    assert out["joints_palm"].shape == (1, len(skel.palm_indices), 3)
+    assert out["joints_finger"].shape == (1, len(skel.finger_indices), 3)
+    assert out["heatmaps"].shape == (1, 14, 24, 24) and out["heatmaps_palm"].shape == (1, 9, 24, 24)
+    # Flattened 6x6x256 branch features into FC 1024; the fused FC sees 2 x 1024.
+    assert model.palm_regressor.fc1[0].in_features == 6 * 6 * 256 == 9216
+    assert model.hand_out.in_features == 2048
+    assert model.palm_regressor.fc1[3].p == pytest.approx(0.4)
+    assert model.palm_regressor.block.conv1.in_channels == 512  # concat(P0, T - F0)
+    base = create_model("crossinfonet_base", skeleton="nyu14")
+    assert base.palm_regressor.block.conv1.in_channels == 256 and not hasattr(base, "heatmap_head")
+
+
+def test_crossinfonet_cross_connection_is_t_minus_other_branch():
+    model = create_model("crossinfonet", skeleton="msra21").eval()
+    seen = {}
+    model.palm_regressor.block.register_forward_pre_hook(lambda m, a: seen.__setitem__("palm", a[0]))
+    model.finger_block.register_forward_hook(lambda m, a, o: seen.__setitem__("f0", o))
+    model.fpn.register_forward_hook(lambda m, a, o: seen.__setitem__("t", o[1]))
+    model.palm_block.register_forward_hook(lambda m, a, o: seen.__setitem__("p0", o))
+    with torch.no_grad():
+        model(torch.randn(1, 1, 96, 96))
+    torch.testing.assert_close(seen["palm"], torch.cat([seen["p0"], seen["t"] - seen["f0"]], dim=1))
+
+
+def test_fingerposenet_handles_shared_joints_explicitly():
+    skel = skeletons.get("icvl16")
+    model = create_model("fingerposenet_no_fusion", skeleton=skel, input_size=32).eval()
+    weights = model.combine_weights()
+    for j in range(skel.num_joints):
+        owners = int(model.membership[j].sum())
+        assert owners == (2 if j in skel.shared_joints else 1)
+        assert torch.allclose(weights[j][model.membership[j] > 0], torch.full((owners,), 1.0 / owners))
+    with torch.no_grad():
+        out = model(torch.randn(2, 1, 32, 32))
+    base = skel.fingers["index"][0]
+    finger_est = out["joints_index"][:, 0]
+    palm_est = out["joints_palm"][:, skel.subtask_groups["palm"].index(base)]
+    torch.testing.assert_close(out["joints"][:, base], (finger_est + palm_est) / 2)
+
+
+def test_residual_sharing_reduces_to_crossinfonet_for_two_tasks():
+    from handpose.models.fingerposenet import ResidualSharing
+
+    share = ResidualSharing(2)
+    t, p0, f0 = torch.randn(3, 1, 4, 5, 5).unbind(0)
+    to_palm, to_finger = share(t, [p0, f0])
+    torch.testing.assert_close(to_palm, t - f0)
+    torch.testing.assert_close(to_finger, t - p0)
+
+
+def test_crossinfonet_loss_uses_reference_weights():
+    skel = skeletons.get("nyu14")
+    loss_fn = create_loss("crossinfonet", skel)
+    batch = synthetic_batch("depth", "cube", skel, 2, 1, 96)
+    zeros = {
+        "joints": torch.zeros(2, 14, 3),
+        "joints_palm": torch.zeros(2, 9, 3),
+        "joints_finger": torch.zeros(2, 5, 3),
+        "heatmaps": torch.zeros(2, 14, 24, 24),
+        "heatmaps_palm": torch.zeros(2, 9, 24, 24),
+        "heatmaps_finger": torch.zeros(2, 5, 24, 24),
+    }
+    terms = loss_fn(zeros, batch)
+    target = batch["joints"]
+    l2 = 0.5 * target.pow(2).sum() / 2
+    torch.testing.assert_close(terms["joints"], 0.5 * l2)
+    coords = 0.5 * (l2 + 0.5 * target[:, list(skel.palm_indices)].pow(2).sum() / 2)
+    coords = coords + 0.5 * 0.5 * target[:, list(skel.finger_indices)].pow(2).sum() / 2
+    heat = terms["heatmaps"] + terms["heatmaps_palm"] + terms["heatmaps_finger"]
+    assert heat > 0
+    torch.testing.assert_close(terms["loss"], coords + heat)
+    # Perfect predictions give zero loss; the coordinate-only loss ignores heatmaps.
+    from handpose.codecs.heatmap import crossinfonet_heatmaps
+
+    maps = crossinfonet_heatmaps(batch["joints_crop"][..., :2], 24)
+    perfect = {
+        "joints": target,
+        "joints_palm": target[:, list(skel.palm_indices)],
+        "joints_finger": target[:, list(skel.finger_indices)],
+        "heatmaps": maps,
+        "heatmaps_palm": maps[:, list(skel.palm_indices)],
+        "heatmaps_finger": maps[:, list(skel.finger_indices)],
+    }
+    assert loss_fn(perfect, batch)["loss"].item() == pytest.approx(0.0, abs=1e-9)
+    assert "heatmaps" not in create_loss("crossinfonet_coords", skel)(zeros, batch)
+
+
+def test_fold_batchnorm_keeps_outputs():
+    from handpose.models.depth_layers import fold_batchnorm
+
+    model = create_model("crossinfonet", skeleton="icvl16", input_size=32)
+    for m in model.modules():
+        if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+    model.eval()
+    folded = fold_batchnorm(model)
+    assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in folded.modules())
+    x = torch.randn(2, 1, 32, 32)
+    with torch.no_grad():
+        for key, value in model(x).items():
+            torch.testing.assert_close(folded(x)[key], value, atol=1e-4, rtol=1e-4)
+
+
+def test_int8_export_writes_a_smaller_working_model(tmp_path):
+    from handpose.models.onnx_export import export_onnx
+
+    model = create_model("crossinfonet_base", skeleton="nyu14", input_size=32).eval()
+    fp32 = export_onnx(model, tmp_path / "m.onnx")
+    int8 = export_onnx(model, tmp_path / "m8.onnx", quantize="int8")
+    assert int8.stat().st_size < 0.5 * fp32.stat().st_size
+    x = torch.randn(2, 1, 32, 32)
+    with torch.no_grad():
+        ref = model(x)["joints"].numpy()
+    got = ort_session(int8).run(["joints"], {"image": x.numpy()})[0]
+    assert np.abs(got - ref).max() < 0.05 * max(1.0, np.abs(ref).max())
+    assert not list(tmp_path.glob("*.tmp*")) and sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "m8.onnx"]
+    with pytest.raises(HandposeError, match="quantisation"):
+        export_onnx(model, tmp_path / "x.onnx", quantize="int4")
