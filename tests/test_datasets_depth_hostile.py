@@ -274,3 +274,12 @@ def test_mat_zip_bomb_is_refused_before_scipy(tmp_path, monkeypatch):
     path.write_bytes(bytes(data[:200]))
     with pytest.raises(HandposeError):
         matfile.load_mat(path)
+
+
+def test_png_with_endless_chunks(tmp_path):
+    path = _png16(tmp_path)
+    data = path.read_bytes()
+    filler = struct.pack(">I4s", 0, b"tEXt") + struct.pack(">I", zlib.crc32(b"tEXt"))
+    path.write_bytes(data[:33] + filler * 120_000 + data[33:])
+    with pytest.raises(HandposeError, match=r"more than 100000 chunks"):
+        read_depth_png16(path)

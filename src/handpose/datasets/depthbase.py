@@ -28,7 +28,7 @@ class DepthDatasetReader(DatasetReader):
         camera: Override the intrinsics used to convert between uvd and xyz (a preset name such as
             ``"icvl_eval"`` or ``"fx,fy,cx,cy"``).
         centers: A hand-centre file with one entry per frame of this split.
-        centers_y_up: The centre file is V2V text with y pointing up (V2V's NYU files).
+        centers_y_up: The centre file is V2V text with y pointing up (V2V's NYU and MSRA files).
     """
 
     modality = "depth"

@@ -26,6 +26,8 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_IMAGE_SIDE = 8192
 MAX_IMAGE_PIXELS = 4096 * 4096
 MAX_FILE_BYTES = 256 << 20
+# Real depth PNGs have tens of chunks; a file of millions of empty chunks would make the walk slow.
+MAX_PNG_CHUNKS = 100_000
 # HO-3D's depth scale (shreyashampali/ho3d utils/vis_utils.py read_depth_img), metres per unit.
 HO3D_DEPTH_SCALE_M = 0.00012498664727900177
 
@@ -76,7 +78,7 @@ def png_info(data: bytes, path: str | Path = "<bytes>") -> PngInfo:
     pos, end = len(PNG_SIGNATURE), len(data)
     info: PngInfo | None = None
     seen_idat = False
-    while True:
+    for _ in range(MAX_PNG_CHUNKS):
         if pos + 8 > end:
             raise HandposeError("truncated PNG (ends before its IEND chunk)", path)
         length, ctype = struct.unpack_from(">I4s", data, pos)
@@ -96,6 +98,8 @@ def png_info(data: bytes, path: str | Path = "<bytes>") -> PngInfo:
         elif ctype == b"IEND":
             break
         pos += 12 + length
+    else:
+        raise HandposeError(f"corrupt PNG (more than {MAX_PNG_CHUNKS} chunks)", path)
     if not seen_idat:
         raise HandposeError("corrupt PNG (no image data)", path)
     return info
