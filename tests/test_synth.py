@@ -154,7 +154,6 @@ def test_camera_presets_project_correctly(name):
 def test_left_hand_mirrors_right_hand():
     rng = np.random.default_rng(3)
     shape, pose = hand.HandShape.sample(rng), poses.sample_articulation(rng, "pinch")
-    right_local, _ = hand.local_joints(shape, pose)
     R = poses.random_rotation(rng)
     t = np.array([10.0, -5.0, 420.0])
     right = hand.pose_hand(shape, pose, R, t, "right")
