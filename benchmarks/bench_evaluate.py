@@ -28,6 +28,7 @@ DOCS = REPO / "docs" / "benchmarks.md"
 SECTION = "## Evaluation (`handpose evaluate` over the published predictions)"
 SHARED = Path(os.environ.get("HANDPOSE_SHARED_DATA", REPO.parent / "shared" / "data"))
 LIEX_ORDER = "11,10,9,8,7,6,5,4,3,2,1,12,13,0"
+TARGET_S = 5.0
 
 
 @dataclass
@@ -130,9 +131,12 @@ def render(rows: list[tuple[Group, list[float], list[float]]], repeats: int, loa
     for (g, _, _), wall, cpu in zip(rows, walls, cpus):
         lines.append(f"| {g.label} | {len(g.predictions)} | {frames(g.gt)} | {wall:.2f} | {cpu:.2f} |")
     lines.append(f"| **all ICVL and NYU files** | **{total_files}** | | **{sum(walls):.2f}** | **{sum(cpus):.2f}** |")
+    verdict = "met" if sum(walls) < TARGET_S else "not met"
     lines += [
         "",
-        "Target: under 5 s for all of them. Text is parsed by array operations anchored on each decimal point"
+        f"Target: under {TARGET_S:.0f} s for all of them: {verdict} in wall time here ({sum(walls):.2f} s with"
+        f" the cores shared at the load above); the work itself takes {sum(cpus):.2f} s of CPU."
+        " Text is parsed by array operations anchored on each decimal point"
         " (`formats.parse_plain_decimals`), falling back to numpy's C reader (`np.loadtxt`, which in numpy 2 beats"
         " `np.fromstring`) for integers or exponents, and to a line-by-line reader only to name a bad line.",
         "",
@@ -151,7 +155,7 @@ def write_section(body: str, path: Path = DOCS) -> None:
     body_start = start + len(SECTION)
     nxt = text.find("\n## ", body_start)
     end = len(text) if nxt < 0 else nxt + 1
-    write_text_atomic(path, text[:body_start] + "\n" + body.strip("\n") + "\n\n" + text[end:])
+    write_text_atomic(path, text[:body_start] + "\n\n" + body.strip("\n") + "\n\n" + text[end:])
 
 
 def main(argv: list[str] | None = None) -> int:

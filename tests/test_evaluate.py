@@ -39,6 +39,8 @@ TWINS = [
     ("nyu", "CVPR18_NYU_denseReg_ori.txt", "CVPR18_NYU_denseReg.txt", None),
     ("nyu", "IJCV16_NYU_LieX_ori.txt", "IJCV16_NYU_LieX.txt", LIEX_ORDER),
     ("icvl", "CVPR18_ICVL_HandPointNet_ori.mat", "CVPR18_ICVL_HandPointNet.txt", None),
+    ("icvl", "ECCV18_ICVL_Point-to-Point_ori.mat", "ECCV18_ICVL_Point-to-Point.txt", None),
+    ("nyu", "ECCV18_NYU_Point-to-Point_ori.mat", "ECCV18_NYU_Point-to-Point.txt", None),
     ("nyu", "CVPR18_NYU_HandPointNet_ori.mat", "CVPR18_NYU_HandPointNet.txt", None),
     ("nyu", "CVPR17_NYU_3DCNN_ori.mat", "CVPR17_NYU_3DCNN.txt", None),
 ]
