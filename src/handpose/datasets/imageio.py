@@ -168,11 +168,6 @@ def read_ho3d_depth(path: str | Path, size: tuple[int, int] | None = None) -> np
     return raw * np.float32(HO3D_DEPTH_SCALE_M * 1000.0)
 
 
-def write_png16(path: str | Path, depth_mm: np.ndarray) -> None:
-    """Write ``(H, W)`` depth in mm as a 16-bit PNG (atomically); for tools and tests."""
-    _write_png(path, np.clip(np.rint(depth_mm), 0, 65535).astype(np.uint16))
-
-
 def encode_nyu_depth(depth_mm: np.ndarray) -> np.ndarray:
     """Pack depth mm into NYU's BGR layout (for writing NYU-format frames)."""
     d = np.clip(np.rint(depth_mm), 0, 65535).astype(np.uint16)
@@ -189,19 +184,3 @@ def encode_ho3d_depth(depth_mm: np.ndarray) -> np.ndarray:
     bgr[:, :, 2] = raw & 0xFF
     bgr[:, :, 1] = raw >> 8
     return bgr
-
-
-def _write_png(path: str | Path, img: np.ndarray) -> None:
-    import cv2
-
-    from handpose.io import write_bytes_atomic
-
-    ok, buf = cv2.imencode(".png", img)
-    if not ok:  # pragma: no cover - OpenCV encodes any uint8/uint16 array
-        raise HandposeError("cannot encode PNG", path)
-    write_bytes_atomic(path, buf.tobytes())
-
-
-def write_bgr_png(path: str | Path, bgr: np.ndarray) -> None:
-    """Write an 8-bit BGR image as PNG (atomically)."""
-    _write_png(path, np.ascontiguousarray(bgr, dtype=np.uint8))
