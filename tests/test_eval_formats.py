@@ -101,6 +101,23 @@ def test_bad_text_names_file_and_line(tmp_path, content, line, fragment):
     assert message.startswith(f"{path}:{line}: ") and fragment in message and "\n" not in message
 
 
+def test_named_line_without_values_is_reported(tmp_path):
+    row = "\t".join(["1.5"] * (J * 3))
+    path = tmp_path / "named.txt"
+    path.write_text(f"a.png\t{row}\nb.png\nc.png\t{row}\n")
+    with pytest.raises(HandposeError, match=r"named.txt:2: expected 48 values after the image name .* found 0"):
+        formats.read_joints(path, J)
+
+
+def test_msra_benchmark_uses_21_joints(tmp_path, rng):
+    uvd = np.round(np.concatenate([_uvd(rng), _uvd(rng)[:, :5]], axis=1), 4)  # 21 joints
+    gt = evaluator.load_ground_truth(_write_rows(tmp_path / "msra_gt.txt", uvd), "msra")
+    pred = _write_rows(tmp_path / "msra_pred.txt", uvd + np.array([0.0, 0.0, 3.0]))
+    r = evaluator.evaluate_prediction(pred, gt)
+    assert r.errors.shape == (4, 21) and r.read_as == "text, uvd"
+    assert r.mean_error_mm > 3.0  # depth +3 mm, and x, y move with it
+
+
 def test_blank_lines_are_skipped_and_counted(tmp_path):
     row = " ".join(["1.0"] * (J * 3))
     path = tmp_path / "gaps.txt"

@@ -112,6 +112,8 @@ def _read_bytes(path: Path) -> bytes:
     try:
         if path.is_dir():
             raise HandposeError("is a directory, expected a joint file", path)
+        if path.stat().st_size > MAX_ARRAY_BYTES:
+            raise HandposeError(f"{path.stat().st_size} bytes is too large for a joint file", path)
         return path.read_bytes()
     except OSError as exc:
         raise HandposeError(f"cannot read: {exc.strerror or exc}", path) from None
@@ -130,9 +132,11 @@ def read_text_joints(path: str | Path, num_joints: int, named: bool | None = Non
     if named is None:
         first = raw.split(maxsplit=1)[:1]
         named = bool(first) and not _is_number(first[0])
-    body = _FIRST_TOKEN.sub(b"", raw) if named else raw
+    body, names = _FIRST_TOKEN.subn(b"", raw) if named else (raw, 0)
     width = num_joints * 3
     values = _fast_parse(body, raw, width)
+    if values is not None and named and len(values) != names:
+        values = None  # a line holding only a name: the careful reader reports it
     if values is None:
         values = _careful_parse(p, raw, width, named)
     return JointFile(str(path), values.reshape(-1, num_joints, 3), None, _container(named))
