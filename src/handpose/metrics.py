@@ -178,6 +178,8 @@ def per_joint_error(errors: Array, mask: Array | None = None) -> Array:
 
         if mask is None:
             return errors.mean(dim=0)
+        if tuple(mask.shape) != tuple(errors.shape):
+            raise HandposeError(f"mask shape {tuple(mask.shape)} differs from errors shape {tuple(errors.shape)}")
         m = torch.as_tensor(mask, dtype=errors.dtype, device=errors.device)
         return (errors * m).sum(dim=0) / m.sum(dim=0)
     errors = np.asarray(errors, dtype=np.float64)
