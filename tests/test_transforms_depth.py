@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -10,7 +11,7 @@ from handpose.codecs.heatmap import uv_to_pixels
 from handpose.datasets.base import Sample
 from handpose.datasets.centers import center_of_mass, detect_center, joint_center, refine_center
 from handpose.errors import HandposeError
-from handpose.geometry import CAMERAS
+from handpose.geometry import CAMERAS, CubeCrop
 from handpose.transforms.depth import DepthCropTransform, collate, default_cube
 
 CAM = CAMERAS["nyu"]
@@ -150,8 +151,6 @@ def test_bad_arguments():
 
 
 def test_targets_equal_cubecrop_conventions():
-    from handpose.geometry import CubeCrop
-
     rng = np.random.default_rng(7)
     sample = _sample(rng)
     tf = DepthCropTransform(out_size=64, cube=(200.0, 300.0), augment=True, cube_step=0)
@@ -166,6 +165,6 @@ def test_targets_equal_cubecrop_conventions():
         np.testing.assert_allclose(out["joints_crop"][:, 2], ref[:, 2], atol=2e-5)
         np.testing.assert_allclose(
             out["image"][0],
-            crop.normalize_depth(__import__("cv2").warpAffine(sample.image, tf.warp_matrix(crop), (64, 64), flags=0)),
+            crop.normalize_depth(cv2.warpAffine(sample.image, tf.warp_matrix(crop), (64, 64), flags=cv2.INTER_NEAREST)),
             atol=1e-6,
         )
