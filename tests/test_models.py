@@ -299,12 +299,30 @@ def test_int8_export_writes_a_smaller_working_model(tmp_path):
     model = create_model("crossinfonet_base", skeleton="nyu14", input_size=32).eval()
     fp32 = export_onnx(model, tmp_path / "m.onnx")
     int8 = export_onnx(model, tmp_path / "m8.onnx", quantize="int8")
-    assert int8.stat().st_size < 0.5 * fp32.stat().st_size
+    dynamic = export_onnx(model, tmp_path / "m8d.onnx", quantize="int8-dynamic")
+    assert int8.stat().st_size < 0.6 * fp32.stat().st_size  # FC weights are most of the file
     x = torch.randn(2, 1, 32, 32)
     with torch.no_grad():
         ref = model(x)["joints"].numpy()
+    # Weight-only int8 keeps fp32 activations: outputs move by a fraction of a percent.
     got = ort_session(int8).run(["joints"], {"image": x.numpy()})[0]
-    assert np.abs(got - ref).max() < 0.05 * max(1.0, np.abs(ref).max())
-    assert not list(tmp_path.glob("*.tmp*")) and sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "m8.onnx"]
+    assert np.abs(got - ref).max() < 0.01 * max(1.0, np.abs(ref).max())
+    assert np.isfinite(ort_session(dynamic).run(["joints"], {"image": x.numpy()})[0]).all()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "m8.onnx", "m8d.onnx"]
     with pytest.raises(HandposeError, match="quantisation"):
         export_onnx(model, tmp_path / "x.onnx", quantize="int4")
+
+
+def test_models_verb_lists_parameters_and_flops(capsys):
+    import json
+
+    from handpose.cli import main
+
+    assert main(["models", "--json", "--skeleton", "nyu14", "crossinfonet*"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in rows] == sorted(list_models("crossinfonet*"))
+    full = next(r for r in rows if r["name"] == "crossinfonet")
+    assert full["input"] == "1x96x96" and full["output_space"] == "cube"
+    assert 20e6 < full["parameters"] < 30e6 and 0.9 < full["gflops"] < 1.3
+    assert main(["models", "no_such_model"]) == 2
+    assert "available: crossinfonet" in capsys.readouterr().err

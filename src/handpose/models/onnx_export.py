@@ -3,10 +3,11 @@
 The exported graph takes ``image`` ``(B, C, S, S)`` with a dynamic batch axis and returns every entry
 of the model's output dict, in the dict's order, under the same names.
 
-``quantize="int8"`` applies ONNX Runtime's dynamic quantisation to the MatMul/Gemm weights (int8
-weights, activations quantised on the fly): it shrinks the FC layers fourfold, which is what bounds
-batch-1 speed of the FC-heavy depth models. Its effect on accuracy must be measured on data; the
-convolutions stay fp32.
+``quantize="int8"`` stores the fully connected weights as block-wise int8 (ONNX Runtime's weight-only
+``MatMulNBits``, activations stay fp32): it shrinks the FC layers fourfold, and their memory traffic
+is what bounds batch-1 speed of the FC-heavy depth models. ``"int8-dynamic"`` also quantises the
+activations (ONNX Runtime dynamic quantisation). Convolutions stay fp32 in both. The effect on
+accuracy must be measured on data (see ``docs/benchmarks.md``).
 """
 
 from __future__ import annotations
@@ -15,16 +16,17 @@ import io
 import warnings
 from os import PathLike
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
 
 from handpose.errors import HandposeError
-from handpose.io import write_bytes_atomic, write_with_atomic
+from handpose.io import write_bytes_atomic
 from handpose.models.depth_layers import fold_batchnorm
 
-Quantize = Literal["int8"] | None
+Quantize = Literal["int8", "int8-dynamic"] | None
+QUANTIZE_MODES = ("int8", "int8-dynamic")
 
 
 class _TupleOutputs(nn.Module):
@@ -49,7 +51,7 @@ def output_names(model: nn.Module, input_size: int, in_channels: int) -> list[st
 def onnx_bytes(model: nn.Module, input_size: int | None = None, opset: int = 17) -> bytes:
     """The serialised fp32 ONNX graph of ``model`` (eval mode, BatchNorm folded)."""
     spec = getattr(model, "spec", None)
-    size = input_size or (spec.input_size if spec is not None else None)
+    size = input_size or getattr(model, "init_kwargs", {}).get("input_size") or getattr(spec, "input_size", None)
     if size is None:
         raise HandposeError("export needs the input size (the model carries no spec)")
     channels = spec.in_channels if spec is not None else 1
@@ -86,15 +88,15 @@ def export_onnx(
     Args:
         model: A model from :func:`handpose.create_model` (or any module given ``input_size``).
         path: Destination ``.onnx`` file.
-        quantize: ``None`` for fp32, ``"int8"`` for dynamically quantised MatMul/Gemm weights.
-        input_size: Square input side; defaults to the model's spec.
+        quantize: ``None`` for fp32, ``"int8"`` or ``"int8-dynamic"`` (see :func:`quantize_onnx`).
+        input_size: Square input side; defaults to the size the model was built for (else its spec's).
         opset: ONNX opset (17 or later).
 
     Returns:
         ``path``.
     """
-    if quantize not in (None, "int8"):
-        raise HandposeError(f"unknown quantisation {quantize!r}; choose int8 or none")
+    if quantize is not None and quantize not in QUANTIZE_MODES:
+        raise HandposeError(f"unknown quantisation {quantize!r}; choose one of: none, {', '.join(QUANTIZE_MODES)}")
     if opset < 17:
         raise HandposeError(f"opset must be 17 or later, got {opset}")
     path = Path(path)
@@ -102,18 +104,86 @@ def export_onnx(
     if quantize is None:
         write_bytes_atomic(path, data)
         return path
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    def write(tmp: Path) -> None:
-        source = tmp.with_name(tmp.name + ".fp32.onnx")
-        try:
-            source.write_bytes(data)
-            quantize_dynamic(source, tmp, op_types_to_quantize=["MatMul", "Gemm"], weight_type=QuantType.QInt8)
-        finally:
-            source.unlink(missing_ok=True)
-
-    write_with_atomic(path, write)
+    write_bytes_atomic(path, quantize_onnx(data, quantize))
     return path
+
+
+def _gemm_to_matmul(model: Any) -> None:
+    """Rewrite ``Gemm(A, W, b)`` with a constant ``W`` (transB=1) as ``MatMul(A, W^T) + b``.
+
+    ONNX Runtime's weight-only quantiser handles MatMul, and PyTorch exports ``nn.Linear`` as Gemm.
+    """
+    import onnx
+    from onnx import helper, numpy_helper
+
+    inits = {t.name: t for t in model.graph.initializer}
+    nodes = []
+    for node in model.graph.node:
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        plain = attrs.get("alpha", 1.0) == 1.0 and attrs.get("beta", 1.0) == 1.0 and not attrs.get("transA", 0)
+        if node.op_type != "Gemm" or not plain or node.input[1] not in inits:
+            nodes.append(node)
+            continue
+        weight = numpy_helper.to_array(inits[node.input[1]])
+        if attrs.get("transB", 0):
+            weight = weight.T
+        name = f"{node.input[1]}_kn"
+        model.graph.initializer.append(numpy_helper.from_array(weight.copy(), name))
+        if len(node.input) > 2 and node.input[2]:
+            mid = f"{node.output[0]}_matmul"
+            nodes.append(helper.make_node("MatMul", [node.input[0], name], [mid], name=f"{node.name}_matmul"))
+            nodes.append(helper.make_node("Add", [mid, node.input[2]], list(node.output), name=f"{node.name}_bias"))
+        else:
+            nodes.append(helper.make_node("MatMul", [node.input[0], name], list(node.output), name=node.name))
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    used = {i for n in model.graph.node for i in n.input}
+    kept = [t for t in model.graph.initializer if t.name in used]
+    del model.graph.initializer[:]
+    model.graph.initializer.extend(kept)
+    onnx.checker.check_model(model)
+
+
+def quantize_onnx(data: bytes, quantize: str, block_size: int = 32) -> bytes:
+    """Quantise the fully connected weights of a serialised fp32 graph.
+
+    Args:
+        data: fp32 ONNX bytes (from :func:`onnx_bytes`).
+        quantize: ``"int8"``: weight-only, block-wise symmetric int8 (``MatMulNBits``; activations stay
+            fp32, so the outputs move very little); ``"int8-dynamic"``: ONNX Runtime's dynamic
+            quantisation (int8 weights and on-the-fly int8 activations; coarser).
+        block_size: Weights per int8 scale for ``"int8"``.
+
+    Returns:
+        The quantised graph's bytes.
+    """
+    import onnx
+
+    model = onnx.load_from_string(data)
+    if quantize == "int8":
+        import logging
+
+        from onnxruntime.quantization import matmul_nbits_quantizer as nbits
+
+        _gemm_to_matmul(model)
+        logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer").setLevel(logging.WARNING)
+        config = nbits.DefaultWeightOnlyQuantConfig(
+            block_size=block_size, is_symmetric=True, bits=8, op_types_to_quantize=("MatMul",)
+        )
+        quantizer = nbits.MatMulNBitsQuantizer(model, algo_config=config)
+        quantizer.process()
+        return quantizer.model.model.SerializeToString()
+    if quantize == "int8-dynamic":
+        import tempfile
+
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        with tempfile.TemporaryDirectory() as tmp:
+            source, target = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
+            source.write_bytes(data)
+            quantize_dynamic(source, target, op_types_to_quantize=["MatMul", "Gemm"], weight_type=QuantType.QInt8)
+            return target.read_bytes()
+    raise HandposeError(f"unknown quantisation {quantize!r}; choose one of: none, {', '.join(QUANTIZE_MODES)}")
 
 
 def ort_session(path_or_bytes: str | PathLike | bytes, threads: int = 2):
