@@ -8,3 +8,6 @@ __all__ = ["ModelSpec", "create_model", "get_spec", "list_models", "register_mod
 from handpose.models import crossinfonet as crossinfonet  # noqa: E402,F401
 from handpose.models import fingerposenet as fingerposenet  # noqa: E402,F401
 from handpose.models import holistic as holistic  # noqa: E402,F401
+
+# RGB models (their losses register on import).
+from handpose.models import learnable_groups as learnable_groups

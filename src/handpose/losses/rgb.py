@@ -1,0 +1,136 @@
+"""Losses of the RGB models: Learnable Joint Groups' weighted L1 on 2.5D joints, ResUnet's heatmap + 2D + bone loss.
+
+Both read targets from an :class:`handpose.batch.RGBBatch`: ``joints`` in the model's output space,
+and, for ResUnet's 2D terms, ``joints_crop`` (crop ``u, v`` in [-1, 1]).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from handpose.codecs.bones import joints_to_bones
+from handpose.codecs.heatmap import gaussian_heatmaps
+from handpose.errors import HandposeError
+from handpose.losses import register_loss
+from handpose.skeleton import Skeleton
+
+
+def _target(batch: Mapping[str, torch.Tensor], key: str) -> torch.Tensor:
+    if key not in batch:
+        raise HandposeError(f"the batch has no {key!r} target (keys: {', '.join(sorted(batch))})")
+    return batch[key]
+
+
+class LearnableGroupsLoss(nn.Module):
+    """L1 on the 2.5D joints with the depth term weighted: ``mean|du| + mean|dv| + z_weight * mean|dz|``.
+
+    The paper weights Z by 20 (not checked in code: the reference repository has no training code).
+    ``u, v`` differences are measured in pixels of a ``uv_pixels``-sided crop (the reference predicts
+    ``u, v`` in 256-crop pixels) so that the weight keeps the paper's balance with our [-1, 1]
+    coordinates; ``z`` is already in scale-bone units.
+
+    Args:
+        skeleton: Unused; losses are built per skeleton.
+        z_weight: Weight of the depth term.
+        uv_pixels: Crop side that one unit of ``[-1, 1]`` is measured against (error x ``uv_pixels / 2``).
+    """
+
+    def __init__(self, skeleton: Skeleton, z_weight: float = 20.0, uv_pixels: float = 256.0) -> None:
+        super().__init__()
+        self.z_weight = z_weight
+        self.uv_scale = uv_pixels / 2.0
+
+    def forward(
+        self, outputs: Mapping[str, torch.Tensor], batch: Mapping[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
+        pred, target = outputs["joints"], _target(batch, "joints").to(outputs["joints"].dtype)
+        diff = (pred - target).abs()
+        uv = diff[..., :2].mean() * 2.0 * self.uv_scale  # mean over u and v, summed: |du| + |dv|
+        z = diff[..., 2].mean() * self.z_weight
+        return {"loss": uv + z, "uv": uv, "z": z}
+
+
+class ResUnetLoss(nn.Module):
+    """ResUnet's training loss: heatmaps at every decoder scale + 2D latent-heatmap coordinates + bone vectors.
+
+    Terms (each mean-reduced, then weighted):
+
+    - ``heatmap``: MSE between every intermediate heatmap and Gaussian targets of ``sigma`` pixels at
+      that map's resolution (sigma is given at the final resolution and halves with each coarser scale).
+    - ``uv``: L1 between the soft-argmax ``u, v`` and the crop coordinates (``joints_crop``).
+    - ``bone``: L1 between predicted bone vectors and the target's (from ``joints`` in "rel" space).
+    - ``joint``: L1 on the summed joints (off by default; the ``resunet_joint_loss`` variant turns it on).
+
+    Args:
+        skeleton: Skeleton giving the kinematic tree of the bone target.
+        heatmap_weight: Weight of the heatmap term.
+        uv_weight: Weight of the 2D term.
+        bone_weight: Weight of the bone term.
+        joint_weight: Weight of the joint term.
+        sigma: Gaussian sigma in pixels of the final heatmap.
+    """
+
+    def __init__(
+        self,
+        skeleton: Skeleton,
+        heatmap_weight: float = 1.0,
+        uv_weight: float = 1.0,
+        bone_weight: float = 1.0,
+        joint_weight: float = 0.0,
+        sigma: float = 2.0,
+    ) -> None:
+        super().__init__()
+        self.skeleton = skeleton
+        self.weights = {"heatmap": heatmap_weight, "uv": uv_weight, "bone": bone_weight, "joint": joint_weight}
+        self.sigma = sigma
+
+    def forward(
+        self, outputs: Mapping[str, torch.Tensor], batch: Mapping[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
+        target = _target(batch, "joints").to(outputs["joints"].dtype)
+        terms: dict[str, torch.Tensor] = {}
+        if self.weights["heatmap"] or self.weights["uv"]:
+            uv_target = _target(batch, "joints_crop")[..., :2].to(outputs["uv"].dtype)
+        if self.weights["heatmap"]:
+            maps = [outputs[k] for k in sorted(outputs) if k.startswith("heatmaps_")] or [outputs["heatmaps"]]
+            final = outputs["heatmaps"].shape[-1]
+            total = outputs["heatmaps"].new_zeros(())
+            for hm in maps:
+                size = hm.shape[-1]
+                goal = gaussian_heatmaps(uv_target, size, sigma=max(self.sigma * size / final, 0.5)).to(hm.dtype)
+                total = total + F.mse_loss(hm, goal)
+            terms["heatmap"] = total / len(maps)
+        if self.weights["uv"]:
+            terms["uv"] = (outputs["uv"] - uv_target).abs().mean()
+        if self.weights["bone"]:
+            pred_bones = outputs.get("bones")
+            if pred_bones is None:
+                pred_bones = joints_to_bones(outputs["joints"], self.skeleton)
+            terms["bone"] = (pred_bones - joints_to_bones(target, self.skeleton)).abs().mean()
+        if self.weights["joint"]:
+            terms["joint"] = (outputs["joints"] - target).abs().mean()
+        weighted = {k: v * self.weights[k] for k, v in terms.items()}
+        return {"loss": sum(weighted.values()), **weighted}
+
+
+@register_loss("ljg_l1")
+def ljg_l1(skeleton: Skeleton, **kwargs: float) -> nn.Module:
+    """Learnable Joint Groups: L1 on (u, v) in 256-crop pixels plus 20 x L1 on relative depth."""
+    return LearnableGroupsLoss(skeleton, **kwargs)
+
+
+@register_loss("resunet")
+def resunet_loss(skeleton: Skeleton, **kwargs: float) -> nn.Module:
+    """ResUnet: multi-scale heatmap MSE + latent-heatmap 2D L1 + bone-vector L1."""
+    return ResUnetLoss(skeleton, **kwargs)
+
+
+@register_loss("resunet_joint")
+def resunet_joint_loss(skeleton: Skeleton, **kwargs: float) -> nn.Module:
+    """ResUnet with the joint-position L1 added to the bone loss."""
+    kwargs.setdefault("joint_weight", 1.0)
+    return ResUnetLoss(skeleton, **kwargs)
