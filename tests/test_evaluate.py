@@ -107,6 +107,14 @@ def test_nyu_table_frame_and_y_down_frame_give_the_same_distances():
     np.testing.assert_allclose(ours, as_table, rtol=0, atol=1e-9)
 
 
+def test_a2j_mat_ground_truth_matches_the_text_one():
+    # A2J ships the same NYU labels as MATLAB (key keypoints3D, uvd) with more decimals than the text table.
+    gt = evaluator.load_ground_truth(require_shared("a2j", "data", "nyu", "nyu_keypointsUVD_test.mat"), "nyu")
+    np.testing.assert_allclose(gt.xyz, _gt("nyu").xyz, atol=0.002)
+    result = evaluator.evaluate_prediction(require_shared("a2j", "result_nyu_icvl", "nyu_861_epoch32_UVD.txt"), gt)
+    assert abs(result.mean_error_mm - 8.610) <= 0.0005
+
+
 def test_icvl_test_seq_1_ground_truth_with_names():
     gt = evaluator.load_ground_truth(require_shared(*AWESOME, "groundtruth", "icvl", "test_seq_1.txt"), "icvl")
     assert gt.frames == 702
