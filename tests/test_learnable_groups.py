@@ -10,6 +10,7 @@ import torch
 
 from handpose import skeleton as skeletons
 from handpose.codecs.uvz import encode_uvz
+from handpose.errors import HandposeError
 from handpose.losses import create_loss
 from handpose.models import create_model, list_models
 from handpose.models.group_plot import plot_grouping, plot_model_grouping
@@ -239,3 +240,9 @@ def test_grouping_plot_writes_png(tmp_path):
     with pytest.raises(Exception, match="expected"):
         plot_grouping(np.zeros((5, 2)), "canonical21", tmp_path / "bad.png")
     assert not (tmp_path / "bad.png").exists()
+
+
+def test_image_side_must_fit_the_hourglass():
+    model = tiny("ljg_k2").eval()
+    with pytest.raises(HandposeError, match="multiple of 16"):
+        model(torch.zeros(1, 3, 40, 40))

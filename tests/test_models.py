@@ -31,7 +31,14 @@ TEST_INPUT = {"crossinfonet": 32, "fingerposenet": 32, "holistic": 32, "learnabl
 # Builder overrides that shrink a family for the test: the same architecture with fewer channels and levels.
 TEST_OVERRIDES: dict[str, dict] = {
     "learnable_groups": {"features": 16, "stem_channels": 8, "depth": 1, "num_modules": 1, "branch_channels": 8},
-    "resunet": {"encoder": "resnet18", "width": 0.25, "decoder_channels": (32, 16, 16, 8), "fc_channels": 64},
+    "resunet": {
+        "input_size": 64,
+        "encoder": "resnet18",
+        "width": 0.25,
+        "decoder_channels": (32, 16, 16, 8),
+        "branch_channels": (16, 16, 32, 32),
+        "fc_channels": 256,
+    },
 }
 
 # Per batch key: shape after the batch axis ("J" = joints, "C"/"S" = image channels/side) and kind.

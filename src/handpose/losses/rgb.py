@@ -96,7 +96,7 @@ class ResUnetLoss(nn.Module):
         if self.weights["heatmap"] or self.weights["uv"]:
             uv_target = _target(batch, "joints_crop")[..., :2].to(outputs["uv"].dtype)
         if self.weights["heatmap"]:
-            maps = [outputs[k] for k in sorted(outputs) if k.startswith("heatmaps_")] or [outputs["heatmaps"]]
+            maps = [outputs["heatmaps"]] + [outputs[k] for k in sorted(outputs) if k.startswith("heatmaps_")]
             final = outputs["heatmaps"].shape[-1]
             total = outputs["heatmaps"].new_zeros(())
             for hm in maps:

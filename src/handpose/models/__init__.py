@@ -11,3 +11,4 @@ from handpose.models import holistic as holistic  # noqa: E402,F401
 
 # RGB models (their losses register on import).
 from handpose.models import learnable_groups as learnable_groups
+from handpose.models import resunet as resunet

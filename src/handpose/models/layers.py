@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from handpose.errors import HandposeError
+
 
 class ConvBNReLU(nn.Sequential):
     """``k x k`` convolution (same padding, optionally grouped), batch norm, ReLU."""
@@ -79,6 +81,22 @@ def group_cat(tensors: list[torch.Tensor], groups: int) -> torch.Tensor:
     parts = [t.reshape(t.shape[0], groups, t.shape[1] // groups, t.shape[2], t.shape[3]) for t in tensors]
     joined = torch.cat(parts, dim=2)
     return joined.reshape(joined.shape[0], -1, joined.shape[3], joined.shape[4])
+
+
+def check_image(image: torch.Tensor, channels: int, multiple: int, size: int | None = None, model: str = "") -> None:
+    """Raise :class:`HandposeError` unless ``image`` is ``(B, channels, S, S)`` with ``S`` a multiple of ``multiple``.
+
+    Skipped while tracing for export, where shapes are symbolic.
+    """
+    if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
+        return
+    shape = tuple(image.shape)
+    ok = len(shape) == 4 and shape[1] == channels and shape[2] == shape[3] and shape[2] % multiple == 0
+    if ok and size is not None:
+        ok = shape[2] == size
+    if not ok:
+        want = f"{size}x{size}" if size is not None else f"square, side a multiple of {multiple}"
+        raise HandposeError(f"{model}: expected a (B, {channels}, S, S) image ({want}), got {shape}")
 
 
 def normalized_grid(size: int, device: torch.device | None = None, dtype: torch.dtype | None = None) -> torch.Tensor:

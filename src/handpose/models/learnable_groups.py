@@ -36,8 +36,9 @@ from torch.distributions import RelaxedOneHotCategorical
 
 import handpose.losses.rgb  # noqa: F401  (registers the loss the variants name)
 from handpose.codecs.uvz import decode_uvz
+from handpose.errors import HandposeError
 from handpose.models.backbones.hourglass import StackedHourglass
-from handpose.models.layers import ConvBNReLU, NDDRFusion, ResBlock2d, SoftArgmax2d, group_cat
+from handpose.models.layers import ConvBNReLU, NDDRFusion, ResBlock2d, SoftArgmax2d, check_image, group_cat
 from handpose.models.registry import register_model
 from handpose.skeleton import Skeleton
 
@@ -211,13 +212,13 @@ class LearnableGroupsNet(nn.Module):
         elif grouping == "manual":
             num_groups = 3
         elif grouping != "learned":
-            raise ValueError(f"unknown grouping {grouping!r}")
+            raise HandposeError(f"unknown grouping {grouping!r}")
         if not 1 <= num_groups <= j:
-            raise ValueError(f"num_groups must be in [1, {j}], got {num_groups}")
+            raise HandposeError(f"num_groups must be in [1, {j}], got {num_groups}")
         if fusion and num_groups < 2:
-            raise ValueError("NDDR fusion needs at least two groups")
+            raise HandposeError("NDDR fusion needs at least two groups")
         if eval_selection not in ("hard", "sample", "soft"):
-            raise ValueError(f"unknown eval_selection {eval_selection!r}")
+            raise HandposeError(f"unknown eval_selection {eval_selection!r}")
         self.num_joints = j
         self.num_groups = num_groups
         self.grouping = grouping
@@ -280,6 +281,8 @@ class LearnableGroupsNet(nn.Module):
 
     # -- forward ------------------------------------------------------------------------------------
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        # Stride 4 to the heatmaps, then the hourglass levels and the branch U-nets' two halvings.
+        check_image(image, 3, 4 * 2 ** max(self.backbone.depth, 2), model="learnable groups")
         heatmaps, features = self.backbone(image)
         shared = self.shared(torch.cat((heatmaps[-1], features), dim=1))
         branch_out = self.branches(shared)

@@ -1,0 +1,107 @@
+"""ResUnet: bones -> joints on the kinematic tree, decoder resolutions, encoder names, loss terms."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from handpose import skeleton as skeletons
+from handpose.codecs.bones import joints_to_bones
+from handpose.codecs.heatmap import gaussian_heatmaps
+from handpose.errors import HandposeError
+from handpose.losses import create_loss
+from handpose.models import create_model
+from handpose.models.backbones.resnet import resnet34
+
+SMALL = {"width": 0.25, "decoder_channels": (32, 16, 16, 8), "branch_channels": (8, 8, 16, 16), "fc_channels": 32}
+
+
+def small(name: str = "resunet", skeleton: str = "canonical21", **kw) -> torch.nn.Module:
+    torch.manual_seed(0)
+    return create_model(name, skeleton=skeleton, **{**SMALL, **kw})
+
+
+def test_bones_sum_to_joints_from_the_root():
+    skel = skeletons.get("canonical21")
+    model = small().eval()
+    with torch.no_grad():
+        out = model(torch.randn(2, 3, 128, 128))
+    assert out["bones"].shape == (2, 20, 3) and out["joints"].shape == (2, 21, 3)
+    joints, bones = out["joints"], out["bones"]
+    # Each joint is its parent plus its bone; the root joint (middle MCP) is the origin of the "rel" space.
+    for b, (parent, child) in enumerate(skel.bones):
+        torch.testing.assert_close(joints[:, child] - joints[:, parent], bones[:, b])
+    torch.testing.assert_close(joints[:, skel.root_index], torch.zeros(2, 3))
+    # The wrist-to-middle-tip chain: tip = wrist + four bones along the finger.
+    chain = [b for b, (_, c) in enumerate(skel.bones) if c in skel.fingers["middle"]]
+    torch.testing.assert_close(joints[:, skel.fingers["middle"][-1]], joints[:, 0] + bones[:, chain].sum(dim=1))
+
+
+def test_other_skeleton_orders_use_their_own_tree():
+    skel = skeletons.get("rhd21")  # fingers stored tip -> MCP: parents come after children
+    model = small(skeleton="rhd21").eval()
+    with torch.no_grad():
+        out = model(torch.randn(1, 3, 128, 128))
+    torch.testing.assert_close(joints_to_bones(out["joints"], skel), out["bones"], atol=1e-5, rtol=0)
+    torch.testing.assert_close(out["joints"][:, skel.root_index], torch.zeros(1, 3))
+
+
+def test_decoder_resolutions_at_128():
+    model = small().eval()
+    with torch.no_grad():
+        out = model(torch.randn(1, 3, 128, 128))
+    assert out["heatmaps"].shape == (1, 21, 64, 64)
+    assert out["heatmaps_s4"].shape[-1] == 32 and out["heatmaps_s8"].shape[-1] == 16
+    assert out["heatmaps_s16"].shape[-1] == 8
+    assert out["uv"].shape == (1, 21, 2) and out["uv"].abs().max() <= 1.0
+    assert len(model.decoder) == 4
+    # The latent readout is the softmax expectation over the final heatmaps.
+    uv, _, _ = model.latent(out["heatmaps"])
+    torch.testing.assert_close(uv, out["uv"])
+
+
+def test_encoder_is_resnet34_with_torchvision_names(tmp_path):
+    model = create_model("resunet", fc_channels=32)
+    keys = model.state_dict()
+    assert "encoder.conv1.weight" in keys and "encoder.layer4.2.conv2.weight" in keys  # 3-4-6-3 units
+    assert "encoder.layer3.5.bn2.running_var" in keys and "encoder.layer3.6.bn2.running_var" not in keys
+    reference = resnet34()
+    torch.save(reference.state_dict(), tmp_path / "r34.pth")
+    loaded = create_model("resunet", fc_channels=32, encoder_weights=str(tmp_path / "r34.pth"))
+    torch.testing.assert_close(loaded.encoder.layer2[1].conv1.weight, reference.layer2[1].conv1.weight)
+
+
+def test_bad_configurations_are_rejected():
+    with pytest.raises(HandposeError, match="multiple of 32"):
+        create_model("resunet", input_size=100)
+    with pytest.raises(HandposeError, match="cannot serve skeleton"):
+        create_model("resunet", skeleton="dexter5")
+
+
+def test_loss_terms():
+    skel = skeletons.get("canonical21")
+    target = torch.randn(2, 21, 3)
+    target = target - target[:, skel.root_index : skel.root_index + 1]
+    uv = torch.rand(2, 21, 2) * 1.6 - 0.8
+    batch = {"joints": target, "joints_crop": torch.cat((uv, torch.zeros(2, 21, 1)), dim=-1)}
+    perfect = {
+        "joints": target,
+        "bones": joints_to_bones(target, skel),
+        "uv": uv,
+        "heatmaps": gaussian_heatmaps(uv, 16, sigma=2.0),
+        "heatmaps_s8": gaussian_heatmaps(uv, 8, sigma=1.0),
+    }
+    terms = create_loss("resunet", skel)(perfect, batch)
+    assert set(terms) == {"loss", "heatmap", "uv", "bone"}
+    assert terms["loss"].item() == pytest.approx(0.0, abs=1e-6)
+    off = dict(perfect, bones=perfect["bones"] + 0.5)
+    assert create_loss("resunet", skel)(off, batch)["bone"].item() == pytest.approx(0.5)
+    joint_terms = create_loss("resunet_joint", skel)(dict(perfect, joints=target + 0.25), batch)
+    assert joint_terms["joint"].item() == pytest.approx(0.25)
+    assert create_model("resunet_joint_loss", **SMALL).spec.loss == "resunet_joint"
+
+
+def test_wrong_image_size_is_one_line_error():
+    model = small().eval()
+    with pytest.raises(HandposeError, match="expected a"):
+        model(torch.zeros(1, 3, 96, 96))
