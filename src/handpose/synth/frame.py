@@ -127,7 +127,7 @@ def render_frame(
     if modality == "depth" and cluttered:
         blocks.append(scene.sample_depth_background(rng, state, geometry.joints, cam))
     prims = np.ascontiguousarray(np.vstack(blocks))
-    zbuf, ids = render_zbuffer(prims, cam)
+    zbuf, ids = render_zbuffer(prims, cam, reuse=True)
     radius = label_radius(geometry.joint_radius, state.shape.scale * state.shape.thickness)
     visibility = joint_visibility(geometry.joints, radius, zbuf, cam)
     if modality == "depth":

@@ -126,7 +126,7 @@ _CARPAL = np.array([[13.0, 24.0, 4.0], [3.0, 24.0, 2.0], [-8.0, 24.0, 3.0], [-18
 _MCP_HEAD_RADIUS = np.array([10.5, 11.0, 10.5, 9.5])
 NUM_HAND_PRIMITIVES = 26
 
-_jit = numba.njit(cache=True, nogil=True)
+_jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
 
 @_jit

@@ -34,7 +34,9 @@ COLUMNS = {
 }
 NEAR_MM = 1.0
 
-_jit = numba.njit(cache=True, fastmath=False, nogil=True)
+# error_model="numpy": float division by zero gives inf/nan (IEEE) instead of raising, which also lets
+# loops with divisions vectorise.
+_jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
 
 def pack_cone(a: np.ndarray, b: np.ndarray, ra: float, rb: float, layer: int) -> np.ndarray:
@@ -334,18 +336,23 @@ def _raster_box(prims, k, zbuf, ids, fx, fy, cx, cy):
 def _raster_plane(prims, k, zbuf, ids, fx, fy, cx, cy):
     height, width = zbuf.shape
     n0, n1, n2, e = prims[k, 6], prims[k, 7], prims[k, 8], prims[k, 9]
-    slope = n0 / fx
-    row = np.empty(width, dtype=np.float32)
+    # Single precision and branch-free selects: both loops vectorise (a plane touches every pixel).
+    slope = np.float32(n0 / fx)
+    e32 = np.float32(e)
+    near = np.float32(NEAR_MM)
+    kk = np.int32(k)
+    depth = np.empty(width, dtype=np.float32)
     for v in range(height):
-        base = n1 * (v - cy) / fy + n2 - n0 * cx / fx
-        # The plane's depth along a row, computed first in a branch-free loop the compiler vectorises.
+        base = np.float32(n1 * (v - cy) / fy + n2 - n0 * cx / fx)
         for u in range(width):
-            row[u] = e / (slope * u + base)
+            depth[u] = e32 / (slope * np.float32(u) + base)
+        zrow = zbuf[v]
+        irow = ids[v]
         for u in range(width):
-            t = row[u]
-            if NEAR_MM < t < zbuf[v, u]:
-                zbuf[v, u] = t
-                ids[v, u] = k
+            t = depth[u]
+            closer = (t > near) & (t < zrow[u])
+            zrow[u] = t if closer else zrow[u]
+            irow[u] = kk if closer else irow[u]
 
 
 @_jit
@@ -426,7 +433,8 @@ def surface_normal(prims, k, px, py, pz):
     return nx / norm, ny / norm, nz / norm
 
 
-NOISE_TABLE_SIZE = 1024  # power of two: pixel lookups wrap with a mask
+NOISE_TABLE_ROWS = 1024  # power of two: row lookups wrap with a mask
+NOISE_TABLE_COLS = 2048  # wide enough that a row of a 640-pixel image reads a contiguous run
 
 
 def noise_tables(seed: int = 20261121) -> tuple[np.ndarray, np.ndarray]:
@@ -436,7 +444,7 @@ def noise_tables(seed: int = 20261121) -> tuple[np.ndarray, np.ndarray]:
     frame (from the frame's own random stream) keeps frames different and fully deterministic.
     """
     rng = np.random.default_rng(seed)
-    shape = (NOISE_TABLE_SIZE, NOISE_TABLE_SIZE)
+    shape = (NOISE_TABLE_ROWS, NOISE_TABLE_COLS)
     return rng.standard_normal(shape, dtype=np.float32), rng.random(shape, dtype=np.float32)
 
 
@@ -463,7 +471,7 @@ def depth_to_uint16(
         zbuf: Depth per pixel, inf where nothing was hit.
         ids: Primitive per pixel (-1 = empty).
         prims: Primitive table (speckle dropout only hits hand and occluder pixels, not background).
-        gauss: Square table of standard-normal values (side a power of two).
+        gauss: Table of standard-normal values (rows a power of two).
         uniform: Same-size table of uniform [0, 1) values.
         offset_u: Per-frame column offset into the tables.
         offset_v: Per-frame row offset into the tables.
@@ -476,33 +484,70 @@ def depth_to_uint16(
         speckle_drop: Probability of dropping any hand or occluder pixel.
     """
     height, width = zbuf.shape
-    mask = gauss.shape[0] - 1
+    row_mask = gauss.shape[0] - 1
+    cols = gauss.shape[1]
     out = np.zeros((height, width), dtype=np.uint16)
+    value = np.empty(width, dtype=np.float32)
+    nearest = np.empty(width, dtype=np.float32)
+    gauss_row = np.empty(width, dtype=np.float32)
+    uniform_row = np.empty(width, dtype=np.float32)
+    base = np.float32(noise_base)
+    quad = np.float32(noise_quad)
+    quant = np.float32(quant_quad)
     for v in range(height):
-        tv = (v + offset_v) & mask
-        for u in range(width):
-            z = zbuf[v, u]
-            if not np.isfinite(z):
+        row = zbuf[v]
+        # Only the run of columns between the first and last hit needs work (most rows of an
+        # empty-background frame have none at all).
+        lo = 0
+        while lo < width and row[lo] > 1e30:
+            lo += 1
+        if lo == width:
+            continue
+        hi = width
+        while row[hi - 1] > 1e30:
+            hi -= 1
+        if not noise:
+            for u in range(lo, hi):
+                value[u] = row[u]
+        else:
+            tv = (v + offset_v) & row_mask
+            if offset_u + width <= cols:
+                gauss_row[lo:hi] = gauss[tv, offset_u + lo : offset_u + hi]
+                uniform_row[lo:hi] = uniform[tv, offset_u + lo : offset_u + hi]
+            else:
+                for u in range(lo, hi):
+                    gauss_row[u] = gauss[tv, (u + offset_u) % cols]
+                    uniform_row[u] = uniform[tv, (u + offset_u) % cols]
+            # Noise and quantisation in branch-free loops the compiler vectorises (inf stays inf).
+            for u in range(lo, hi):
+                z = row[u]
+                value[u] = z + (base + quad * z * z) * gauss_row[u]
+            if quant_quad > 0.0:
+                for u in range(lo, hi):
+                    z = value[u]
+                    step = quant * z * z
+                    quantised = np.floor(z / step + np.float32(0.5)) * step
+                    value[u] = quantised if step > np.float32(1.0) else z
+            if edge_drop > 0.0:
+                up = zbuf[max(v - 1, 0)]
+                down = zbuf[min(v + 1, height - 1)]
+                for u in range(lo, hi):
+                    nearest[u] = min(up[u], down[u])
+                for u in range(max(lo, 1), hi):
+                    nearest[u] = min(nearest[u], row[u - 1])
+                for u in range(lo, min(hi, width - 1)):
+                    nearest[u] = min(nearest[u], row[u + 1])
+        for u in range(lo, hi):
+            z = row[u]
+            if z > 1e30:  # nothing hit (inf)
                 continue
             if noise:
-                tu = (u + offset_u) & mask
-                r = uniform[tv, tu]
-                if edge_drop > 0.0 and r < edge_drop:
-                    limit = z - edge_jump
-                    if (
-                        (v > 0 and zbuf[v - 1, u] < limit)
-                        or (v + 1 < height and zbuf[v + 1, u] < limit)
-                        or (u > 0 and zbuf[v, u - 1] < limit)
-                        or (u + 1 < width and zbuf[v, u + 1] < limit)
-                    ):
-                        continue
-                if r > 1.0 - speckle_drop and prims[ids[v, u], 1] != LAYER_BACKGROUND:
+                # The silhouette test is spatially coherent (well predicted); the random draw comes second.
+                if edge_drop > 0.0 and z - nearest[u] > edge_jump and uniform_row[u] < edge_drop:
                     continue
-                z = z + (noise_base + noise_quad * z * z) * gauss[tv, tu]
-                step = quant_quad * z * z
-                if step > 1.0:
-                    z = np.floor(z / step + 0.5) * step
-            zi = np.floor(z + 0.5)
+                if uniform_row[u] > 1.0 - speckle_drop and prims[ids[v, u], 1] != LAYER_BACKGROUND:
+                    continue
+            zi = np.floor(value[u] + np.float32(0.5))
             if zi < 1.0 or zi > 65535.0:
                 continue
             out[v, u] = np.uint16(zi)
@@ -510,22 +555,99 @@ def depth_to_uint16(
 
 
 @_jit
-def shade_rgb(zbuf, ids, prims, albedo, light, ambient, fx, fy, cx, cy, background):
-    """Lambert + ambient shading of the z-buffer over a float RGB ``background`` (modified in place)."""
+def compose_rgb(
+    zbuf,
+    ids,
+    prims,
+    albedo,
+    light,
+    ambient,
+    fx,
+    fy,
+    cx,
+    cy,
+    colour0,
+    colour1,
+    ramp_u,
+    ramp_v,
+    ramp_0,
+    shapes,
+    grain,
+    gauss,
+    offset_u,
+    offset_v,
+    gain,
+    contrast,
+    sensor_sigma,
+):
+    """The final uint8 RGB frame in one pass: background, shaded surfaces, colour jitter and grain.
+
+    Args:
+        zbuf: Depth per pixel (inf = nothing hit).
+        ids: Primitive per pixel (-1 = background).
+        prims: Primitive table.
+        albedo: ``(n, 3)`` colour of each primitive in [0, 1].
+        light: Unit direction the light travels (camera frame).
+        ambient: Ambient fraction of the lighting.
+        fx: Focal length along u.
+        fy: Focal length along v.
+        cx: Principal point u.
+        cy: Principal point v.
+        colour0: Background gradient colour where the ramp is 0.
+        colour1: Background gradient colour where the ramp is 1.
+        ramp_u: Ramp change per column.
+        ramp_v: Ramp change per row.
+        ramp_0: Ramp value at pixel (0, 0).
+        shapes: ``(m, 8)`` background shapes: kind (0 box, 1 ellipse), centre u, v, half sizes u, v, RGB.
+        grain: Background texture amplitude.
+        gauss: Standard-normal table (square, power-of-two side).
+        offset_u: Per-frame column offset into the table.
+        offset_v: Per-frame row offset into the table.
+        gain: Per-channel gain (white balance and brightness).
+        contrast: Contrast about mid-grey.
+        sensor_sigma: Per-pixel sensor noise after jitter.
+    """
     height, width = zbuf.shape
+    mask = gauss.shape[0] - 1
+    out = np.empty((height, width, 3), dtype=np.uint8)
+    colour = np.empty(3)
     for v in range(height):
         dy = (v - cy) / fy
+        tv = (v + offset_v) & mask
+        tv2 = (v + offset_v + 331) & mask
         for u in range(width):
+            tu = (u + offset_u) & mask
             k = ids[v, u]
-            if k < 0:
-                continue
-            z = zbuf[v, u]
-            dx = (u - cx) / fx
-            nx, ny, nz = surface_normal(prims, k, dx * z, dy * z, z)
-            lam = -(nx * light[0] + ny * light[1] + nz * light[2])
-            if lam < 0.0:
-                lam = 0.0
-            shade = ambient + (1.0 - ambient) * lam
+            if k >= 0:
+                z = zbuf[v, u]
+                dx = (u - cx) / fx
+                nx, ny, nz = surface_normal(prims, k, dx * z, dy * z, z)
+                lam = -(nx * light[0] + ny * light[1] + nz * light[2])
+                if lam < 0.0:
+                    lam = 0.0
+                shade = ambient + (1.0 - ambient) * lam
+                for c in range(3):
+                    colour[c] = albedo[k, c] * shade
+            else:
+                ramp = ramp_0 + ramp_u * u + ramp_v * v
+                for c in range(3):
+                    colour[c] = colour0[c] + ramp * (colour1[c] - colour0[c])
+                for i in range(shapes.shape[0]):
+                    du = (u - shapes[i, 1]) / shapes[i, 3]
+                    dv = (v - shapes[i, 2]) / shapes[i, 4]
+                    box = shapes[i, 0] == 0.0
+                    if (box and abs(du) < 1.0 and abs(dv) < 1.0) or (not box and du * du + dv * dv < 1.0):
+                        for c in range(3):
+                            colour[c] = shapes[i, 5 + c]
+                texture = grain * gauss[tv, tu]
+                for c in range(3):
+                    colour[c] += texture
             for c in range(3):
-                background[v, u, c] = albedo[k, c] * shade
-    return background
+                x = (colour[c] * gain[c] - 0.5) * contrast + 0.5
+                x += sensor_sigma * gauss[tv2, (tu + 97 * (c + 1)) & mask]
+                if x < 0.0:
+                    x = 0.0
+                elif x > 1.0:
+                    x = 1.0
+                out[v, u, c] = np.uint8(x * 255.0 + 0.5)
+    return out

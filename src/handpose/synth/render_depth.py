@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,14 +45,32 @@ class SensorNoise:
         )
 
 
-def render_zbuffer(prims: np.ndarray, camera: Camera) -> tuple[np.ndarray, np.ndarray]:
+_scratch = threading.local()
+
+
+def render_zbuffer(prims: np.ndarray, camera: Camera, reuse: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Ray-cast ``prims`` for ``camera``.
+
+    Args:
+        prims: Primitive table (:mod:`handpose.synth.raycast`).
+        camera: Camera with a known image size.
+        reuse: Render into this thread's scratch buffers instead of new arrays (faster for large images:
+            no fresh pages to fault in). The result is then only valid until the thread's next call.
 
     Returns:
         ``(H, W)`` float32 depth (inf = nothing hit) and ``(H, W)`` int32 primitive index (-1 = nothing).
     """
-    zbuf = np.full((camera.height, camera.width), np.inf, dtype=np.float32)
-    ids = np.full((camera.height, camera.width), -1, dtype=np.int32)
+    shape = (camera.height, camera.width)
+    buffers = getattr(_scratch, "buffers", None) if reuse else None
+    if buffers is not None and buffers[0].shape == shape:
+        zbuf, ids = buffers
+        zbuf.fill(np.inf)
+        ids.fill(-1)
+    else:
+        zbuf = np.full(shape, np.inf, dtype=np.float32)
+        ids = np.full(shape, -1, dtype=np.int32)
+        if reuse:
+            _scratch.buffers = (zbuf, ids)
     raycast.rasterize(
         np.ascontiguousarray(prims, dtype=np.float64),
         zbuf,
@@ -65,8 +84,12 @@ def render_zbuffer(prims: np.ndarray, camera: Camera) -> tuple[np.ndarray, np.nd
 
 
 @functools.cache
-def _tables() -> tuple[np.ndarray, np.ndarray]:
-    return raycast.noise_tables()
+def noise_table_pair() -> tuple[np.ndarray, np.ndarray]:
+    """The process-wide (read-only) normal and uniform noise tables."""
+    gauss, uniform = raycast.noise_tables()
+    gauss.flags.writeable = False
+    uniform.flags.writeable = False
+    return gauss, uniform
 
 
 def depth_image(
@@ -77,16 +100,18 @@ def depth_image(
     ``key`` picks where in the fixed noise tables this frame reads, so equal keys give equal noise.
     """
     n = noise if noise is not None else SensorNoise()
-    gauss, uniform = _tables()
-    size = gauss.shape[0]
+    gauss, uniform = noise_table_pair()
+    rows, cols = gauss.shape
+    # Column offsets that keep a whole image row inside one table row read contiguous memory.
+    span = max(cols - zbuf.shape[1], 1)
     return raycast.depth_to_uint16(
         zbuf,
         ids,
         np.ascontiguousarray(prims, dtype=np.float64),
         gauss,
         uniform,
-        int(key % size),
-        int((key // size) % size),
+        int(key % span),
+        int((key // span) % rows),
         noise is not None,
         n.base_sigma,
         n.quad_sigma,

@@ -40,52 +40,56 @@ def sample_albedo(rng: np.random.Generator, prims: np.ndarray, num_arm: int = 2)
     return np.clip(albedo, 0.0, 1.0)
 
 
-def procedural_background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
-    """Float RGB in [0, 1]: a two-colour gradient, a few random rectangles and discs, and grain."""
-    v, u = np.mgrid[0:height, 0:width].astype(np.float32)
-    angle = rng.uniform(0.0, 2.0 * np.pi)
-    ramp = (np.cos(angle) * u / max(width, 1) + np.sin(angle) * v / max(height, 1)) * 0.5 + 0.5
-    c0, c1 = rng.uniform(0.0, 1.0, (2, 3)).astype(np.float32)
-    image = c0 + ramp[..., None] * (c1 - c0)
-    for _ in range(int(rng.integers(0, 7))):
-        colour = rng.uniform(0.0, 1.0, 3).astype(np.float32)
-        cu, cv = rng.uniform(0, width), rng.uniform(0, height)
-        ru, rv = rng.uniform(0.03, 0.35) * width, rng.uniform(0.03, 0.35) * height
-        if rng.random() < 0.5:
-            mask = (np.abs(u - cu) < ru) & (np.abs(v - cv) < rv)
-        else:
-            mask = ((u - cu) / ru) ** 2 + ((v - cv) / rv) ** 2 < 1.0
-        image[mask] = colour
-    grain = rng.uniform(0.0, 0.06)
-    if grain > 0.0:
-        image += rng.normal(0.0, grain, (height, width, 1)).astype(np.float32)
-    return image
-
-
 def shade(rng: np.random.Generator, zbuf: np.ndarray, ids: np.ndarray, prims: np.ndarray, camera: Camera) -> np.ndarray:
-    """uint8 RGB image of the z-buffer over a procedural background, with lighting and colour jitter."""
-    background = procedural_background(rng, camera.height, camera.width).astype(np.float64)
+    """uint8 RGB image: shaded hand and occluders over a procedural background, with colour jitter.
+
+    The background is a two-colour gradient in a random direction, up to six random boxes and ellipses,
+    and a fine texture; lighting is Lambert + ambient from a random direction on the camera side; the
+    jitter is a per-channel gain, a contrast change and sensor grain.
+    """
+    from handpose.synth.render_depth import noise_table_pair
+
+    height, width = camera.height, camera.width
     albedo = sample_albedo(rng, prims)
-    # Light from the camera side, somewhere in a cone of ~60 degrees around the view direction.
     light = np.array([rng.uniform(-0.8, 0.8), rng.uniform(-0.8, 0.8), 1.0])
     light /= np.linalg.norm(light)
     ambient = float(rng.uniform(0.25, 0.55))
-    image = raycast.shade_rgb(
+    colour0, colour1 = rng.uniform(0.0, 1.0, (2, 3))
+    angle = rng.uniform(0.0, 2.0 * np.pi)
+    # ramp(u, v) = 0.5 + 0.5 (cos a * u / W + sin a * v / H): 0..1 across the image.
+    ramp_u, ramp_v = 0.5 * np.cos(angle) / max(width, 1), 0.5 * np.sin(angle) / max(height, 1)
+    count = int(rng.integers(0, 7))
+    shapes = np.empty((count, 8))
+    for i in range(count):
+        shapes[i, 0] = float(rng.random() < 0.5)
+        shapes[i, 1:3] = rng.uniform(0, width), rng.uniform(0, height)
+        shapes[i, 3:5] = rng.uniform(0.03, 0.35) * width + 0.5, rng.uniform(0.03, 0.35) * height + 0.5
+        shapes[i, 5:8] = rng.uniform(0.0, 1.0, 3)
+    gauss, _ = noise_table_pair()
+    size = gauss.shape[0]  # compose_rgb wraps both table indices with this (power-of-two) size
+    gain = rng.uniform(0.85, 1.15, 3) * rng.uniform(0.7, 1.3)
+    return raycast.compose_rgb(
         zbuf,
         ids,
-        np.ascontiguousarray(prims),
+        np.ascontiguousarray(prims, dtype=np.float64),
         albedo,
         light,
         ambient,
-        camera.fx,
-        camera.fy,
-        camera.cx,
-        camera.cy,
-        background,
+        float(camera.fx),
+        float(camera.fy),
+        float(camera.cx),
+        float(camera.cy),
+        colour0,
+        colour1,
+        ramp_u,
+        ramp_v,
+        0.5,
+        shapes,
+        float(rng.uniform(0.0, 0.06)),
+        gauss,
+        int(rng.integers(size)),
+        int(rng.integers(size)),
+        gain,
+        float(rng.uniform(0.75, 1.25)),
+        float(rng.uniform(0.0, 0.03)),
     )
-    # Colour jitter: per-channel gain, brightness, contrast, then sensor grain.
-    gain = rng.uniform(0.85, 1.15, 3) * rng.uniform(0.7, 1.3)
-    contrast = rng.uniform(0.75, 1.25)
-    image = (image * gain - 0.5) * contrast + 0.5
-    image += rng.normal(0.0, rng.uniform(0.0, 0.03), image.shape)
-    return (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)

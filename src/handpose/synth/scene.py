@@ -96,7 +96,7 @@ def _hand_extremes(state: HandState, joints: np.ndarray) -> np.ndarray:
 def sample_depth_background(
     rng: np.random.Generator, state: HandState, joints: np.ndarray, camera: Camera
 ) -> np.ndarray:
-    """Background rows for a cluttered depth frame: a wall, maybe a table, and 0-5 blobs."""
+    """Background rows for a cluttered depth frame: a wall, maybe a table, and 0-4 blobs."""
     points = _hand_extremes(state, joints)
     rows = []
     # Wall: facing the camera, tilted up to ~35 degrees, 120-1200 mm behind the hand.
@@ -112,8 +112,8 @@ def sample_depth_background(
         if offset < 0.0:
             rows.append(_plane_row(normal, offset))
     z_back = float(np.max(points[:21, 2]))
-    for _ in range(int(rng.integers(0, 6))):
-        size = rng.uniform(30.0, 200.0)
+    for _ in range(int(rng.integers(0, 5))):
+        size = rng.uniform(30.0, 160.0)
         z = z_back + size + rng.uniform(40.0, 700.0)
         u = rng.uniform(0, camera.width)
         v = rng.uniform(0, camera.height)
