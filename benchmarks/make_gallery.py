@@ -92,7 +92,7 @@ def main() -> int:
     fig.tight_layout()
     out = Path(args.out)
     with atomic_path(out) as tmp:
-        fig.savefig(tmp, format="png", dpi=90, facecolor="black")
+        fig.savefig(tmp, format="png", dpi=72, facecolor="black")
     plt.close(fig)
     print(f"wrote {out}")
     return 0
