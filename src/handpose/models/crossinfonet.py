@@ -51,7 +51,7 @@ from handpose.models.registry import register_model
 class BranchRegressor(nn.Module):
     """Bottleneck, 2x2 max-pool, flatten, FC-FC (BatchNorm, ReLU, dropout), linear output.
 
-    ``forward`` returns ``(coords (B, n*3), features (B, fc_dim))``.
+    ``forward`` returns ``(coords (B, n*3), features (B, fc_dim))``; coords are ``None`` when not asked for.
     """
 
     def __init__(
@@ -71,11 +71,11 @@ class BranchRegressor(nn.Module):
         self.fc2 = fc_bn_relu(fc_dim, fc_dim, dropout)
         self.out = output_linear(fc_dim, num_joints * 3, output_batchnorm)
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, coords: bool = True) -> tuple[Tensor | None, Tensor]:
         x = self.pool(self.block(x))
         # Flatten in (C, H, W) order whatever the memory format, so exported graphs match eager ones.
         features = self.fc2(self.fc1(torch.flatten(x.contiguous(), 1)))
-        return self.out(features), features
+        return (self.out(features) if coords else None), features
 
 
 class CrossInfoNet(nn.Module):
@@ -112,6 +112,9 @@ class CrossInfoNet(nn.Module):
         self.num_joints = skeleton.num_joints
         self.cross = cross
         self.with_heatmaps = heatmaps
+        # False: forward computes only ``joints`` (what inference uses), skipping the heatmap heads,
+        # the 24x24 pyramid level and the branch outputs. Set by ``joints_only()``.
+        self.aux_outputs = True
         self.register_buffer("palm_index", index_buffer(skeleton.palm_indices), persistent=False)
         self.register_buffer("finger_index", index_buffer(skeleton.finger_indices), persistent=False)
         n_palm, n_finger = len(skeleton.palm_indices), len(skeleton.finger_indices)
@@ -138,9 +141,15 @@ class CrossInfoNet(nn.Module):
         )
         self.hand_out = output_linear(2 * fc_dim, self.num_joints * 3, output_batchnorm)
 
+    def joints_only(self, enabled: bool = True) -> CrossInfoNet:
+        """Make ``forward`` return only ``joints`` (the deployed graph); the same joints, less compute."""
+        self.aux_outputs = not enabled
+        return self
+
     def forward(self, image: Tensor) -> dict[str, Tensor]:
-        levels = self.fpn(self.backbone.forward_features(image))
-        fine, t = levels[0], levels[1]
+        heatmaps = self.with_heatmaps and self.aux_outputs
+        levels = self.fpn(self.backbone.forward_features(image), finest=0 if heatmaps else 1)
+        fine, t = (levels[0], levels[1]) if heatmaps else (None, levels[0])
         p0 = self.palm_block(t)
         f0 = self.finger_block(t)
         if self.cross:
@@ -148,16 +157,16 @@ class CrossInfoNet(nn.Module):
             finger_in = torch.cat([f0, t - p0], dim=1)
         else:
             palm_in, finger_in = p0, f0
-        palm, palm_features = self.palm_regressor(palm_in)
-        finger, finger_features = self.finger_regressor(finger_in)
+        palm, palm_features = self.palm_regressor(palm_in, self.aux_outputs)
+        finger, finger_features = self.finger_regressor(finger_in, self.aux_outputs)
         hand = self.hand_out(torch.cat([palm_features, finger_features], dim=1))
         batch = image.shape[0]
-        out = {
-            "joints": hand.reshape(batch, self.num_joints, 3),
-            "joints_palm": palm.reshape(batch, -1, 3),
-            "joints_finger": finger.reshape(batch, -1, 3),
-        }
-        if self.with_heatmaps:
+        out = {"joints": hand.reshape(batch, self.num_joints, 3)}
+        if not self.aux_outputs:
+            return out
+        out["joints_palm"] = palm.reshape(batch, -1, 3)
+        out["joints_finger"] = finger.reshape(batch, -1, 3)
+        if heatmaps:
             size = fine.shape[-2:]
             out["heatmaps"] = self.heatmap_head(fine)
             out["heatmaps_palm"] = F.interpolate(

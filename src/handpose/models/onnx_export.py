@@ -48,15 +48,21 @@ def output_names(model: nn.Module, input_size: int, in_channels: int) -> list[st
     return list(out)
 
 
-def onnx_bytes(model: nn.Module, input_size: int | None = None, opset: int = 17) -> bytes:
-    """The serialised fp32 ONNX graph of ``model`` (eval mode, BatchNorm folded)."""
+def onnx_bytes(model: nn.Module, input_size: int | None = None, opset: int = 17, joints_only: bool = False) -> bytes:
+    """The serialised fp32 ONNX graph of ``model`` (eval mode, BatchNorm folded).
+
+    ``joints_only`` exports just the ``joints`` output, dropping the training-only heads (models that
+    offer ``joints_only()`` skip their computation; for others the exporter prunes unused nodes).
+    """
     spec = getattr(model, "spec", None)
     size = input_size or getattr(model, "init_kwargs", {}).get("input_size") or getattr(spec, "input_size", None)
     if size is None:
         raise HandposeError("export needs the input size (the model carries no spec)")
     channels = spec.in_channels if spec is not None else 1
     folded = fold_batchnorm(model)
-    names = output_names(folded, size, channels)
+    if joints_only and hasattr(folded, "joints_only"):
+        folded.joints_only()
+    names = ["joints"] if joints_only else output_names(folded, size, channels)
     wrapper = _TupleOutputs(folded, names).eval()
     buffer = io.BytesIO()
     example = torch.randn(2, channels, size, size)
@@ -82,6 +88,7 @@ def export_onnx(
     quantize: Quantize = None,
     input_size: int | None = None,
     opset: int = 17,
+    joints_only: bool = False,
 ) -> Path:
     """Write ``model`` as an ONNX file (atomically).
 
@@ -91,6 +98,7 @@ def export_onnx(
         quantize: ``None`` for fp32, ``"int8"`` or ``"int8-dynamic"`` (see :func:`quantize_onnx`).
         input_size: Square input side; defaults to the size the model was built for (else its spec's).
         opset: ONNX opset (17 or later).
+        joints_only: Export only the ``joints`` output (the deployed graph; see :func:`onnx_bytes`).
 
     Returns:
         ``path``.
@@ -100,7 +108,7 @@ def export_onnx(
     if opset < 17:
         raise HandposeError(f"opset must be 17 or later, got {opset}")
     path = Path(path)
-    data = onnx_bytes(model, input_size, opset)
+    data = onnx_bytes(model, input_size, opset, joints_only)
     if quantize is None:
         write_bytes_atomic(path, data)
         return path

@@ -36,7 +36,7 @@ class CrossInfoFPN(nn.Module):
         channels: Width of every pyramid level.
 
     Returns (from ``forward``):
-        One map per stage, shallowest (largest) first.
+        One map per stage from ``finest`` on, shallowest (largest) first.
     """
 
     def __init__(self, in_channels: Sequence[int], channels: int = 256):
@@ -45,10 +45,11 @@ class CrossInfoFPN(nn.Module):
         # One merge conv per level below the top.
         self.merge = nn.ModuleList(conv_bn(channels, channels, relu=False) for _ in in_channels[:-1])
 
-    def forward(self, features: Sequence[Tensor]) -> list[Tensor]:
+    def forward(self, features: Sequence[Tensor], finest: int = 0) -> list[Tensor]:
+        """Pyramid levels ``finest`` .. last (shallowest first); levels below ``finest`` are not computed."""
         top = self.lateral[-1](features[-1])
         levels = [top]
-        for i in range(len(features) - 2, -1, -1):
+        for i in range(len(features) - 2, finest - 1, -1):
             lateral = self.lateral[i](features[i])
             upsampled = F.interpolate(top, size=lateral.shape[-2:], mode="bilinear", align_corners=False)
             top = self.merge[i](upsampled) + lateral
