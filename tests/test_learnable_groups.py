@@ -22,6 +22,7 @@ from handpose.models.learnable_groups import (
     manual_groups,
     param_groups,
 )
+from handpose.training.schedule import temperature_at
 
 TINY = {"features": 16, "stem_channels": 8, "depth": 1, "num_modules": 1, "branch_channels": 4}
 
@@ -55,9 +56,13 @@ def test_temperature_schedule_steps_and_floor():
     assert sched(999) == 5.0
     assert sched(1000) == pytest.approx(4.9)
     assert sched(10_500) == pytest.approx(4.0)
+    assert sched(48_000) == pytest.approx(0.2)
     assert sched(49_000) == pytest.approx(0.1)
-    assert sched(50_000) == pytest.approx(0.05)  # 5 - 5.0 = 0 -> clamped at the floor
-    assert sched(10**7) == pytest.approx(0.05)
+    assert sched(50_000) == pytest.approx(0.1)  # 5 - 5.0 = 0 -> clamped at the floor
+    assert sched(10**7) == pytest.approx(0.1)
+    assert [sched(s) for s in (0, 12_345, 60_000)] == [
+        temperature_at(s, 5.0, 0.1, 1000, 0.1) for s in (0, 12_345, 60_000)
+    ]
     values = [sched(s) for s in range(0, 60_000, 250)]
     assert all(b <= a for a, b in itertools.pairwise(values))
     assert min(values) > 0
@@ -191,6 +196,10 @@ def test_param_groups_split_selector_fusion_rest():
     assert len(ids) == len(set(ids)) == len(list(model.parameters()))
     assert [g["name"] for g in param_groups(tiny("ljg_one_group"))] == ["rest"]
     torch.optim.Adam(param_groups(model))  # accepted as-is by an optimizer
+    from handpose.training.module import parameter_groups  # the training loop's view of the same split
+
+    loop = {g["name"]: g["lr"] for g in parameter_groups(model, 1e-4, {"selector": 0.1, "fusion": 0.01})}
+    assert loop == {"selector": 0.1, "fusion": 0.01, "rest": 1e-4}
 
 
 def test_soft_argmax_peaks_and_integration():

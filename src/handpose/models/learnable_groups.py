@@ -55,7 +55,8 @@ class TemperatureSchedule:
 
     The paper starts at 5 and subtracts 0.1 every 1000 steps toward 0 (not checked in code: the
     reference repository has no training code). ``floor`` keeps the temperature positive, which the
-    Concrete distribution requires; with the defaults it is reached at step 49,500.
+    Concrete distribution requires; with the defaults it is reached at step 49,000 (the same rule as
+    :func:`handpose.training.schedule.temperature_at`, which the training loop applies each step).
 
     Attributes:
         start: Temperature at step 0.
@@ -67,7 +68,7 @@ class TemperatureSchedule:
     start: float = 5.0
     decay: float = 0.1
     every: int = 1000
-    floor: float = 0.05
+    floor: float = 0.1
 
     def __post_init__(self) -> None:
         if self.every <= 0 or self.floor <= 0 or self.start <= 0 or self.decay < 0:
@@ -279,6 +280,16 @@ class LearnableGroupsNet(nn.Module):
         groups = torch.arange(self.num_groups, device=logits.device)
         return (logits.argmax(dim=1, keepdim=True) == groups).to(logits.dtype)
 
+    def param_groups(self) -> list[dict[str, Any]]:
+        """Named parameter groups ``selector``, ``fusion`` and ``rest`` (empty ones left out), for per-group rates."""
+        selector = [self.selector_logits] if self.selector_logits is not None else []
+        fusion = list(self.fusion.parameters()) if self.fusion is not None else []
+        special = {id(p) for p in selector + fusion}
+        rest = [p for p in self.parameters() if id(p) not in special]
+        groups = [{"name": "selector", "params": selector}, {"name": "fusion", "params": fusion}]
+        groups.append({"name": "rest", "params": rest})
+        return [g for g in groups if g["params"]]
+
     # -- forward ------------------------------------------------------------------------------------
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         # Stride 4 to the heatmaps, then the hourglass levels and the branch U-nets' two halvings.
@@ -329,18 +340,11 @@ def param_groups(
     """Optimizer parameter groups giving the selector, the NDDR fusion and the rest their own learning rates.
 
     The defaults are the paper's (1e-1, 1e-2, 1e-4; not checked in code). Empty groups are left out.
-    Each group carries a ``"name"`` key for logging.
+    Each group carries a ``"name"`` key for logging. (The training loop reaches the same split through
+    ``model.param_groups()`` and ``optim.group_lr``.)
     """
-    selector = [model.selector_logits] if model.selector_logits is not None else []
-    fusion = list(model.fusion.parameters()) if model.fusion is not None else []
-    special = {id(p) for p in selector + fusion}
-    rest = [p for p in model.parameters() if id(p) not in special]
-    groups = [
-        {"name": "selector", "params": selector, "lr": lr_selector},
-        {"name": "fusion", "params": fusion, "lr": lr_fusion},
-        {"name": "rest", "params": rest, "lr": lr_rest},
-    ]
-    return [g for g in groups if g["params"]]
+    rates = {"selector": lr_selector, "fusion": lr_fusion, "rest": lr_rest}
+    return [{**g, "lr": rates[g["name"]]} for g in model.param_groups()]
 
 
 # -- registry ----------------------------------------------------------------------------------------
