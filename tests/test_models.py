@@ -313,9 +313,11 @@ def test_int8_export_writes_a_smaller_working_model(tmp_path):
     x = torch.randn(2, 1, 32, 32)
     with torch.no_grad():
         ref = model(x)["joints"].numpy()
-    # Weight-only int8 keeps fp32 activations: outputs move by a fraction of a percent.
+    # Block-wise int8 FC weights (and per-block int8 activations inside the kernel): outputs move by
+    # about a percent of their range on this untrained network; convolutions are untouched.
     got = ort_session(int8).run(["joints"], {"image": x.numpy()})[0]
-    assert np.abs(got - ref).max() < 0.01 * max(1.0, np.abs(ref).max())
+    assert np.abs(got - ref).max() < 0.03 * max(1.0, np.abs(ref).max())
+    assert np.abs(got - ref).mean() < 0.005 * max(1.0, np.abs(ref).max())
     assert np.isfinite(ort_session(dynamic).run(["joints"], {"image": x.numpy()})[0]).all()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "m8.onnx", "m8d.onnx"]
     with pytest.raises(HandposeError, match="quantisation"):

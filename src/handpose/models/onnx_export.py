@@ -3,9 +3,10 @@
 The exported graph takes ``image`` ``(B, C, S, S)`` with a dynamic batch axis and returns every entry
 of the model's output dict, in the dict's order, under the same names.
 
-``quantize="int8"`` stores the fully connected weights as block-wise int8 (ONNX Runtime's weight-only
-``MatMulNBits``, activations stay fp32): it shrinks the FC layers fourfold, and their memory traffic
-is what bounds batch-1 speed of the FC-heavy depth models. ``"int8-dynamic"`` also quantises the
+``quantize="int8"`` stores the fully connected weights as block-wise int8 (ONNX Runtime's
+``MatMulNBits``, block 32, activations quantised per block inside the kernel): it shrinks the FC
+layers fourfold, and their memory traffic is a large share of the batch-1 time of the FC-heavy
+depth models. ``"int8-dynamic"`` also quantises the
 activations (ONNX Runtime dynamic quantisation). Convolutions stay fp32 in both. The effect on
 accuracy must be measured on data (see ``docs/benchmarks.md``).
 """
@@ -152,15 +153,17 @@ def _gemm_to_matmul(model: Any) -> None:
     onnx.checker.check_model(model)
 
 
-def quantize_onnx(data: bytes, quantize: str, block_size: int = 32) -> bytes:
+def quantize_onnx(data: bytes, quantize: str, block_size: int = 32, accuracy_level: int | None = 4) -> bytes:
     """Quantise the fully connected weights of a serialised fp32 graph.
 
     Args:
         data: fp32 ONNX bytes (from :func:`onnx_bytes`).
-        quantize: ``"int8"``: weight-only, block-wise symmetric int8 (``MatMulNBits``; activations stay
-            fp32, so the outputs move very little); ``"int8-dynamic"``: ONNX Runtime's dynamic
-            quantisation (int8 weights and on-the-fly int8 activations; coarser).
+        quantize: ``"int8"``: block-wise symmetric int8 weights (``MatMulNBits``); ``"int8-dynamic"``:
+            ONNX Runtime's dynamic quantisation (int8 weights, per-tensor int8 activations; coarser).
         block_size: Weights per int8 scale for ``"int8"``.
+        accuracy_level: ``MatMulNBits`` compute type for ``"int8"``: 4 multiplies in int8 with the
+            activations quantised per block on the fly (fast: ~13x faster than 1 here at batch 1);
+            ``None``/1 dequantises the weights to fp32 first (more exact, very slow on this CPU EP).
 
     Returns:
         The quantised graph's bytes.
@@ -176,7 +179,11 @@ def quantize_onnx(data: bytes, quantize: str, block_size: int = 32) -> bytes:
         _gemm_to_matmul(model)
         logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer").setLevel(logging.WARNING)
         config = nbits.DefaultWeightOnlyQuantConfig(
-            block_size=block_size, is_symmetric=True, bits=8, op_types_to_quantize=("MatMul",)
+            block_size=block_size,
+            is_symmetric=True,
+            bits=8,
+            accuracy_level=accuracy_level,
+            op_types_to_quantize=("MatMul",),
         )
         quantizer = nbits.MatMulNBitsQuantizer(model, algo_config=config)
         quantizer.process()
