@@ -90,6 +90,8 @@ class DataConfig:
         limit_train: Use at most this many training frames (``None``: all).
         limit_val: Use at most this many validation frames (``None``: all).
         transform_kwargs: Extra arguments passed to the crop transform.
+        reader_kwargs: Extra arguments passed to the dataset reader (``subject`` for MSRA's
+            leave-one-subject-out folds, ``centers`` for a centre file, ...).
         stream: Settings of ``synthetic_stream``.
     """
 
@@ -108,6 +110,7 @@ class DataConfig:
     limit_train: int | None = None
     limit_val: int | None = None
     transform_kwargs: dict[str, Any] = field(default_factory=dict)
+    reader_kwargs: dict[str, Any] = field(default_factory=dict)
     stream: StreamConfig = field(default_factory=StreamConfig)
 
 

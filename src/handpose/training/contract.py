@@ -127,6 +127,8 @@ def make_transform(contract: dict[str, Any], train: bool, augment: bool = False,
             raise HandposeError(f"data.transform_kwargs: {exc}") from None
     from handpose.transforms.rgb import RGBCropTransform
 
+    extra.setdefault("output_space", contract["output_space"])
+    extra.setdefault("target_skeleton", contract["skeleton"])
     try:
         return RGBCropTransform(out_size=int(contract["input_size"]), augment=augment, **extra)
     except TypeError as exc:

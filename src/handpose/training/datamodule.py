@@ -34,10 +34,13 @@ def open_stream(cfg: RunConfig, modality: str, train: bool) -> Any:
     return SyntheticStream(count=count, seed=seed, modality=modality, camera=s.camera, occluders=s.occluders)
 
 
-def open_split(name: str, root: str, split: str) -> Any:
+def open_split(name: str, root: str, split: str, kwargs: dict[str, Any] | None = None) -> Any:
     from handpose.datasets import open_dataset
 
-    return open_dataset(name, root, split)
+    try:
+        return open_dataset(name, root, split, **(kwargs or {}))
+    except TypeError as exc:
+        raise HandposeError(f"data.reader_kwargs do not fit the {name} reader: {exc}") from None
 
 
 def spread(indices: np.ndarray, limit: int | None) -> np.ndarray:
@@ -75,7 +78,7 @@ class PoseDataModule(L.LightningDataModule):
             self.val_indices = np.arange(len(self.val_reader))
         else:
             assert d.root is not None
-            self.train_reader = open_split(d.dataset, d.root, d.train_split)
+            self.train_reader = open_split(d.dataset, d.root, d.train_split, d.reader_kwargs)
             if d.val_split == "holdout":
                 n = len(self.train_reader)
                 n_val = max(1, round(n * d.val_fraction))
@@ -86,7 +89,7 @@ class PoseDataModule(L.LightningDataModule):
                 self.val_reader = self.train_reader
                 self.val_indices = np.arange(n - n_val, n)
             else:
-                self.val_reader = open_split(d.dataset, d.root, d.val_split)
+                self.val_reader = open_split(d.dataset, d.root, d.val_split, d.reader_kwargs)
                 self.train_indices = np.arange(len(self.train_reader))
                 self.val_indices = np.arange(len(self.val_reader))
         reader_modality = getattr(self.train_reader, "modality", self.modality)
