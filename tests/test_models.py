@@ -351,3 +351,16 @@ def test_crossinfonet_joints_only_gives_the_same_joints_for_less_compute():
     torch.testing.assert_close(lean["joints"], full["joints"])
     deploy_flops = count_flops(model, 96, 1)
     assert deploy_flops < 0.7 * count_flops(model.joints_only(False), 96, 1)
+
+
+def test_imagenet_style_weights_load_into_depth_models():
+    from handpose.models.backbones.resnet import resnet18
+
+    rgb = resnet18(num_classes=1000)
+    model = create_model("holistic_resnet18", skeleton="nyu14", weights=rgb.state_dict())
+    torch.testing.assert_close(model.backbone.conv1.weight, rgb.conv1.weight.sum(dim=1, keepdim=True))
+    torch.testing.assert_close(model.backbone.layer4[1].bn2.running_var, rgb.layer4[1].bn2.running_var)
+    with pytest.raises(HandposeError, match="do not fit"):
+        create_model(
+            "fingerposenet", skeleton="nyu14", input_size=32, backbone="resnet18", width=0.5, weights=rgb.state_dict()
+        )
