@@ -255,3 +255,14 @@ def test_image_side_must_fit_the_hourglass():
     model = tiny("ljg_k2").eval()
     with pytest.raises(HandposeError, match="multiple of 16"):
         model(torch.zeros(1, 3, 40, 40))
+
+
+def test_loss_skips_missing_labels():
+    loss = create_loss("ljg_l1", "canonical21")
+    target = torch.zeros(1, 21, 3)
+    target[0, 3, 2] = float("nan")  # no depth for one joint
+    pred = torch.zeros(1, 21, 3, requires_grad=True)
+    out = loss({"joints": pred}, {"joints": target})
+    assert out["loss"].item() == 0.0
+    out["loss"].backward()
+    assert torch.isfinite(pred.grad).all()

@@ -105,3 +105,20 @@ def test_wrong_image_size_is_one_line_error():
     model = small().eval()
     with pytest.raises(HandposeError, match="expected a"):
         model(torch.zeros(1, 3, 96, 96))
+
+
+def test_loss_skips_missing_labels():
+    skel = skeletons.get("canonical21")
+    target = torch.zeros(1, 21, 3)
+    target[0, 20] = float("nan")  # the little fingertip is unlabelled
+    crop = torch.zeros(1, 21, 3)
+    crop[0, 20] = float("nan")
+    outputs = {
+        "joints": torch.zeros(1, 21, 3, requires_grad=True),
+        "uv": torch.zeros(1, 21, 2),
+        "heatmaps": gaussian_heatmaps(torch.zeros(1, 21, 2), 8, sigma=2.0),
+    }
+    outputs["heatmaps"][0, 20] = 5.0  # anything is fine where there is no label
+    terms = create_loss("resunet_joint", skel)(outputs, {"joints": target, "joints_crop": crop})
+    assert all(torch.isfinite(v) for v in terms.values())
+    assert terms["loss"].item() == pytest.approx(0.0, abs=1e-6)

@@ -1,7 +1,8 @@
 """Losses of the RGB models: Learnable Joint Groups' weighted L1 on 2.5D joints, ResUnet's heatmap + 2D + bone loss.
 
 Both read targets from an :class:`handpose.batch.RGBBatch`: ``joints`` in the model's output space,
-and, for ResUnet's 2D terms, ``joints_crop`` (crop ``u, v`` in [-1, 1]).
+and, for ResUnet's 2D terms, ``joints_crop`` (crop ``u, v`` in [-1, 1]). Non-finite target entries
+(labels a dataset does not have) are left out of every mean.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from handpose.codecs.bones import joints_to_bones
@@ -23,6 +23,13 @@ def _target(batch: Mapping[str, torch.Tensor], key: str) -> torch.Tensor:
     if key not in batch:
         raise HandposeError(f"the batch has no {key!r} target (keys: {', '.join(sorted(batch))})")
     return batch[key]
+
+
+def masked_l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference over the finite entries of ``target`` (labels a dataset lacks are NaN)."""
+    finite = torch.isfinite(target)
+    diff = torch.where(finite, pred - torch.nan_to_num(target), torch.zeros_like(pred)).abs()
+    return diff.sum() / finite.sum().clamp_min(1)
 
 
 class LearnableGroupsLoss(nn.Module):
@@ -48,9 +55,8 @@ class LearnableGroupsLoss(nn.Module):
         self, outputs: Mapping[str, torch.Tensor], batch: Mapping[str, torch.Tensor]
     ) -> dict[str, torch.Tensor]:
         pred, target = outputs["joints"], _target(batch, "joints").to(outputs["joints"].dtype)
-        diff = (pred - target).abs()
-        uv = diff[..., :2].mean() * 2.0 * self.uv_scale  # mean over u and v, summed: |du| + |dv|
-        z = diff[..., 2].mean() * self.z_weight
+        uv = masked_l1(pred[..., :2], target[..., :2]) * 2.0 * self.uv_scale  # mean over u and v -> |du| + |dv|
+        z = masked_l1(pred[..., 2], target[..., 2]) * self.z_weight
         return {"loss": uv + z, "uv": uv, "z": z}
 
 
@@ -99,20 +105,23 @@ class ResUnetLoss(nn.Module):
             maps = [outputs["heatmaps"]] + [outputs[k] for k in sorted(outputs) if k.startswith("heatmaps_")]
             final = outputs["heatmaps"].shape[-1]
             total = outputs["heatmaps"].new_zeros(())
+            # Joints without a 2D label get no heatmap supervision (not a push towards an empty map).
+            labelled = torch.isfinite(uv_target).all(dim=-1).to(outputs["heatmaps"].dtype)[..., None, None]
+            cells = labelled.sum().clamp_min(1)
             for hm in maps:
                 size = hm.shape[-1]
                 goal = gaussian_heatmaps(uv_target, size, sigma=max(self.sigma * size / final, 0.5)).to(hm.dtype)
-                total = total + F.mse_loss(hm, goal)
+                total = total + ((hm - goal).square() * labelled).sum() / (cells * size * size)
             terms["heatmap"] = total / len(maps)
         if self.weights["uv"]:
-            terms["uv"] = (outputs["uv"] - uv_target).abs().mean()
+            terms["uv"] = masked_l1(outputs["uv"], uv_target)
         if self.weights["bone"]:
             pred_bones = outputs.get("bones")
             if pred_bones is None:
                 pred_bones = joints_to_bones(outputs["joints"], self.skeleton)
-            terms["bone"] = (pred_bones - joints_to_bones(target, self.skeleton)).abs().mean()
+            terms["bone"] = masked_l1(pred_bones, joints_to_bones(target, self.skeleton))
         if self.weights["joint"]:
-            terms["joint"] = (outputs["joints"] - target).abs().mean()
+            terms["joint"] = masked_l1(outputs["joints"], target)
         weighted = {k: v * self.weights[k] for k, v in terms.items()}
         return {"loss": sum(weighted.values()), **weighted}
 
