@@ -63,15 +63,12 @@ def joint_visibility(joints: np.ndarray, radius: np.ndarray, zbuf: np.ndarray, c
     no more than its radius (plus a small tolerance) in front of it; otherwise something (another part of
     the hand, an occluder) hides it."""
     z = joints[:, 2]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        u = np.rint(joints[:, 0] * camera.fx / z + camera.cx)
-        v = np.rint(joints[:, 1] * camera.fy / z + camera.cy)
+    safe_z = np.where(z > 0, z, 1.0)
+    u = np.rint(joints[:, 0] * camera.fx / safe_z + camera.cx)
+    v = np.rint(joints[:, 1] * camera.fy / safe_z + camera.cy)
     inside = (z > 0) & (u >= 0) & (u < camera.width) & (v >= 0) & (v < camera.height)
-    visible = np.zeros(len(joints), dtype=bool)
-    for j in np.flatnonzero(inside):
-        surface = zbuf[int(v[j]), int(u[j])]
-        visible[j] = surface >= z[j] - radius[j] - VISIBILITY_TOLERANCE_MM
-    return visible
+    surface = zbuf[np.where(inside, v, 0).astype(np.intp), np.where(inside, u, 0).astype(np.intp)]
+    return inside & (surface >= z - radius - VISIBILITY_TOLERANCE_MM)
 
 
 def render_frame(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from handpose.geometry import Camera
@@ -178,38 +179,59 @@ def place_in_view(
     focal = max(abs(camera.fx), abs(camera.fy))
     # Nearest depth at which the hand can fit in the image at all.
     near = max(depth_range[0], min(depth_range[1], 2.0 * focal * extent / max(size - 2 * margin_px, 1.0) * 0.8))
-    target = centre
-    for _ in range(16):
-        z = rng.uniform(near, depth_range[1])
-        half = extent * focal / z
-        u_lo, u_hi = min(half, camera.width / 2), max(camera.width - half, camera.width / 2)
-        v_lo, v_hi = min(half, camera.height / 2), max(camera.height - half, camera.height / 2)
-        u = rng.uniform(u_lo, u_hi)
-        v = rng.uniform(v_lo, v_hi)
-        target = np.array([(u - camera.cx) * z / camera.fx, (v - camera.cy) * z / camera.fy, z])
-        joints = rotated - centre + target
-        if _inside(joints, camera, margin_px):
-            return target - centre
+    # Draw all candidate placements at once; the first one that keeps every joint in view wins.
+    tries = 16
+    z = rng.uniform(near, depth_range[1], tries)
+    fractions = rng.random((tries, 2))
+    offset = _first_fit(
+        rotated - centre,
+        extent,
+        z,
+        fractions,
+        camera.fx,
+        camera.fy,
+        camera.cx,
+        camera.cy,
+        camera.width,
+        camera.height,
+        margin_px,
+    )
+    if offset is not None:
+        return offset - centre
     # Fall back to the image centre, far enough that the hand fits.
-    z = depth_range[1]
+    z_far = depth_range[1]
     target = np.array(
-        [(camera.width / 2 - camera.cx) * z / camera.fx, (camera.height / 2 - camera.cy) * z / camera.fy, z]
+        [(camera.width / 2 - camera.cx) * z_far / camera.fx, (camera.height / 2 - camera.cy) * z_far / camera.fy, z_far]
     )
     return target - centre
 
 
-def _inside(joints: np.ndarray, camera: Camera, margin: float) -> bool:
-    z = joints[:, 2]
-    if np.any(z < 50.0):
-        return False
-    u = joints[:, 0] * camera.fx / z + camera.cx
-    v = joints[:, 1] * camera.fy / z + camera.cy
-    return bool(
-        np.all(u >= margin)
-        and np.all(u <= camera.width - 1 - margin)
-        and np.all(v >= margin)
-        and np.all(v <= camera.height - 1 - margin)
-    )
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _first_fit(points, extent, z, fractions, fx, fy, cx, cy, width, height, margin):
+    """First candidate centre (depth ``z[i]``, image position from ``fractions[i]``) that keeps every
+    point (relative to the centre) inside the image with ``margin`` pixels to spare; None if none does."""
+    focal = max(abs(fx), abs(fy))
+    for i in range(z.shape[0]):
+        half = extent * focal / z[i]
+        u_lo, u_hi = min(half, width / 2), max(width - half, width / 2)
+        v_lo, v_hi = min(half, height / 2), max(height - half, height / 2)
+        u = u_lo + fractions[i, 0] * (u_hi - u_lo)
+        v = v_lo + fractions[i, 1] * (v_hi - v_lo)
+        target = np.array([(u - cx) * z[i] / fx, (v - cy) * z[i] / fy, z[i]])
+        fits = True
+        for j in range(points.shape[0]):
+            pz = points[j, 2] + target[2]
+            if pz <= 50.0:
+                fits = False
+                break
+            pu = (points[j, 0] + target[0]) * fx / pz + cx
+            pv = (points[j, 1] + target[1]) * fy / pz + cy
+            if pu < margin or pu > width - 1 - margin or pv < margin or pv > height - 1 - margin:
+                fits = False
+                break
+        if fits:
+            return target
+    return None
 
 
 def sample_hand(

@@ -448,6 +448,52 @@ def noise_tables(seed: int = 20261121) -> tuple[np.ndarray, np.ndarray]:
     return rng.standard_normal(shape, dtype=np.float32), rng.random(shape, dtype=np.float32)
 
 
+# Row kernels of the sensor pass: small branch-free loops over 1-D float32 runs that LLVM vectorises.
+@_jit
+def _noisy_row(row, gauss_row, value, base, quad, quant, lo, hi):
+    for u in range(lo, hi):
+        z = row[u]
+        value[u] = z + (base + quad * z * z) * gauss_row[u]
+    if quant > 0.0:
+        for u in range(lo, hi):
+            z = value[u]
+            step = quant * z * z
+            quantised = np.floor(z / step + np.float32(0.5)) * step
+            value[u] = quantised if step > np.float32(1.0) else z
+
+
+@_jit
+def _nearest_neighbour_row(up, row, down, nearest, lo, hi):
+    for u in range(lo, hi):
+        nearest[u] = up[u] if up[u] < down[u] else down[u]
+    for u in range(max(lo, 1), hi):
+        nearest[u] = row[u - 1] if row[u - 1] < nearest[u] else nearest[u]
+    for u in range(lo, min(hi, row.shape[0] - 1)):
+        nearest[u] = row[u + 1] if row[u + 1] < nearest[u] else nearest[u]
+
+
+@_jit
+def _drop_row(row, nearest, uniform_row, value, jump, drop, lo, hi):
+    # A dropped pixel gets an infinite value, which the rounding pass writes as 0.
+    for u in range(lo, hi):
+        silhouette = (row[u] - nearest[u] > jump) & (uniform_row[u] < drop)
+        value[u] = np.float32(np.inf) if silhouette else value[u]
+
+
+@_jit
+def _speckle_row(uniform_row, value, keep, lo, hi):
+    for u in range(lo, hi):
+        value[u] = np.float32(np.inf) if uniform_row[u] > keep else value[u]
+
+
+@_jit
+def _round_row(row, value, out_row, lo, hi):
+    for u in range(lo, hi):
+        rounded = np.floor(value[u] + np.float32(0.5))
+        ok = (row[u] < np.float32(1e30)) & (rounded >= np.float32(1.0)) & (rounded <= np.float32(65535.0))
+        out_row[u] = np.uint16(rounded) if ok else np.uint16(0)
+
+
 @_jit
 def depth_to_uint16(
     zbuf,
@@ -481,7 +527,7 @@ def depth_to_uint16(
         quant_quad: Disparity quantisation step coefficient, ``step = quant_quad * z**2`` (mm).
         edge_jump: Depth jump (mm) to a nearer neighbour that marks a silhouette pixel.
         edge_drop: Probability of dropping a silhouette pixel on the far side of a jump.
-        speckle_drop: Probability of dropping any hand or occluder pixel.
+        speckle_drop: Probability of dropping any pixel.
     """
     height, width = zbuf.shape
     row_mask = gauss.shape[0] - 1
@@ -507,50 +553,23 @@ def depth_to_uint16(
         while row[hi - 1] > 1e30:
             hi -= 1
         if not noise:
-            for u in range(lo, hi):
-                value[u] = row[u]
+            _round_row(row, row, out[v], lo, hi)
+            continue
+        tv = (v + offset_v) & row_mask
+        if offset_u + width <= cols:
+            gauss_row[lo:hi] = gauss[tv, offset_u + lo : offset_u + hi]
+            uniform_row[lo:hi] = uniform[tv, offset_u + lo : offset_u + hi]
         else:
-            tv = (v + offset_v) & row_mask
-            if offset_u + width <= cols:
-                gauss_row[lo:hi] = gauss[tv, offset_u + lo : offset_u + hi]
-                uniform_row[lo:hi] = uniform[tv, offset_u + lo : offset_u + hi]
-            else:
-                for u in range(lo, hi):
-                    gauss_row[u] = gauss[tv, (u + offset_u) % cols]
-                    uniform_row[u] = uniform[tv, (u + offset_u) % cols]
-            # Noise and quantisation in branch-free loops the compiler vectorises (inf stays inf).
             for u in range(lo, hi):
-                z = row[u]
-                value[u] = z + (base + quad * z * z) * gauss_row[u]
-            if quant_quad > 0.0:
-                for u in range(lo, hi):
-                    z = value[u]
-                    step = quant * z * z
-                    quantised = np.floor(z / step + np.float32(0.5)) * step
-                    value[u] = quantised if step > np.float32(1.0) else z
-            if edge_drop > 0.0:
-                up = zbuf[max(v - 1, 0)]
-                down = zbuf[min(v + 1, height - 1)]
-                for u in range(lo, hi):
-                    nearest[u] = min(up[u], down[u])
-                for u in range(max(lo, 1), hi):
-                    nearest[u] = min(nearest[u], row[u - 1])
-                for u in range(lo, min(hi, width - 1)):
-                    nearest[u] = min(nearest[u], row[u + 1])
-        for u in range(lo, hi):
-            z = row[u]
-            if z > 1e30:  # nothing hit (inf)
-                continue
-            if noise:
-                # The silhouette test is spatially coherent (well predicted); the random draw comes second.
-                if edge_drop > 0.0 and z - nearest[u] > edge_jump and uniform_row[u] < edge_drop:
-                    continue
-                if uniform_row[u] > 1.0 - speckle_drop and prims[ids[v, u], 1] != LAYER_BACKGROUND:
-                    continue
-            zi = np.floor(value[u] + np.float32(0.5))
-            if zi < 1.0 or zi > 65535.0:
-                continue
-            out[v, u] = np.uint16(zi)
+                gauss_row[u] = gauss[tv, (u + offset_u) % cols]
+                uniform_row[u] = uniform[tv, (u + offset_u) % cols]
+        _noisy_row(row, gauss_row, value, base, quad, quant, lo, hi)
+        if edge_drop > 0.0:
+            _nearest_neighbour_row(zbuf[max(v - 1, 0)], row, zbuf[min(v + 1, height - 1)], nearest, lo, hi)
+            _drop_row(row, nearest, uniform_row, value, np.float32(edge_jump), np.float32(edge_drop), lo, hi)
+        if speckle_drop > 0.0:
+            _speckle_row(uniform_row, value, np.float32(1.0 - speckle_drop), lo, hi)
+        _round_row(row, value, out[v], lo, hi)
     return out
 
 
