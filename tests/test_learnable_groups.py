@@ -266,3 +266,9 @@ def test_loss_skips_missing_labels():
     assert out["loss"].item() == 0.0
     out["loss"].backward()
     assert torch.isfinite(pred.grad).all()
+
+
+def test_input_size_is_checked_at_construction():
+    assert tiny("ljg_k3", input_size=32).input_size == 32
+    with pytest.raises(HandposeError, match="multiple of 64"):
+        create_model("ljg_k3", input_size=200)  # depth 4: stride 4 x 2**4

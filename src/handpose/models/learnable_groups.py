@@ -183,6 +183,8 @@ class LearnableGroupsNet(nn.Module):
         eval_selection: Selection at evaluation: ``"hard"`` argmax one-hot (default, deterministic),
             ``"sample"`` a relaxed one-hot sample as in the reference, or ``"soft"`` the softmax of
             ``logits / temperature``.
+        input_size: Crop side the model will see (optional; the network is fully convolutional, this
+            only checks that the side suits the hourglass depth).
 
     Outputs of ``forward(image)``:
         ``joints`` ``(B, J, 3)`` (uvz), ``uv`` ``(B, J, 2)``, ``depth`` ``(B, J)``, ``heatmaps`` (the
@@ -205,9 +207,17 @@ class LearnableGroupsNet(nn.Module):
         beta_init: float = 10.0,
         temperature: float = 5.0,
         eval_selection: EvalSelection = "hard",
+        input_size: int | None = None,
     ) -> None:
         super().__init__()
         j = skeleton.num_joints
+        self.side_multiple = 4 * 2 ** max(depth, 2)  # stride 4, then the hourglass levels and the U-nets' halvings
+        if input_size is not None and (input_size < self.side_multiple or input_size % self.side_multiple):
+            raise HandposeError(
+                f"learnable groups with hourglass depth {depth} need an input side that is a multiple of "
+                f"{self.side_multiple}, got {input_size}"
+            )
+        self.input_size = input_size
         if grouping == "single":
             num_groups = 1
         elif grouping == "manual":
@@ -292,8 +302,7 @@ class LearnableGroupsNet(nn.Module):
 
     # -- forward ------------------------------------------------------------------------------------
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        # Stride 4 to the heatmaps, then the hourglass levels and the branch U-nets' two halvings.
-        check_image(image, 3, 4 * 2 ** max(self.backbone.depth, 2), model="learnable groups")
+        check_image(image, 3, self.side_multiple, model="learnable groups")
         heatmaps, features = self.backbone(image)
         shared = self.shared(torch.cat((heatmaps[-1], features), dim=1))
         branch_out = self.branches(shared)
