@@ -2,9 +2,10 @@
 
 Renders frames with :func:`handpose.synth.frame.render_frame` (image and labels, in memory) for depth
 at 320x240 (ICVL camera) and 640x480 (NYU camera) and RGB at 256x256, with the default frame mix
-(half empty, half cluttered depth backgrounds, sensor noise on), then the same with occluders, and
-the full ``handpose synth`` write path (PNG encoding and atomic file writes). The process pins itself
-to one core first, so the numbers are per core.
+(half empty, half cluttered depth backgrounds, sensor noise on), then the same with occluders, then
+hand and arm alone (empty background, exact depth), and the full ``handpose synth`` write path (PNG
+encoding and atomic file writes). The process pins itself to one core first, so the numbers are per
+core.
 
 Usage:
     .venv/bin/python benchmarks/bench_synth.py [--frames 400] [--core 0] [--no-write-docs]
@@ -83,17 +84,20 @@ def main() -> int:
     from handpose.synth.frame import DEFAULT_RGB_CAMERA, render_frame
     from handpose.synth.writer import write_synthetic
 
+    plain = {"background": "empty", "noise": False}
     configs = [
-        ("depth 320x240", "depth", get_camera("icvl"), False),
-        ("depth 640x480", "depth", get_camera("nyu"), False),
-        ("rgb 256x256", "rgb", DEFAULT_RGB_CAMERA, False),
-        ("depth 320x240 + occluders", "depth", get_camera("icvl"), True),
-        ("depth 640x480 + occluders", "depth", get_camera("nyu"), True),
-        ("rgb 256x256 + occluders", "rgb", DEFAULT_RGB_CAMERA, True),
+        ("depth 320x240", "depth", get_camera("icvl"), False, {}),
+        ("depth 640x480", "depth", get_camera("nyu"), False, {}),
+        ("rgb 256x256", "rgb", DEFAULT_RGB_CAMERA, False, {}),
+        ("depth 320x240 + occluders", "depth", get_camera("icvl"), True, {}),
+        ("depth 640x480 + occluders", "depth", get_camera("nyu"), True, {}),
+        ("rgb 256x256 + occluders", "rgb", DEFAULT_RGB_CAMERA, True, {}),
+        ("depth 320x240, empty background, no noise", "depth", get_camera("icvl"), False, plain),
+        ("depth 640x480, empty background, no noise", "depth", get_camera("nyu"), False, plain),
     ]
     compile_start = time.perf_counter()
-    for _, modality, camera, occluders in configs:
-        render_frame(0, 0, modality, camera, occluders=occluders)
+    for _, modality, camera, occluders, extra in configs:
+        render_frame(0, 0, modality, camera, occluders=occluders, **extra)
     first_call = time.perf_counter() - compile_start
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     rows = []
@@ -134,8 +138,10 @@ def main() -> int:
         lines.append(f"| {name} | {wall:.0f} | {cpu:.0f} | {best_text} | {target} |")
     lines += [
         "",
-        "Rows without `write` render in memory (image + labels, what `SyntheticStream` does per item); "
-        "`write` rows include PNG encoding and atomic writes (what `handpose synth` does).",
+        "Rows without `write` render in memory (image + labels, what `SyntheticStream` does per item) with "
+        "the default frame mix: half empty, half cluttered backgrounds (wall, maybe a table, blobs), sensor noise "
+        "on. `empty background, no noise` rows are the hand and arm alone. `write` rows include PNG encoding "
+        "and atomic writes (what `handpose synth` does). Targets apply to the default mix.",
     ]
     body = "\n".join(lines)
     print(body)

@@ -106,12 +106,12 @@ class HandShape:
 
     @classmethod
     def sample(cls, rng: np.random.Generator) -> HandShape:
-        lengths = rng.uniform(0.9, 1.1, 5)
+        r = rng.random(8)  # one draw for all eight parameters
         return cls(
-            scale=float(rng.uniform(0.8, 1.2)),
-            finger_lengths=tuple(float(x) for x in lengths),  # type: ignore[arg-type]
-            palm_width=float(rng.uniform(0.93, 1.07)),
-            thickness=float(rng.uniform(0.9, 1.12)),
+            scale=0.8 + 0.4 * float(r[0]),
+            finger_lengths=tuple(0.9 + 0.2 * float(x) for x in r[1:6]),  # type: ignore[arg-type]
+            palm_width=0.93 + 0.14 * float(r[6]),
+            thickness=0.9 + 0.22 * float(r[7]),
         )
 
 

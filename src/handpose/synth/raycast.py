@@ -358,7 +358,18 @@ def _raster_plane(prims, k, zbuf, ids, fx, fy, cx, cy):
 @_jit
 def rasterize(prims, zbuf, ids, fx, fy, cx, cy):
     """Intersect every primitive (rows of ``prims``) into ``zbuf`` (inf = empty) and ``ids`` (-1 = empty)."""
+    # Nearest primitives first: later ones then skip every pixel already covered by something closer
+    # than their own nearest point (the early depth test in each raster loop).
+    nearest = np.empty(prims.shape[0])
     for k in range(prims.shape[0]):
+        kind = int(prims[k, 0])
+        if kind == CONE:
+            nearest[k] = min(prims[k, 8] - prims[k, 12], prims[k, 11] - prims[k, 13])
+        elif kind == PLANE:
+            nearest[k] = np.inf
+        else:
+            nearest[k] = prims[k, 4] - prims[k, 5]
+    for k in np.argsort(nearest, kind="mergesort"):
         kind = int(prims[k, 0])
         if kind == CONE:
             _raster_cone(prims, k, zbuf, ids, fx, fy, cx, cy)

@@ -35,13 +35,14 @@ class SensorNoise:
 
     @classmethod
     def sample(cls, rng: np.random.Generator) -> SensorNoise:
+        r = rng.random(6)  # one draw for all six strengths
         return cls(
-            base_sigma=float(rng.uniform(0.3, 2.0)),
-            quad_sigma=float(rng.uniform(0.5e-6, 3.0e-6)),
-            quant_quad=float(rng.choice([0.0, 2.85e-6])),
-            edge_jump=float(rng.uniform(8.0, 20.0)),
-            edge_drop=float(rng.uniform(0.1, 0.8)),
-            speckle_drop=float(rng.uniform(0.0, 0.01)),
+            base_sigma=0.3 + 1.7 * float(r[0]),
+            quad_sigma=0.5e-6 + 2.5e-6 * float(r[1]),
+            quant_quad=2.85e-6 if r[2] < 0.5 else 0.0,
+            edge_jump=8.0 + 12.0 * float(r[3]),
+            edge_drop=0.1 + 0.7 * float(r[4]),
+            speckle_drop=0.01 * float(r[5]),
         )
 
 
