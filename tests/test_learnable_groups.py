@@ -272,3 +272,11 @@ def test_input_size_is_checked_at_construction():
     assert tiny("ljg_k3", input_size=32).input_size == 32
     with pytest.raises(HandposeError, match="multiple of 64"):
         create_model("ljg_k3", input_size=200)  # depth 4: stride 4 x 2**4
+
+
+def test_sampled_selection_refuses_export():
+    from handpose.models.onnx_export import onnx_bytes
+
+    model = tiny("ljg_k2", eval_selection="sample").eval()
+    with pytest.raises(HandposeError, match="cannot be exported"):
+        onnx_bytes(model, input_size=32)

@@ -282,6 +282,8 @@ class LearnableGroupsNet(nn.Module):
             return self.fixed_assignment
         logits = self.selector_logits
         mode = "sample" if self.training else self.eval_selection
+        if mode == "sample" and (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()):
+            raise HandposeError("a sampled joint-group selection cannot be exported; use eval_selection='hard'")
         if mode == "sample":
             return RelaxedOneHotCategorical(self.temperature, logits=logits).rsample()
         if mode == "soft":
