@@ -280,3 +280,23 @@ def test_sampled_selection_refuses_export():
     model = tiny("ljg_k2", eval_selection="sample").eval()
     with pytest.raises(HandposeError, match="cannot be exported"):
         onnx_bytes(model, input_size=32)
+
+
+def test_selector_learns_which_group_predicts_each_joint():
+    """With the paper's selector rate and an annealed temperature, each joint ends up on its best group."""
+    torch.manual_seed(0)
+    model = tiny("ljg_k3").train()
+    joints = torch.arange(21)
+    best = (joints * 7) % 3  # any fixed assignment
+    per_group = torch.ones(3, 21, 3)
+    per_group[best, joints] = 0.0  # group best[j] predicts joint j exactly (the target is 0), the others miss by 1
+    optimiser = torch.optim.Adam([model.selector_logits], lr=0.1)
+    schedule = TemperatureSchedule(start=5.0, decay=0.1, every=3, floor=0.1)
+    for step in range(150):
+        model.set_temperature(schedule(step))
+        loss = torch.einsum("jk,kjc->jc", model._selection(), per_group).abs().mean()
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    assert torch.equal(model.assignment(), best)
+    assert model.selection_probabilities()[joints, best].min() > 0.9
