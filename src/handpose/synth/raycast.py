@@ -459,52 +459,6 @@ def noise_tables(seed: int = 20261121) -> tuple[np.ndarray, np.ndarray]:
     return rng.standard_normal(shape, dtype=np.float32), rng.random(shape, dtype=np.float32)
 
 
-# Row kernels of the sensor pass: small branch-free loops over 1-D float32 runs that LLVM vectorises.
-@_jit
-def _noisy_row(row, gauss_row, value, base, quad, quant, lo, hi):
-    for u in range(lo, hi):
-        z = row[u]
-        value[u] = z + (base + quad * z * z) * gauss_row[u]
-    if quant > 0.0:
-        for u in range(lo, hi):
-            z = value[u]
-            step = quant * z * z
-            quantised = np.floor(z / step + np.float32(0.5)) * step
-            value[u] = quantised if step > np.float32(1.0) else z
-
-
-@_jit
-def _nearest_neighbour_row(up, row, down, nearest, lo, hi):
-    for u in range(lo, hi):
-        nearest[u] = up[u] if up[u] < down[u] else down[u]
-    for u in range(max(lo, 1), hi):
-        nearest[u] = row[u - 1] if row[u - 1] < nearest[u] else nearest[u]
-    for u in range(lo, min(hi, row.shape[0] - 1)):
-        nearest[u] = row[u + 1] if row[u + 1] < nearest[u] else nearest[u]
-
-
-@_jit
-def _drop_row(row, nearest, uniform_row, value, jump, drop, lo, hi):
-    # A dropped pixel gets an infinite value, which the rounding pass writes as 0.
-    for u in range(lo, hi):
-        silhouette = (row[u] - nearest[u] > jump) & (uniform_row[u] < drop)
-        value[u] = np.float32(np.inf) if silhouette else value[u]
-
-
-@_jit
-def _speckle_row(uniform_row, value, keep, lo, hi):
-    for u in range(lo, hi):
-        value[u] = np.float32(np.inf) if uniform_row[u] > keep else value[u]
-
-
-@_jit
-def _round_row(row, value, out_row, lo, hi):
-    for u in range(lo, hi):
-        rounded = np.floor(value[u] + np.float32(0.5))
-        ok = (row[u] < np.float32(1e30)) & (rounded >= np.float32(1.0)) & (rounded <= np.float32(65535.0))
-        out_row[u] = np.uint16(rounded) if ok else np.uint16(0)
-
-
 @_jit
 def depth_to_uint16(
     zbuf,
@@ -528,7 +482,7 @@ def depth_to_uint16(
         zbuf: Depth per pixel, inf where nothing was hit.
         ids: Primitive per pixel (-1 = empty).
         prims: Primitive table (speckle dropout only hits hand and occluder pixels, not background).
-        gauss: Table of standard-normal values (rows a power of two).
+        gauss: Table of standard-normal values (rows a power of two, at least ``offset_u + W`` columns).
         uniform: Same-size table of uniform [0, 1) values.
         offset_u: Per-frame column offset into the tables.
         offset_v: Per-frame row offset into the tables.
@@ -541,46 +495,70 @@ def depth_to_uint16(
         speckle_drop: Probability of dropping any pixel.
     """
     height, width = zbuf.shape
-    row_mask = gauss.shape[0] - 1
-    cols = gauss.shape[1]
     out = np.zeros((height, width), dtype=np.uint16)
+    row_mask = gauss.shape[0] - 1
     value = np.empty(width, dtype=np.float32)
-    nearest = np.empty(width, dtype=np.float32)
-    gauss_row = np.empty(width, dtype=np.float32)
-    uniform_row = np.empty(width, dtype=np.float32)
     base = np.float32(noise_base)
     quad = np.float32(noise_quad)
     quant = np.float32(quant_quad)
+    jump = np.float32(edge_jump)
+    drop = np.float32(edge_drop)
+    keep = np.float32(1.0 - speckle_drop)
+    missing = np.float32(1e30)
+    # Plain 2-D indexing in simple loops (no row views, no helper calls) is what LLVM vectorises best.
     for v in range(height):
-        row = zbuf[v]
         # Only the run of columns between the first and last hit needs work (most rows of an
         # empty-background frame have none at all).
         lo = 0
-        while lo < width and row[lo] > 1e30:
+        while lo < width and zbuf[v, lo] > missing:
             lo += 1
         if lo == width:
             continue
         hi = width
-        while row[hi - 1] > 1e30:
+        while zbuf[v, hi - 1] > missing:
             hi -= 1
         if not noise:
-            _round_row(row, row, out[v], lo, hi)
+            for u in range(lo, hi):
+                rounded = np.floor(zbuf[v, u] + np.float32(0.5))
+                ok = (zbuf[v, u] < missing) & (rounded >= np.float32(1.0)) & (rounded <= np.float32(65535.0))
+                out[v, u] = np.uint16(rounded) if ok else np.uint16(0)
             continue
         tv = (v + offset_v) & row_mask
-        if offset_u + width <= cols:
-            gauss_row[lo:hi] = gauss[tv, offset_u + lo : offset_u + hi]
-            uniform_row[lo:hi] = uniform[tv, offset_u + lo : offset_u + hi]
-        else:
+        up = max(v - 1, 0)
+        down = min(v + 1, height - 1)
+        for u in range(lo, hi):
+            z = zbuf[v, u]
+            value[u] = z + (base + quad * z * z) * gauss[tv, offset_u + u]
+        if quant_quad > 0.0:
             for u in range(lo, hi):
-                gauss_row[u] = gauss[tv, (u + offset_u) % cols]
-                uniform_row[u] = uniform[tv, (u + offset_u) % cols]
-        _noisy_row(row, gauss_row, value, base, quad, quant, lo, hi)
-        if edge_drop > 0.0:
-            _nearest_neighbour_row(zbuf[max(v - 1, 0)], row, zbuf[min(v + 1, height - 1)], nearest, lo, hi)
-            _drop_row(row, nearest, uniform_row, value, np.float32(edge_jump), np.float32(edge_drop), lo, hi)
-        if speckle_drop > 0.0:
-            _speckle_row(uniform_row, value, np.float32(1.0 - speckle_drop), lo, hi)
-        _round_row(row, value, out[v], lo, hi)
+                z = value[u]
+                step = quant * z * z
+                quantised = np.floor(z / step + np.float32(0.5)) * step
+                value[u] = quantised if step > np.float32(1.0) else z
+        # Interior columns in one branch-free loop; the two border columns (if in the run) after it.
+        for u in range(max(lo, 1), min(hi, width - 1)):
+            z = zbuf[v, u]
+            nearest = min(min(zbuf[up, u], zbuf[down, u]), min(zbuf[v, u - 1], zbuf[v, u + 1]))
+            r = uniform[tv, offset_u + u]
+            # Silhouette shadow: the far side of a depth jump; speckle: anywhere.
+            dropped = ((z - nearest > jump) & (r < drop)) | (r > keep)
+            rounded = np.floor(value[u] + np.float32(0.5))
+            ok = (z < missing) & (rounded >= np.float32(1.0)) & (rounded <= np.float32(65535.0)) & ~dropped
+            out[v, u] = np.uint16(rounded) if ok else np.uint16(0)
+        for u in (0, width - 1):
+            if u < lo or u >= hi:
+                continue
+            z = zbuf[v, u]
+            nearest = min(zbuf[up, u], zbuf[down, u])
+            if u > 0:
+                nearest = min(nearest, zbuf[v, u - 1])
+            if u + 1 < width:
+                nearest = min(nearest, zbuf[v, u + 1])
+            r = uniform[tv, offset_u + u]
+            dropped = ((z - nearest > jump) and (r < drop)) or (r > keep)
+            rounded = np.floor(value[u] + np.float32(0.5))
+            if z < missing and 1.0 <= rounded <= 65535.0 and not dropped:
+                out[v, u] = np.uint16(rounded)
     return out
 
 

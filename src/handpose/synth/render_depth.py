@@ -103,8 +103,12 @@ def depth_image(
     n = noise if noise is not None else SensorNoise()
     gauss, uniform = noise_table_pair()
     rows, cols = gauss.shape
-    # Column offsets that keep a whole image row inside one table row read contiguous memory.
-    span = max(cols - zbuf.shape[1], 1)
+    if zbuf.shape[1] >= cols:
+        # Images wider than the tables (rare): tile the tables so every row reads one contiguous run.
+        reps = zbuf.shape[1] // cols + 2
+        gauss, uniform = np.tile(gauss, (1, reps)), np.tile(uniform, (1, reps))
+    # Column offsets that keep a whole image row inside one table row.
+    span = max(cols - zbuf.shape[1], 1) if zbuf.shape[1] < cols else cols
     return raycast.depth_to_uint16(
         zbuf,
         ids,
