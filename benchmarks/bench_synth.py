@@ -101,12 +101,13 @@ def main() -> int:
     first_call = time.perf_counter() - compile_start
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     rows = []
-    for name, modality, camera, occluders in configs:
+    for name, modality, camera, occluders, extra in configs:
         wall, cpu, best = _time(
-            lambda i, m=modality, c=camera, o=occluders: render_frame(1, i, m, c, occluders=o), args.frames
+            lambda i, m=modality, c=camera, o=occluders, x=extra: render_frame(1, i, m, c, occluders=o, **x),
+            args.frames,
         )
         rows.append((name, wall, cpu, best))
-        print(f"{name:28s} {wall:8.1f} frames/s wall  {cpu:8.1f} CPU  {best:8.1f} best chunks", flush=True)
+        print(f"{name:44s} {wall:8.1f} frames/s wall  {cpu:8.1f} CPU  {best:8.1f} best chunks", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         n = max(args.frames // 2, 1)
         for name, modality, camera in (
@@ -117,7 +118,7 @@ def main() -> int:
             write_synthetic(Path(tmp) / modality, n, 1, modality, camera)
             wall, cpu = n / (time.perf_counter() - wall_start), n / (time.process_time() - cpu_start)
             rows.append((name, wall, cpu, float("nan")))
-            print(f"{name:28s} {wall:8.1f} frames/s wall  {cpu:8.1f} CPU", flush=True)
+            print(f"{name:44s} {wall:8.1f} frames/s wall  {cpu:8.1f} CPU", flush=True)
     load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
 
     lines = [

@@ -164,8 +164,8 @@ def test_left_hand_mirrors_right_hand():
     cam = Camera(200.0, 200.0, 79.5, 59.5, 160, 120)
     z_right, _ = render_zbuffer(right.primitives, cam)
     z_left, _ = render_zbuffer(left.primitives, cam)
-    d_right = depth_image(z_right, np.zeros_like(z_right, dtype=np.int32), right.primitives, None)
-    d_left = depth_image(z_left, np.zeros_like(z_left, dtype=np.int32), left.primitives, None)
+    d_right = depth_image(z_right)
+    d_left = depth_image(z_left)
     assert (d_right > 0).sum() > 1000
     assert np.mean(d_left == d_right[:, ::-1]) > 0.999
     assert np.abs(d_left.astype(int) - d_right[:, ::-1].astype(int)).max() <= 1

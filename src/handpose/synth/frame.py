@@ -130,7 +130,7 @@ def render_frame(
     if modality == "depth":
         sensor = SensorNoise.sample(rng) if noise else None
         key = int(rng.integers(0, 2**63))
-        image = depth_image(zbuf, ids, prims, sensor, key)
+        image = depth_image(zbuf, sensor, key)
     else:
         image = shade(rng, zbuf, ids, prims, cam)
     joints = geometry.joints

@@ -462,8 +462,6 @@ def noise_tables(seed: int = 20261121) -> tuple[np.ndarray, np.ndarray]:
 @_jit
 def depth_to_uint16(
     zbuf,
-    ids,
-    prims,
     gauss,
     uniform,
     offset_u,
@@ -480,8 +478,6 @@ def depth_to_uint16(
 
     Args:
         zbuf: Depth per pixel, inf where nothing was hit.
-        ids: Primitive per pixel (-1 = empty).
-        prims: Primitive table (speckle dropout only hits hand and occluder pixels, not background).
         gauss: Table of standard-normal values (rows a power of two, at least ``offset_u + W`` columns).
         uniform: Same-size table of uniform [0, 1) values.
         offset_u: Per-frame column offset into the tables.

@@ -23,7 +23,7 @@ class SensorNoise:
         quant_quad: Disparity quantisation step ``quant_quad * z**2`` mm (0 = off; ~2.9e-6 for Kinect v1).
         edge_jump: Depth jump (mm) to a nearer neighbour that marks a silhouette pixel.
         edge_drop: Probability that a silhouette pixel on the far side of a jump reads as missing.
-        speckle_drop: Probability that any hand or occluder pixel reads as missing.
+        speckle_drop: Probability that any pixel reads as missing.
     """
 
     base_sigma: float = 1.0
@@ -93,9 +93,7 @@ def noise_table_pair() -> tuple[np.ndarray, np.ndarray]:
     return gauss, uniform
 
 
-def depth_image(
-    zbuf: np.ndarray, ids: np.ndarray, prims: np.ndarray, noise: SensorNoise | None, key: int = 0
-) -> np.ndarray:
+def depth_image(zbuf: np.ndarray, noise: SensorNoise | None = None, key: int = 0) -> np.ndarray:
     """uint16 millimetres (0 = missing) from a z-buffer; ``noise=None`` rounds the exact depth.
 
     ``key`` picks where in the fixed noise tables this frame reads, so equal keys give equal noise.
@@ -111,8 +109,6 @@ def depth_image(
     span = max(cols - zbuf.shape[1], 1) if zbuf.shape[1] < cols else cols
     return raycast.depth_to_uint16(
         zbuf,
-        ids,
-        np.ascontiguousarray(prims, dtype=np.float64),
         gauss,
         uniform,
         int(key % span),
