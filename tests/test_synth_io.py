@@ -141,6 +141,8 @@ def _cli(args, capsys):
         (["--count", "-4"], "--count must be a positive"),
         (["--camera", "1,2,3", "--count", "2"], "unknown camera"),
         (["--workers", "0", "--count", "2"], "--workers"),
+        (["--camera=-500,500,160,120,320,240", "--count", "2"], "fx must be positive"),
+        (["--camera", "500,500,-3,-3", "--count", "2"], "image size"),
     ],
 )
 def test_cli_bad_arguments_exit_2_with_one_line(tmp_path, capsys, args, message):

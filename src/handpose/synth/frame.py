@@ -7,6 +7,7 @@ same arguments always give the same bytes.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -32,9 +33,11 @@ def resolve_camera(camera: str | Camera | None, modality: str = "depth") -> Came
     if camera is None:
         return CAMERAS_DEFAULT[modality]
     cam = get_camera(camera).y_down()
+    if cam.fx <= 0:
+        raise HandposeError(f"camera {camera!r}: fx must be positive (a mirrored image is not supported)")
     if cam.width <= 0 or cam.height <= 0:
-        # Intrinsics without a size: assume the principal point is the image centre.
-        width, height = round(2 * cam.cx + 1), round(2 * cam.cy + 1)
+        # Intrinsics without a size: assume the principal point is (about) the image centre.
+        width, height = 2 * math.ceil(cam.cx), 2 * math.ceil(cam.cy)
         if width <= 0 or height <= 0 or width > 8192 or height > 8192:
             raise HandposeError(f"camera {camera!r}: give the image size as fx,fy,cx,cy,width,height")
         cam = Camera(cam.fx, cam.fy, cam.cx, cam.cy, width, height, cam.name)
