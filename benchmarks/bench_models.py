@@ -133,7 +133,29 @@ def render(rows: list[dict[str, object]], peak: float, command: str, threads: in
         achieved = best * float(r["deploy_gflops"])
         cells += [f"{achieved:.0f}", f"{100 * achieved / peak:.0f} %"]
         lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", *target_lines(rows, load)]
     return "\n".join(lines) + "\n\n"
+
+
+# CrossInfoNet's speed targets on this machine class (frames/s): batch 32 in fp32, batch 1 any precision.
+TARGETS = {"crossinfonet": {32: 175.0, 1: 200.0}}
+
+
+def target_lines(rows: list[dict[str, object]], load: float) -> list[str]:
+    out = []
+    for r in rows:
+        for batch, goal in TARGETS.get(str(r["name"]), {}).items():
+            keys = ("eager", "onnx") if batch == 32 else ("eager", "onnx", "onnx_int8")
+            rates = {k: float(r[f"{k}_b{batch}"]) for k in keys if f"{k}_b{batch}" in r}
+            if not rates:
+                continue
+            best = max(rates, key=rates.get)
+            verdict = "met" if rates[best] >= goal else "NOT met"
+            out.append(
+                f"- Target {r['name']} batch {batch} >= {goal:.0f} frames/s: best {rates[best]:.1f} ({best}) — {verdict}"
+                + (" (machine loaded: rerun quietly)" if load > 1.5 else "")
+            )
+    return out
 
 
 def write_section(body: str, path: Path = DOCS) -> None:
