@@ -110,18 +110,21 @@ def sample_articulation(rng: np.random.Generator, synergy: str = "uniform", blen
     return couple_dip(clip_pose(pose), slack)
 
 
-def random_rotation(rng: np.random.Generator) -> np.ndarray:
-    """Uniformly distributed rotation matrix (from a random unit quaternion)."""
-    q = rng.normal(size=4)
-    q /= np.linalg.norm(q)
-    w, x, y, z = q
+def quaternion_matrix(q: np.ndarray) -> np.ndarray:
+    """Rotation matrix of the (not necessarily unit) quaternion ``(w, x, y, z)``."""
+    w, x, y, z = (q / np.sqrt(q @ q)).tolist()  # Python floats: faster than numpy scalars here
     return np.array(
         [
-            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+            1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w),
+            2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w),
+            2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y),
         ]
-    )
+    ).reshape(3, 3)  # fmt: skip
+
+
+def random_rotation(rng: np.random.Generator) -> np.ndarray:
+    """Uniformly distributed rotation matrix (from a normally distributed quaternion)."""
+    return quaternion_matrix(rng.normal(size=4))
 
 
 @dataclass

@@ -16,7 +16,7 @@ import numpy as np
 
 from handpose.geometry import Camera
 from handpose.synth import hand, raycast
-from handpose.synth.poses import HandState, random_rotation
+from handpose.synth.poses import HandState, quaternion_matrix, random_rotation
 
 OCCLUDER_MODES = ("front", "near", "held")
 
@@ -98,31 +98,43 @@ def sample_depth_background(
 ) -> np.ndarray:
     """Background rows for a cluttered depth frame: a wall, maybe a table, and 0-4 blobs."""
     points = _hand_extremes(state, joints)
+    r = rng.random(8)  # one draw for the planes and the blob count
     rows = []
-    # Wall: facing the camera, tilted up to ~35 degrees, 120-1200 mm behind the hand.
-    normal = np.array([rng.uniform(-0.7, 0.7), rng.uniform(-0.7, 0.7), -1.0])
+    # Wall: facing the camera, tilted up to ~45 degrees, 120-1200 mm behind every hand and arm point.
+    normal = np.array([1.4 * r[0] - 0.7, 1.4 * r[1] - 0.7, -1.0])
     normal /= np.linalg.norm(normal)
-    offset = float(np.min(points @ normal)) - rng.uniform(120.0, 1200.0)
-    rows.append(_plane_row(normal, offset))
-    if rng.random() < 0.5:
+    rows.append(_plane_row(normal, float(np.min(points @ normal)) - (120.0 + 1080.0 * r[2])))
+    if r[3] < 0.5:
         # Table or floor below the hand (y down): its normal points up and towards the camera.
-        normal = np.array([rng.uniform(-0.3, 0.3), -1.0, rng.uniform(-0.6, 0.1)])
+        normal = np.array([0.6 * r[4] - 0.3, -1.0, 0.7 * r[5] - 0.6])
         normal /= np.linalg.norm(normal)
-        offset = float(np.min(points @ normal)) - rng.uniform(40.0, 400.0)
+        offset = float(np.min(points @ normal)) - (40.0 + 360.0 * r[6])
         if offset < 0.0:
             rows.append(_plane_row(normal, offset))
-    z_back = float(np.max(points[:21, 2]))
-    for _ in range(int(rng.integers(0, 5))):
-        size = rng.uniform(30.0, 160.0)
-        z = z_back + size + rng.uniform(40.0, 700.0)
-        u = rng.uniform(0, camera.width)
-        v = rng.uniform(0, camera.height)
-        centre = np.array([(u - camera.cx) * z / camera.fx, (v - camera.cy) * z / camera.fy, z])
-        if rng.random() < 0.4:
-            rows.append(raycast.pack_ellipsoid(centre, random_rotation(rng), size * rng.uniform(0.3, 1.0, 3), 0))
-        else:
-            row = _random_object(rng, centre, size, raycast.LAYER_BACKGROUND)
-            rows.append(row)
+    count = int(r[7] * 5)
+    if count:
+        z_back = float(np.max(points[:21, 2]))
+        b = rng.random((count, 10))
+        quats = rng.normal(size=(count, 4))
+        for i in range(count):
+            size = 30.0 + 130.0 * b[i, 0]
+            z = z_back + size + 40.0 + 660.0 * b[i, 1]
+            u, v = b[i, 2] * camera.width, b[i, 3] * camera.height
+            centre = np.array([(u - camera.cx) * z / camera.fx, (v - camera.cy) * z / camera.fy, z])
+            rotation = quaternion_matrix(quats[i])
+            kind = b[i, 4]
+            if kind < 0.4:
+                rows.append(raycast.pack_ellipsoid(centre, rotation, size * (0.3 + 0.7 * b[i, 5:8]), 0))
+            elif kind < 0.6:
+                rows.append(raycast.pack_cone(centre, centre, size, size, raycast.LAYER_BACKGROUND))
+            elif kind < 0.8:
+                rows.append(
+                    raycast.pack_box(centre, rotation, size * (0.4 + 0.6 * b[i, 5:8]), raycast.LAYER_BACKGROUND)
+                )
+            else:
+                half, radius = size * (1.0 + 1.5 * b[i, 8]), size * (0.3 + 0.3 * b[i, 9])
+                axis = rotation[:, 0]
+                rows.append(raycast.pack_cone(centre - axis * half, centre + axis * half, radius, radius, 0))
     return np.stack(rows)
 
 
