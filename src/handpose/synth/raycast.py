@@ -515,9 +515,9 @@ def depth_to_uint16(
             hi -= 1
         if not noise:
             for u in range(lo, hi):
-                rounded = np.floor(zbuf[v, u] + np.float32(0.5))
-                ok = (zbuf[v, u] < missing) & (rounded >= np.float32(1.0)) & (rounded <= np.float32(65535.0))
-                out[v, u] = np.uint16(rounded) if ok else np.uint16(0)
+                x = zbuf[v, u]
+                ok = (x >= np.float32(0.5)) & (x < np.float32(65535.5))
+                out[v, u] = np.uint16(np.int32(x + np.float32(0.5))) if ok else np.uint16(0)
             continue
         tv = (v + offset_v) & row_mask
         up = max(v - 1, 0)
@@ -529,7 +529,8 @@ def depth_to_uint16(
             for u in range(lo, hi):
                 z = value[u]
                 step = quant * z * z
-                quantised = np.floor(z / step + np.float32(0.5)) * step
+                # Truncating a positive number rounds it after the +0.5 (floor() would stop vectorisation).
+                quantised = np.float32(np.int32(z / step + np.float32(0.5))) * step
                 value[u] = quantised if step > np.float32(1.0) else z
         # Interior columns in one branch-free loop; the two border columns (if in the run) after it.
         for u in range(max(lo, 1), min(hi, width - 1)):
@@ -538,9 +539,9 @@ def depth_to_uint16(
             r = uniform[tv, offset_u + u]
             # Silhouette shadow: the far side of a depth jump; speckle: anywhere.
             dropped = ((z - nearest > jump) & (r < drop)) | (r > keep)
-            rounded = np.floor(value[u] + np.float32(0.5))
-            ok = (z < missing) & (rounded >= np.float32(1.0)) & (rounded <= np.float32(65535.0)) & ~dropped
-            out[v, u] = np.uint16(rounded) if ok else np.uint16(0)
+            x = value[u]
+            ok = (z < missing) & (x >= np.float32(0.5)) & (x < np.float32(65535.5)) & ~dropped
+            out[v, u] = np.uint16(np.int32(x + np.float32(0.5))) if ok else np.uint16(0)
         for u in (0, width - 1):
             if u < lo or u >= hi:
                 continue
@@ -552,9 +553,9 @@ def depth_to_uint16(
                 nearest = min(nearest, zbuf[v, u + 1])
             r = uniform[tv, offset_u + u]
             dropped = ((z - nearest > jump) and (r < drop)) or (r > keep)
-            rounded = np.floor(value[u] + np.float32(0.5))
-            if z < missing and 1.0 <= rounded <= 65535.0 and not dropped:
-                out[v, u] = np.uint16(rounded)
+            x = value[u]
+            if z < missing and 0.5 <= x < 65535.5 and not dropped:
+                out[v, u] = np.uint16(np.int32(x + np.float32(0.5)))
     return out
 
 
