@@ -24,6 +24,7 @@ import json
 import multiprocessing
 import os
 import shutil
+import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,6 +101,9 @@ _WORKER_JOB: SynthJob | None = None
 def _init_worker(job: SynthJob) -> None:
     global _WORKER_JOB
     _WORKER_JOB = job
+    # Ctrl-C goes to the whole process group: let the parent stop the pool (and tidy up) instead of
+    # every worker printing its own traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _worker_frame(index: int) -> dict[str, Any]:
