@@ -29,7 +29,10 @@ RGB_SKELETONS = ("canonical21",)
 # Smaller test inputs where the architecture allows (family -> side); others use the spec's size.
 TEST_INPUT = {"crossinfonet": 32, "fingerposenet": 32, "holistic": 32, "learnable_groups": 32, "resunet": 64}
 # Builder overrides that shrink a family for the test: the same architecture with fewer channels and levels.
+# CrossInfoNet keeps the reference widths; the ResNet-50 families run at quarter width (same layers).
 TEST_OVERRIDES: dict[str, dict] = {
+    "fingerposenet": {"width": 0.25, "channels": 32, "reduced": 16, "fc_dim": 64, "fusion_dim": 64},
+    "holistic": {"width": 0.25, "hidden": 64},
     "learnable_groups": {"features": 16, "stem_channels": 8, "depth": 1, "num_modules": 1, "branch_channels": 8},
     "resunet": {
         "input_size": 64,
