@@ -55,7 +55,7 @@ def matmul_peak(seconds: float, n: int = 2048) -> float:
 def bench_model(name: str, skeleton: str, batches: list[int], seconds: float, threads: int) -> dict[str, object]:
     from handpose.models import create_model, get_spec
     from handpose.models._flops import count_flops, count_parameters
-    from handpose.models.depth_layers import fold_batchnorm
+    from handpose.models.depth_layers import fold_batchnorm_checked
     from handpose.models.onnx_export import onnx_bytes, ort_session, quantize_onnx
 
     spec = get_spec(name)
@@ -73,7 +73,7 @@ def bench_model(name: str, skeleton: str, batches: list[int], seconds: float, th
         # Inference needs only ``joints``: time the graph without the training-only heads.
         model.joints_only()
     row["deploy_gflops"] = count_flops(model, size, channels) / 1e9
-    fast = fold_batchnorm(model).to(memory_format=torch.channels_last)
+    fast = fold_batchnorm_checked(model, torch.randn(2, channels, size, size)).to(memory_format=torch.channels_last)
     data = onnx_bytes(model, input_size=size)
     sessions = {"onnx": ort_session(data, threads)}
     if spec.modality == "depth":

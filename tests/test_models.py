@@ -305,6 +305,28 @@ def test_fold_batchnorm_keeps_outputs():
             torch.testing.assert_close(folded(x)[key], value, atol=1e-4, rtol=1e-4)
 
 
+def test_checked_folding_refuses_a_preactivation_pair():
+    from handpose.models.depth_layers import fold_batchnorm_checked
+
+    class PreAct(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bn1 = torch.nn.BatchNorm2d(4)
+            self.conv1 = torch.nn.Conv2d(4, 4, 3, padding=1)
+
+        def forward(self, x):
+            return self.conv1(torch.relu(self.bn1(x)))
+
+    model = PreAct()
+    model.bn1.running_mean.fill_(0.5)
+    model.bn1.running_var.fill_(3.0)
+    x = torch.randn(2, 4, 8, 8)
+    kept = fold_batchnorm_checked(model, x)
+    assert isinstance(kept.bn1, torch.nn.BatchNorm2d)
+    with torch.no_grad():
+        torch.testing.assert_close(kept(x), model.eval()(x))
+
+
 def test_int8_export_writes_a_smaller_working_model(tmp_path):
     from handpose.models.onnx_export import export_onnx
 

@@ -111,3 +111,22 @@ def fold_batchnorm(model: nn.Module, inplace: bool = False) -> nn.Module:
             if partner is not None and _fold_pair(partner, child):
                 setattr(module, name, nn.Identity())
     return model
+
+
+def fold_batchnorm_checked(model: nn.Module, example: Tensor, atol: float = 1e-4) -> nn.Module:
+    """:func:`fold_batchnorm` on a copy, kept only if it reproduces ``model.eval()`` on ``example``.
+
+    Attribute-name pairing cannot see the order of operations (a pre-activation block applies ``bn1``
+    before ``conv1``); such a network gets an unfolded eval-mode copy instead of wrong outputs.
+    """
+    reference = copy.deepcopy(model).eval()
+    folded = fold_batchnorm(model)
+    with torch.no_grad():
+        expected, got = reference(example), folded(example)
+    pairs = expected.items() if isinstance(expected, dict) else [("out", expected)]
+    for key, value in pairs:
+        other = got[key] if isinstance(got, dict) else got
+        scale = max(1.0, float(value.abs().max()))
+        if not torch.allclose(other, value, atol=atol * scale, rtol=0.0):
+            return reference
+    return folded

@@ -24,7 +24,7 @@ from torch import nn
 
 from handpose.errors import HandposeError
 from handpose.io import write_bytes_atomic
-from handpose.models.depth_layers import fold_batchnorm
+from handpose.models.depth_layers import fold_batchnorm_checked
 
 Quantize = Literal["int8", "int8-dynamic"] | None
 QUANTIZE_MODES = ("int8", "int8-dynamic")
@@ -60,7 +60,7 @@ def onnx_bytes(model: nn.Module, input_size: int | None = None, opset: int = 17,
     if size is None:
         raise HandposeError("export needs the input size (the model carries no spec)")
     channels = spec.in_channels if spec is not None else 1
-    folded = fold_batchnorm(model)
+    folded = fold_batchnorm_checked(model, torch.randn(2, channels, size, size))
     if joints_only and hasattr(folded, "joints_only"):
         folded.joints_only()
     names = ["joints"] if joints_only else output_names(folded, size, channels)
