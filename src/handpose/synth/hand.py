@@ -130,9 +130,41 @@ _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
 
 @_jit
+def _mm(a, b):
+    """3x3 matrix product without BLAS (numba's ``@`` calls BLAS: slow to compile, slow for 3x3)."""
+    out = np.empty((3, 3))
+    for i in range(3):
+        for j in range(3):
+            out[i, j] = a[i, 0] * b[0, j] + a[i, 1] * b[1, j] + a[i, 2] * b[2, j]
+    return out
+
+
+@_jit
+def _mv(a, v):
+    """3x3 matrix times 3-vector without BLAS."""
+    return np.array(
+        [
+            a[0, 0] * v[0] + a[0, 1] * v[1] + a[0, 2] * v[2],
+            a[1, 0] * v[0] + a[1, 1] * v[1] + a[1, 2] * v[2],
+            a[2, 0] * v[0] + a[2, 1] * v[1] + a[2, 2] * v[2],
+        ]
+    )
+
+
+@_jit
+def _mat3(a00, a01, a02, a10, a11, a12, a20, a21, a22):
+    # Element-wise construction compiles much faster in numba than nested-list np.array literals.
+    m = np.empty((3, 3))
+    m[0, 0], m[0, 1], m[0, 2] = a00, a01, a02
+    m[1, 0], m[1, 1], m[1, 2] = a10, a11, a12
+    m[2, 0], m[2, 1], m[2, 2] = a20, a21, a22
+    return m
+
+
+@_jit
 def _rot_x(angle):
     c, s = np.cos(angle), np.sin(angle)
-    return np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
+    return _mat3(1.0, 0.0, 0.0, 0.0, c, -s, 0.0, s, c)
 
 
 @_jit
@@ -140,14 +172,21 @@ def _rot_z(angle):
     # Positive angles turn +y towards -x; for spreads we want +x (radial) for positive values, so
     # callers negate.
     c, s = np.cos(angle), np.sin(angle)
-    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+    return _mat3(c, -s, 0.0, s, c, 0.0, 0.0, 0.0, 1.0)
 
 
 @_jit
 def _axis_angle(axis, angle):
-    a = axis / np.sqrt(np.sum(axis * axis))
-    k = np.array([[0.0, -a[2], a[1]], [a[2], 0.0, -a[0]], [-a[1], a[0], 0.0]])
-    return np.eye(3) + np.sin(angle) * k + (1.0 - np.cos(angle)) * (k @ k)
+    n = np.sqrt(axis[0] * axis[0] + axis[1] * axis[1] + axis[2] * axis[2])
+    x, y, z = axis[0] / n, axis[1] / n, axis[2] / n
+    k = _mat3(0.0, -z, y, z, 0.0, -x, -y, x, 0.0)
+    kk = _mm(k, k)
+    sin, cos1 = np.sin(angle), 1.0 - np.cos(angle)
+    out = np.empty((3, 3))
+    for i in range(3):
+        for j in range(3):
+            out[i, j] = (1.0 if i == j else 0.0) + sin * k[i, j] + cos1 * kk[i, j]
+    return out
 
 
 def axis_angle(axis: np.ndarray, angle: float) -> np.ndarray:
@@ -186,16 +225,16 @@ def _forward_kinematics(shape, pose):
         radii = _RADIUS_TABLE[f] * (s * thick)
         lengths[2] -= _TIP_INSET * radii[3]
         if f == 0:
-            frame = _rot_z(pose[0]) @ _axis_angle(_THUMB_ABD_AXIS, pose[1]) @ _THUMB_FRAME
+            frame = _mm(_mm(_rot_z(pose[0]), _axis_angle(_THUMB_ABD_AXIS, pose[1])), _THUMB_FRAME)
         else:
-            frame = _rot_z(-_SPLAY_TABLE[f] - _SPREAD_SIGN[f] * pose[4 * f + 1]) @ _rot_x(pose[4 * f])
+            frame = _mm(_rot_z(-_SPLAY_TABLE[f] - _SPREAD_SIGN[f] * pose[4 * f + 1]), _rot_x(pose[4 * f]))
         joints[first] = base
         point = base.copy()
         for seg in range(3):
             point = point + frame[:, 1] * lengths[seg]
             joints[first + seg + 1] = point
             if seg < 2:
-                frame = frame @ _rot_x(pose[4 * f + 2 + seg])
+                frame = _mm(frame, _rot_x(pose[4 * f + 2 + seg]))
         radius[first : first + 4] = radii
     return joints, radius
 
@@ -203,7 +242,12 @@ def _forward_kinematics(shape, pose):
 @_jit
 def _forearm_axis_local(pose):
     # Flexing the wrist turns the hand palmar relative to the forearm: the forearm turns the other way.
-    return _rot_z(pose[21]) @ _rot_x(-pose[20]) @ np.array([0.0, -1.0, 0.0])
+    return _mv(_mm(_rot_z(pose[21]), _rot_x(-pose[20])), np.array([0.0, -1.0, 0.0]))
+
+
+@_jit
+def _place(p, rotation, mirror, translation):
+    return _mv(rotation, p * mirror) + translation
 
 
 @_jit
@@ -224,28 +268,46 @@ def _hand_rows(joints, radius, shape, pose, rotation, translation, mirror_x):
     rows = np.zeros((NUM_HAND_PRIMITIVES, 21))
     n = 0
 
-    def place(p):
-        return rotation @ (p * mirror) + translation
-
     for f in range(5):
         for seg in range(3):
             a = 1 + 4 * f + seg
-            _cone_row(rows, n, place(joints[a]), place(joints[a + 1]), radius[a], radius[a + 1])
+            _cone_row(
+                rows,
+                n,
+                _place(joints[a], rotation, mirror, translation),
+                _place(joints[a + 1], rotation, mirror, translation),
+                radius[a],
+                radius[a + 1],
+            )
             n += 1
     # Metacarpals: from the carpus to each MCP head, thick enough to give the palm its ~30 mm depth.
     for i in range(4):
         carpal = _CARPAL[i] * s
         carpal[0] *= pw
-        _cone_row(rows, n, place(carpal), place(joints[5 + 4 * i]), 13.0 * s * th, _MCP_HEAD_RADIUS[i] * s * th)
+        _cone_row(
+            rows,
+            n,
+            _place(carpal, rotation, mirror, translation),
+            _place(joints[5 + 4 * i], rotation, mirror, translation),
+            13.0 * s * th,
+            _MCP_HEAD_RADIUS[i] * s * th,
+        )
         n += 1
     # Knuckle bar: fills the valleys between the metacarpal heads.
     off = np.array([0.0, -6.0 * s, 1.5 * s])
-    _cone_row(rows, n, place(joints[5] + off), place(joints[17] + off), 10.0 * s * th, 9.0 * s * th)
+    _cone_row(
+        rows,
+        n,
+        _place(joints[5] + off, rotation, mirror, translation),
+        _place(joints[17] + off, rotation, mirror, translation),
+        10.0 * s * th,
+        9.0 * s * th,
+    )
     n += 1
     # Palm slab: an ellipsoid across the middle of the palm.
     centre = np.array([-4.0 * pw, 50.0, 3.5]) * s
     radii = np.array([36.0 * pw, 32.0, 13.5 * th]) * s
-    c = place(centre)
+    c = _place(centre, rotation, mirror, translation)
     axes = rotation * mirror[None, :]
     to_unit = (axes / radii[None, :]).T
     rows[n, 0] = 1.0  # raycast.ELLIPSOID
@@ -259,32 +321,44 @@ def _hand_rows(joints, radius, shape, pose, rotation, translation, mirror_x):
     _cone_row(
         rows,
         n,
-        place(np.array([14.0 * pw, 12.0, 4.0]) * s),
-        place(np.array([-14.0 * pw, 12.0, 4.0]) * s),
+        _place(np.array([14.0 * pw, 12.0, 4.0]) * s, rotation, mirror, translation),
+        _place(np.array([-14.0 * pw, 12.0, 4.0]) * s, rotation, mirror, translation),
         17.0 * s * th,
         16.0 * s * th,
     )
     n += 1
     thenar_end = joints[1] + 0.6 * (joints[2] - joints[1])
-    _cone_row(rows, n, place(np.array([8.0 * pw, 22.0, 8.0]) * s), place(thenar_end), 14.0 * s * th, 11.0 * s * th)
+    _cone_row(
+        rows,
+        n,
+        _place(np.array([8.0 * pw, 22.0, 8.0]) * s, rotation, mirror, translation),
+        _place(thenar_end, rotation, mirror, translation),
+        14.0 * s * th,
+        11.0 * s * th,
+    )
     n += 1
     _cone_row(
         rows,
         n,
-        place(np.array([-20.0 * pw, 24.0, 8.0]) * s),
-        place(np.array([-28.0 * pw, 58.0, 7.0]) * s),
+        _place(np.array([-20.0 * pw, 24.0, 8.0]) * s, rotation, mirror, translation),
+        _place(np.array([-28.0 * pw, 58.0, 7.0]) * s, rotation, mirror, translation),
         12.0 * s * th,
         10.5 * s * th,
     )
     n += 1
     # Forearm: two capsules side by side give the flattened wrist section (about 60 x 38 mm).
     axis = _forearm_axis_local(pose)
-    side = _rot_z(pose[21]) @ np.array([1.0, 0.0, 0.0])
+    side = _mv(_rot_z(pose[21]), np.array([1.0, 0.0, 0.0]))
     for k in range(2):
         offset = -1.0 if k == 0 else 1.0
         start = side * offset * 11.0 * s + np.array([0.0, 2.0, 2.0]) * s
         _cone_row(
-            rows, n, place(start), place(start + axis * FOREARM_LENGTH_MM * s), _WRIST_RADIUS * s * th, 27.0 * s * th
+            rows,
+            n,
+            _place(start, rotation, mirror, translation),
+            _place(start + axis * FOREARM_LENGTH_MM * s, rotation, mirror, translation),
+            _WRIST_RADIUS * s * th,
+            27.0 * s * th,
         )
         n += 1
     return rows
