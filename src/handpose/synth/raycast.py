@@ -503,18 +503,16 @@ def depth_to_uint16(
     missing = np.float32(1e30)
     # Plain 2-D indexing in simple loops (no row views, no helper calls) is what LLVM vectorises best.
     for v in range(height):
-        # Only the run of columns between the first and last hit needs work (most rows of an
-        # empty-background frame have none at all).
-        lo = 0
-        while lo < width and zbuf[v, lo] > missing:
-            lo += 1
-        if lo == width:
+        # Rows with no hit at all (most of an empty-background frame) need no work. Rows with a hit are
+        # processed whole: loops over the constant range vectorise, loops over a data-dependent run of
+        # columns did not (several times slower).
+        first = 0
+        while first < width and zbuf[v, first] > missing:
+            first += 1
+        if first == width:
             continue
-        hi = width
-        while zbuf[v, hi - 1] > missing:
-            hi -= 1
         if not noise:
-            for u in range(lo, hi):
+            for u in range(width):
                 x = zbuf[v, u]
                 ok = (x >= np.float32(0.5)) & (x < np.float32(65535.5))
                 out[v, u] = np.uint16(np.int32(x + np.float32(0.5))) if ok else np.uint16(0)
@@ -522,18 +520,17 @@ def depth_to_uint16(
         tv = (v + offset_v) & row_mask
         up = max(v - 1, 0)
         down = min(v + 1, height - 1)
-        for u in range(lo, hi):
+        for u in range(width):
             z = zbuf[v, u]
             value[u] = z + (base + quad * z * z) * gauss[tv, offset_u + u]
         if quant_quad > 0.0:
-            for u in range(lo, hi):
+            for u in range(width):
                 z = value[u]
                 step = quant * z * z
                 # Truncating a positive number rounds it after the +0.5 (floor() would stop vectorisation).
                 quantised = np.float32(np.int32(z / step + np.float32(0.5))) * step
                 value[u] = quantised if step > np.float32(1.0) else z
-        # Interior columns in one branch-free loop; the two border columns (if in the run) after it.
-        for u in range(max(lo, 1), min(hi, width - 1)):
+        for u in range(1, width - 1):
             z = zbuf[v, u]
             nearest = min(min(zbuf[up, u], zbuf[down, u]), min(zbuf[v, u - 1], zbuf[v, u + 1]))
             r = uniform[tv, offset_u + u]
@@ -543,8 +540,6 @@ def depth_to_uint16(
             ok = (z < missing) & (x >= np.float32(0.5)) & (x < np.float32(65535.5)) & ~dropped
             out[v, u] = np.uint16(np.int32(x + np.float32(0.5))) if ok else np.uint16(0)
         for u in (0, width - 1):
-            if u < lo or u >= hi:
-                continue
             z = zbuf[v, u]
             nearest = min(zbuf[up, u], zbuf[down, u])
             if u > 0:
