@@ -184,6 +184,7 @@ def _row_span(v, pu, pv, qu, qv, radius, width, full):
 @_jit
 def _raster_cone(prims, k, zbuf, ids, fx, fy, cx, cy):
     height, width = zbuf.shape
+    inv_fx = 1.0 / fx  # a multiply per pixel instead of a divide
     ax, ay, az = prims[k, 6], prims[k, 7], prims[k, 8]
     bx, by, bz = prims[k, 9], prims[k, 10], prims[k, 11]
     ra, rb = prims[k, 12], prims[k, 13]
@@ -218,7 +219,7 @@ def _raster_cone(prims, k, zbuf, ids, fx, fy, cx, cy):
         for u in range(u0, u1):
             if zbuf[v, u] <= zmin:
                 continue
-            dx = (u - cx) / fx
+            dx = (u - cx) * inv_fx
             dd = dx * dx + dy * dy + 1.0
             da = dx * ax + dy * ay + az
             best = np.inf
@@ -260,6 +261,7 @@ def _raster_cone(prims, k, zbuf, ids, fx, fy, cx, cy):
 @_jit
 def _raster_ellipsoid(prims, k, zbuf, ids, fx, fy, cx, cy):
     height, width = zbuf.shape
+    inv_fx = 1.0 / fx  # a multiply per pixel instead of a divide
     m = prims[k, 9:18]
     c0, c1, c2 = prims[k, 6], prims[k, 7], prims[k, 8]
     q0 = -(m[0] * c0 + m[1] * c1 + m[2] * c2)
@@ -275,7 +277,7 @@ def _raster_ellipsoid(prims, k, zbuf, ids, fx, fy, cx, cy):
         for u in range(u0, u1):
             if zbuf[v, u] <= zmin:
                 continue
-            dx = (u - cx) / fx
+            dx = (u - cx) * inv_fx
             e0 = m[0] * dx + m[1] * dy + m[2]
             e1 = m[3] * dx + m[4] * dy + m[5]
             e2 = m[6] * dx + m[7] * dy + m[8]
@@ -293,6 +295,7 @@ def _raster_ellipsoid(prims, k, zbuf, ids, fx, fy, cx, cy):
 @_jit
 def _raster_box(prims, k, zbuf, ids, fx, fy, cx, cy):
     height, width = zbuf.shape
+    inv_fx = 1.0 / fx  # a multiply per pixel instead of a divide
     m = prims[k, 9:18]
     c0, c1, c2 = prims[k, 6], prims[k, 7], prims[k, 8]
     o = np.empty(3)
@@ -310,7 +313,7 @@ def _raster_box(prims, k, zbuf, ids, fx, fy, cx, cy):
         for u in range(u0, u1):
             if zbuf[v, u] <= zmin:
                 continue
-            dx = (u - cx) / fx
+            dx = (u - cx) * inv_fx
             e[0] = m[0] * dx + m[1] * dy + m[2]
             e[1] = m[3] * dx + m[4] * dy + m[5]
             e[2] = m[6] * dx + m[7] * dy + m[8]
