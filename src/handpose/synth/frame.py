@@ -14,7 +14,7 @@ import numpy as np
 
 from handpose.errors import HandposeError
 from handpose.geometry import Camera, get_camera
-from handpose.synth import poses, scene
+from handpose.synth import poses, raycast, scene
 from handpose.synth.render_depth import SensorNoise, depth_image, render_zbuffer
 from handpose.synth.render_rgb import shade
 
@@ -65,13 +65,16 @@ def joint_visibility(joints: np.ndarray, radius: np.ndarray, zbuf: np.ndarray, c
     """A joint is visible when it projects into the image and the first surface on its pixel's ray lies
     no more than its radius (plus a small tolerance) in front of it; otherwise something (another part of
     the hand, an occluder) hides it."""
-    z = joints[:, 2]
-    safe_z = np.where(z > 0, z, 1.0)
-    u = np.rint(joints[:, 0] * camera.fx / safe_z + camera.cx)
-    v = np.rint(joints[:, 1] * camera.fy / safe_z + camera.cy)
-    inside = (z > 0) & (u >= 0) & (u < camera.width) & (v >= 0) & (v < camera.height)
-    surface = zbuf[np.where(inside, v, 0).astype(np.intp), np.where(inside, u, 0).astype(np.intp)]
-    return inside & (surface >= z - radius - VISIBILITY_TOLERANCE_MM)
+    return raycast.visible_joints(
+        np.ascontiguousarray(joints, dtype=np.float64),
+        np.ascontiguousarray(radius, dtype=np.float64),
+        zbuf,
+        float(camera.fx),
+        float(camera.fy),
+        float(camera.cx),
+        float(camera.cy),
+        VISIBILITY_TOLERANCE_MM,
+    )
 
 
 def render_frame(

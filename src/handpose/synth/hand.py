@@ -398,6 +398,7 @@ def pose_hand(
     rotation: np.ndarray,
     translation: np.ndarray,
     side: str = "right",
+    kinematics: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> HandGeometry:
     """Posed hand in camera space: ``x_cam = rotation @ mirror(x_hand) + translation``.
 
@@ -407,6 +408,7 @@ def pose_hand(
         rotation: ``(3, 3)`` hand-to-camera rotation.
         translation: ``(3,)`` wrist position in camera space, mm.
         side: ``"right"`` or ``"left"``; a left hand mirrors the right hand's frame (``x -> -x``).
+        kinematics: ``local_joints(shape, pose)`` if already computed.
 
     Returns:
         Joints, joint radii and renderable primitives.
@@ -416,7 +418,7 @@ def pose_hand(
     R = np.ascontiguousarray(rotation, dtype=np.float64)
     t = np.asarray(translation, dtype=np.float64)
     mirror_x = -1.0 if side == "left" else 1.0
-    joints, radius = _forward_kinematics(shape_vec, pose)
+    joints, radius = kinematics if kinematics is not None else _forward_kinematics(shape_vec, pose)
     rows = _hand_rows(joints, radius, shape_vec, pose, R, t, mirror_x)
     cam_joints = (joints * np.array([mirror_x, 1.0, 1.0])) @ R.T + t
     return HandGeometry(cam_joints, radius, rows)

@@ -12,7 +12,7 @@ wrist-to-knuckle centre at 200-900 mm.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numba
 import numpy as np
@@ -72,6 +72,10 @@ SYNERGY_NAMES = tuple(SYNERGIES)
 GRASPS = ("ball_grasp", "cylinder_grasp")
 
 
+_PIP = np.array([6, 10, 14, 18])
+_DIP = _PIP + 1
+
+
 def clip_pose(pose: np.ndarray) -> np.ndarray:
     """Clip radians to the joint limits."""
     return np.clip(pose, hand.LOWER, hand.UPPER)
@@ -80,8 +84,7 @@ def clip_pose(pose: np.ndarray) -> np.ndarray:
 def couple_dip(pose: np.ndarray, slack: np.ndarray) -> np.ndarray:
     """Set every DIP to ``2/3 PIP + slack`` (radians), then clip to limits."""
     out = pose.copy()
-    for f in range(1, 5):
-        out[4 * f + 3] = hand.DIP_PIP_RATIO * out[4 * f + 2] + slack[f - 1]
+    out[_DIP] = hand.DIP_PIP_RATIO * out[_PIP] + slack
     return clip_pose(out)
 
 
@@ -146,9 +149,10 @@ class HandState:
     translation: np.ndarray
     side: str
     synergy: str = "uniform"
+    kinematics: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     def geometry(self) -> hand.HandGeometry:
-        return hand.pose_hand(self.shape, self.pose, self.rotation, self.translation, self.side)
+        return hand.pose_hand(self.shape, self.pose, self.rotation, self.translation, self.side, self.kinematics)
 
 
 def sample_view(rng: np.random.Generator, pose: np.ndarray, side: str) -> np.ndarray:
@@ -169,9 +173,10 @@ def place_in_view(
     camera: Camera,
     depth_range: tuple[float, float] = (200.0, 900.0),
     margin_px: float = 3.0,
+    kinematics: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Wrist translation that puts the hand centre at ``depth_range`` and every joint inside the image."""
-    local, _ = hand.local_joints(shape, pose)
+    local = (kinematics if kinematics is not None else hand.local_joints(shape, pose))[0]
     if side == "left":
         local = local * np.array([-1.0, 1.0, 1.0])
     rotated = local @ rotation.T
@@ -256,5 +261,6 @@ def sample_hand(
     pose = sample_articulation(rng, name)
     chosen_side = side if side is not None else ("left" if rng.random() < 0.5 else "right")
     rotation = sample_view(rng, pose, chosen_side)
-    translation = place_in_view(rng, shape, pose, rotation, chosen_side, camera, depth_range)
-    return HandState(shape, pose, rotation, translation, chosen_side, name)
+    kinematics = hand.local_joints(shape, pose)
+    translation = place_in_view(rng, shape, pose, rotation, chosen_side, camera, depth_range, kinematics=kinematics)
+    return HandState(shape, pose, rotation, translation, chosen_side, name, kinematics)

@@ -447,6 +447,23 @@ def surface_normal(prims, k, px, py, pz):
     return nx / norm, ny / norm, nz / norm
 
 
+@_jit
+def visible_joints(joints, radius, zbuf, fx, fy, cx, cy, tolerance):
+    """Per joint: inside the image and the first surface on its pixel's ray no more than
+    ``radius + tolerance`` in front of it."""
+    height, width = zbuf.shape
+    out = np.zeros(joints.shape[0], dtype=np.bool_)
+    for j in range(joints.shape[0]):
+        z = joints[j, 2]
+        if z <= 0.0:
+            continue
+        u = np.rint(joints[j, 0] * fx / z + cx)
+        v = np.rint(joints[j, 1] * fy / z + cy)
+        if 0 <= u < width and 0 <= v < height:
+            out[j] = zbuf[int(v), int(u)] >= z - radius[j] - tolerance
+    return out
+
+
 NOISE_TABLE_ROWS = 1024  # power of two: row lookups wrap with a mask
 NOISE_TABLE_COLS = 2048  # wide enough that a row of a 640-pixel image reads a contiguous run
 
