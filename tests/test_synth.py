@@ -22,6 +22,7 @@ def _bone_angle(joints: np.ndarray, a: int, b: int, c: int) -> float:
 
 def test_sampled_poses_respect_joint_limits_and_dip_coupling():
     rng = np.random.default_rng(0)
+    assert len(hand.POSE_PARAM_NAMES) == hand.NUM_POSE_PARAMS == len(hand.LOWER)
     for i in range(400):
         synergy = "uniform" if i % 3 == 0 else poses.SYNERGY_NAMES[i % len(poses.SYNERGY_NAMES)]
         pose = poses.sample_articulation(rng, synergy)

@@ -189,11 +189,6 @@ def _axis_angle(axis, angle):
     return out
 
 
-def axis_angle(axis: np.ndarray, angle: float) -> np.ndarray:
-    """Rotation matrix turning by ``angle`` (radians) about ``axis`` (right-hand rule)."""
-    return _axis_angle(np.asarray(axis, dtype=np.float64), float(angle))
-
-
 def _thumb_rest_frame() -> tuple[np.ndarray, np.ndarray]:
     # The thumb metacarpal points distally, radially and out of the palm; its pulp faces the palm.
     y = np.array([0.62, 0.72, 0.32])
