@@ -164,3 +164,13 @@ def test_cli_output_folder_checks(tmp_path, capsys):
     code, _ = _cli([str(full), "--count", "2", "--camera", CAMERA, "--overwrite", "--occluders"], capsys)
     assert code == 0 and (full / "meta.json").exists() and len(SyntheticFolder(full)) == 2
     assert (full / "keep.txt").exists()  # only synthetic files are replaced
+
+
+def test_stream_survives_pickling_for_worker_processes():
+    import pickle
+
+    stream = SyntheticStream(5, seed=9, camera=CAMERA, occluders=True)
+    copy = pickle.loads(pickle.dumps(stream))
+    assert len(copy) == 5 and copy.camera == stream.camera and copy.skeleton == "canonical21"
+    np.testing.assert_array_equal(copy[3].image, stream[3].image)
+    np.testing.assert_array_equal(copy[-1].joints_xyz, stream[4].joints_xyz)
