@@ -324,8 +324,9 @@ def _raster_box(prims, k, zbuf, ids, fx, fy, cx, cy):
                     if abs(o[i]) > h[i]:
                         tmin = np.inf
                     continue
-                t1 = (-h[i] - o[i]) / e[i]
-                t2 = (h[i] - o[i]) / e[i]
+                inv = 1.0 / e[i]
+                t1 = (-h[i] - o[i]) * inv
+                t2 = (h[i] - o[i]) * inv
                 if t1 > t2:
                     t1, t2 = t2, t1
                 tmin = max(tmin, t1)
