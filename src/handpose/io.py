@@ -29,6 +29,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise HandposeError(f"cannot write here: {exc.strerror}", path.parent) from None
     os.close(fd)
     tmp = Path(tmp_name)
+    # mkstemp creates owner-only files; give the result the permissions a plain open() would.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     try:
         yield tmp
         os.replace(tmp, path)

@@ -1,0 +1,29 @@
+import os
+
+import pytest
+
+from handpose.io import write_json_atomic, write_text_atomic
+
+
+def test_atomic_write_replaces_and_uses_umask(tmp_path):
+    target = tmp_path / "out.json"
+    write_json_atomic(target, {"a": 1})
+    write_json_atomic(target, {"a": 2})
+    assert target.read_text().strip().endswith("}")
+    assert '"a": 2' in target.read_text()
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (target.stat().st_mode & 0o777) == (0o666 & ~umask)
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+def test_failed_write_leaves_nothing(tmp_path):
+    from handpose.io import atomic_path
+
+    target = tmp_path / "half.txt"
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("partial")
+        raise RuntimeError("interrupted")
+    assert list(tmp_path.iterdir()) == []
+    write_text_atomic(target, "whole")
+    assert target.read_text() == "whole"
