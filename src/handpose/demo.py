@@ -71,7 +71,18 @@ QUICK = DemoPlan(
 )
 CAMERA = "nyu"
 CUBE_MM = 250.0
-OWNED = ("data", "run", "package", "predictions", "figures", "report.md", "metrics.json", "evaluation.json")
+VAL_FRACTION = 0.1
+OWNED = (
+    "data",
+    "cache",
+    "run",
+    "package",
+    "predictions",
+    "figures",
+    "report.md",
+    "metrics.json",
+    "evaluation.json",
+)
 
 
 def demo_config(plan: DemoPlan, out: Path) -> dict[str, Any]:
@@ -83,16 +94,19 @@ def demo_config(plan: DemoPlan, out: Path) -> dict[str, Any]:
         "description": "handpose demo: CrossInfoNet on synthetic NYU-camera depth",
         "model": {"name": "crossinfonet", "input_size": plan.input_size},
         "data": {
-            "dataset": "synthetic",
-            "root": str(out / "data" / "train"),
-            "train_split": "train",
-            "val_split": "val",
+            # The rendered frames' hand regions, decoded once (see handpose.datasets.depthcache); the
+            # last tenth of the training frames is the validation split.
+            "dataset": "depth_cache",
+            "root": str(out / "cache" / "train"),
+            "train_split": "all",
+            "val_split": "holdout",
+            "val_fraction": VAL_FRACTION,
             "cube": CUBE_MM,
             "center": "gt",
             "eval_center": "gt",
             "augment": True,
             "batch_size": plan.batch_size,
-            "num_workers": 1,
+            "num_workers": 0,
         },
         "optim": {"optimizer": "adam", "lr": plan.lr, "schedule": "exponential", "gamma": plan.gamma},
         "trainer": {
@@ -123,6 +137,9 @@ def run_demo(out: str | Path = "runs/demo", quick: bool = False) -> dict[str, An
     write_synthetic(out / "data" / "train", plan.train_frames, seed=1, camera=CAMERA, workers=plan.workers)
     write_synthetic(out / "data" / "test", plan.test_frames, seed=2, camera=CAMERA, workers=plan.workers)
     timings["render_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    build_caches(out, plan)
+    timings["cache_s"] = time.perf_counter() - start
 
     _say(f"2/6 training CrossInfoNet for {plan.train_minutes:g} min on the CPU")
     from handpose.training.config import config_from_dict
@@ -138,7 +155,7 @@ def run_demo(out: str | Path = "runs/demo", quick: bool = False) -> dict[str, An
 
     _say("3/6 evaluating on the held-out test frames")
     start = time.perf_counter()
-    evaluation = evaluate_demo(Path(best), out)
+    evaluation = evaluate_demo(Path(best), out, summary["train_frames"])
     timings["evaluate_s"] = time.perf_counter() - start
 
     _say("4/6 exporting the model package")
@@ -201,18 +218,30 @@ def _prepare(out: Path) -> None:
             path.unlink()
 
 
-def evaluate_demo(checkpoint: Path, out: Path) -> dict[str, Any]:
+def build_caches(out: Path, plan: DemoPlan) -> None:
+    """Decode the rendered frames once into hand-region caches (training reads these, not the PNGs)."""
+    from handpose.datasets import open_dataset
+    from handpose.datasets.depthcache import build_depth_cache
+
+    # Room for rotated, scaled and shifted crops at the input's resolution (margin as the cache's default).
+    patch = int(np.ceil(plan.input_size * 1.75 * 1.1 / 16) * 16)
+    for name, split in (("train", "all"), ("test", "test")):
+        reader = open_dataset("synthetic", out / "data" / name, split)
+        build_depth_cache(reader, out / "cache" / name, cube=CUBE_MM, patch_size=patch, center="gt", progress=False)
+
+
+def evaluate_demo(checkpoint: Path, out: Path, train_frames: int) -> dict[str, Any]:
     """Scores of the model and of the mean-pose baseline on the test frames (same crops)."""
     from handpose.codecs import cube as cube_codec
     from handpose.evaluation.checkpoint import open_eval_dataset, predict_dataset, score_depth, write_plots
     from handpose.inference import Estimator
 
     est = Estimator.load(checkpoint)
-    test = open_eval_dataset(est, "synthetic", str(out / "data" / "test"), "test")
+    test = open_eval_dataset(est, "depth_cache", str(out / "cache" / "test"), "test")
     preds = predict_dataset(est, test, description="test frames")
     model_scores = score_depth(preds.pred_xyz, preds.gt_xyz)
 
-    mean_norm = training_mean_pose(est, out / "data" / "train")
+    mean_norm = training_mean_pose(est, out / "cache" / "train", train_frames)
     g = preds.geometry
     baseline_xyz = cube_codec.decode(
         np.broadcast_to(mean_norm, preds.pred_xyz.shape), g["center_xyz"], g["cube"], g["rotation_deg"], g["camera"]
@@ -234,21 +263,22 @@ def evaluate_demo(checkpoint: Path, out: Path) -> dict[str, Any]:
     return result
 
 
-def training_mean_pose(est: Any, train_root: Path) -> np.ndarray:
-    """Mean normalised pose ``(J, 3)`` of the training split, with the contract's crop centring."""
+def training_mean_pose(est: Any, cache_root: Path, train_frames: int) -> np.ndarray:
+    """Mean normalised pose ``(J, 3)`` of the training frames, with the contract's crop centring."""
     from handpose.datasets import open_dataset
-    from handpose.geometry import CubeCrop
+    from handpose.geometry import CubeCrop, get_camera
     from handpose.skeleton import get
 
-    reader = open_dataset("synthetic", train_root, "train")
+    reader = open_dataset("depth_cache", cache_root, "all")
     crop = est.contract["crop"]
     if crop["train_center"] != "gt":
         raise HandposeError("the demo's baseline assumes crops centred on the labelled joint")
-    joints = reader.labels_xyz().astype(np.float64)
+    # The training frames are the first ones; the held-out validation tail is left out.
+    joints = reader.labels_xyz()[:train_frames].astype(np.float64)
     root = get(est.skeleton).root_index
     cube = float(crop["cube_mm"])
     # Without rotation a cube crop normalises as (xyz - centre) / (cube / 2); the centre is the root joint.
-    norm = [CubeCrop.around(j[root], cube, reader.camera).normalize_xyz(j) for j in joints]
+    norm = [CubeCrop.around(j[root], cube, get_camera(CAMERA)).normalize_xyz(j) for j in joints]
     return np.mean(norm, axis=0)
 
 

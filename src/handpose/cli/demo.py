@@ -21,6 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from handpose.training.cpu import configure_cpu_threads
+
+    configure_cpu_threads()
     from handpose.demo import run_demo
 
     run_demo(args.out, quick=args.quick)

@@ -24,6 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from handpose.training.cpu import configure_cpu_threads
+
+    configure_cpu_threads()
     from handpose.errors import HandposeError
     from handpose.export import export_package
 

@@ -42,6 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from handpose.training.cpu import configure_cpu_threads
+
+    configure_cpu_threads()
     from handpose.errors import HandposeError
     from handpose.predict import predict_files
 

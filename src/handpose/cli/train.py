@@ -35,6 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from handpose.training.cpu import configure_cpu_threads
+
+    configure_cpu_threads()
     from handpose.training.config import load_config
 
     overrides = list(args.overrides)

@@ -72,7 +72,12 @@ def predict_dataset(
             samples = [dataset.sample(i) for i in range(start, min(start + batch_size, n))]
             rows = [dataset.transform(sample, None) for sample in samples]
             batch = {k: np.stack([np.asarray(r[k]) for r in rows]) for k in rows[0]}
-            out = est.forward(batch["image"].astype(np.float32))
+            images = batch["image"].astype(np.float32)
+            if len(rows) < batch_size and n > batch_size:
+                # Same batch shape throughout: CPU kernels are prepared per shape, and a new one costs seconds.
+                pad = np.repeat(images[-1:], batch_size - len(rows), axis=0)
+                images = np.concatenate([images, pad])
+            out = est.forward(images)[: len(rows)]
             preds.append(decode_rows(est.contract, out, batch))
             gts.append(batch["joints_xyz"].astype(np.float64))
             vis.append(batch.get("visible", np.ones(batch["joints_xyz"].shape[:2], bool)))
@@ -191,6 +196,9 @@ def open_eval_dataset(est: Any, name: str, root: str, split: str) -> Any:
 
 def evaluate_checkpoint(args: argparse.Namespace) -> int:
     """Entry point of ``handpose evaluate --checkpoint``."""
+    from handpose.training.cpu import configure_cpu_threads
+
+    configure_cpu_threads()
     from handpose.inference import Estimator
 
     if not args.root:

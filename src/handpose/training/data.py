@@ -33,7 +33,8 @@ class EpochSampler(Sampler):
         shuffle: Permute (training) or keep order (validation).
         rank: This process.
         world_size: Processes ``W``; must divide ``global_batch``.
-        drop_last: Drop a final incomplete global batch (training).
+        drop_last: Training: drop a final incomplete global batch. Evaluation (``False``): deal the
+            frames round-robin over the processes instead.
     """
 
     def __init__(
@@ -61,8 +62,11 @@ class EpochSampler(Sampler):
         self.epoch = int(epoch)
 
     def _local_positions(self) -> list[int]:
+        if not self.drop_last:
+            # Evaluation: every frame exactly once, dealt round-robin so that no process is left empty.
+            return list(range(self.rank, self.length, self.world_size))
         per_rank = self.global_batch // self.world_size
-        n_batches = self.length // self.global_batch if self.drop_last else -(-self.length // self.global_batch)
+        n_batches = self.length // self.global_batch
         out: list[int] = []
         for b in range(n_batches):
             start = b * self.global_batch + self.rank * per_rank

@@ -1,0 +1,91 @@
+"""Two CPU processes (DDP over gloo) train like one process with the same global batch.
+
+Each process takes half of every global batch (``EpochSampler``) and DDP averages the gradients, so
+the only difference from a single process is BatchNorm seeing half a batch; dropout is switched off to
+compare like with like. The fast test checks the batch partition itself.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from handpose.training.data import EpochSampler
+from training_helpers import TINY_CONFIG, render
+
+
+def test_processes_split_each_global_batch_exactly() -> None:
+    single = list(EpochSampler(50, 8, seed=3, shuffle=True))
+    ranks = [list(EpochSampler(50, 8, seed=3, shuffle=True, rank=r, world_size=2)) for r in range(2)]
+    assert len(single) == 48 and all(len(r) == 24 for r in ranks)
+    for b in range(6):
+        merged = ranks[0][4 * b : 4 * b + 4] + ranks[1][4 * b : 4 * b + 4]
+        assert merged == single[8 * b : 8 * b + 8]
+
+
+def _train(out: Path, data: Path, devices: int) -> Path:
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": "1"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "handpose",
+        "train",
+        "--config",
+        str(TINY_CONFIG),
+        "--out",
+        str(out),
+        "--name",
+        f"d{devices}",
+        "--devices",
+        str(devices),
+        "data.dataset=synthetic",
+        f"data.root={data}",
+        "data.val_split=val",
+        "trainer.accelerator=cpu",
+        "trainer.max_epochs=2",
+        "model.kwargs.dropout=0.0",
+    ]
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out / f"d{devices}" / "checkpoints" / "last.ckpt"
+
+
+@pytest.mark.slow
+def test_two_process_ddp_matches_one_process(tmp_path: Path) -> None:
+    data = render(40, 1)
+    one = torch.load(_train(tmp_path, data, 1), map_location="cpu", weights_only=True)
+    two = torch.load(_train(tmp_path, data, 2), map_location="cpu", weights_only=True)
+    assert one["global_step"] == two["global_step"] > 0
+    init = torch.load(_initial_weights(tmp_path), map_location="cpu", weights_only=True)
+    moved, apart = 0.0, 0.0
+    for key, value in one["state_dict"].items():
+        if not value.is_floating_point() or "running" in key:
+            continue
+        moved += float((value - init[key]).double().pow(2).sum())
+        apart += float((value - two["state_dict"][key]).double().pow(2).sum())
+    # The two runs end close together compared with how far training moved the weights.
+    assert np.sqrt(apart) < 0.25 * np.sqrt(moved), (np.sqrt(apart), np.sqrt(moved))
+
+
+def _initial_weights(tmp_path: Path) -> Path:
+    """The weights both runs start from (same seed, same builder)."""
+    import lightning as L
+
+    from handpose.training.config import load_config
+    from handpose.training.run import build_run
+
+    cfg = load_config(
+        TINY_CONFIG,
+        ["data.dataset=synthetic", f"data.root={render(40, 1)}", "data.val_split=val", "model.kwargs.dropout=0.0"],
+    )
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    module, _, _ = build_run(cfg)
+    path = tmp_path / "init.pt"
+    torch.save(module.state_dict(), path)
+    return path

@@ -1,0 +1,150 @@
+"""End to end on synthetic depth: train -> checkpoint -> resume -> evaluate -> export -> predict.
+
+The model is the tiny CrossInfoNet of ``configs/synthetic/crossinfonet_tiny.yaml``; frames are a small
+synthetic folder, so the whole file runs in well under a minute on two cores.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from training_helpers import cli, render, tiny_run, train_args
+
+
+def _weights(ckpt: Path) -> dict[str, torch.Tensor]:
+    return torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"]
+
+
+def test_train_writes_run_folder_and_safe_checkpoints() -> None:
+    run = tiny_run()
+    for name in ("config.yaml", "contract.json", "summary.json", "logs/metrics.csv"):
+        assert (run.run_dir / name).is_file(), name
+    assert any((run.run_dir / "tb").iterdir())
+    summary = json.loads((run.run_dir / "summary.json").read_text())
+    assert summary["epochs"] == 2 and summary["global_step"] > 0
+    assert np.isfinite(summary["best_val_mean_error_mm"])
+    for ckpt in (run.best, run.last):
+        data = torch.load(ckpt, map_location="cpu", weights_only=True)  # plain containers and tensors only
+        contract = data["hyper_parameters"]["contract"]
+        assert contract["model"] == "crossinfonet" and contract["input_size"] == 32
+        assert data["hyper_parameters"]["config"]["data"]["val_split"] == "val"
+    # The best checkpoint is chosen on validation: its recorded score is the lowest logged one.
+    lines = (run.run_dir / "logs" / "metrics.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    col = header.index("val/mean_error_mm")
+    scores = [float(row.split(",")[col]) for row in lines[1:] if row.split(",")[col]]
+    assert abs(min(scores) - summary["best_val_mean_error_mm"]) < 1e-4
+
+
+def test_resume_matches_an_uninterrupted_run(tmp_path: Path) -> None:
+    run = tiny_run()  # trained 2 epochs straight
+    args = train_args(tmp_path, run.train_data, "split")
+    assert cli(*args, "trainer.max_epochs=1") == 0
+    assert cli(*args, "trainer.max_epochs=2", "--resume") == 0
+    resumed = _weights(tmp_path / "split" / "checkpoints" / "last.ckpt")
+    straight = _weights(run.last)
+    assert resumed.keys() == straight.keys()
+    for key in straight:
+        assert torch.equal(resumed[key], straight[key]), key
+
+
+def test_starting_over_an_existing_run_is_refused(tmp_path: Path, capsys) -> None:
+    run = tiny_run()
+    assert cli(*train_args(run.root / "runs", run.train_data, "tiny")) == 2
+    err = capsys.readouterr().err.strip()
+    assert "already has checkpoints" in err and "\n" not in err
+
+
+def test_evaluate_checkpoint(tmp_path: Path) -> None:
+    run = tiny_run()
+    out = tmp_path / "eval.json"
+    code = cli(
+        "evaluate",
+        "--checkpoint",
+        run.best,
+        "--dataset",
+        "synthetic",
+        "--root",
+        run.test_data,
+        "--json",
+        out,
+        "--plot",
+        tmp_path / "plots",
+    )
+    assert code == 0
+    report = json.loads(out.read_text())
+    assert report["frames"] == 12 and report["dataset"] == "synthetic"
+    assert report["median_error_mm"] > 0 and np.isfinite(report["mean_error_mm"])
+    assert len(report["per_joint_mm"]) == 21
+    curve = report["success_rate"]["max_error"]
+    assert curve == sorted(curve) and curve[-1] <= 1.0
+    assert (tmp_path / "plots" / "success_rate.png").is_file()
+    assert (tmp_path / "plots" / "per_joint_error.png").is_file()
+
+
+def test_package_alone_predicts_like_the_checkpoint(tmp_path: Path) -> None:
+    from handpose.inference import Estimator
+
+    run = tiny_run()
+    # Only the package travels: copy it away from the run folder and its data.
+    package = tmp_path / "moved"
+    shutil.copytree(run.package, package)
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    for name in ("000000.png", "000001.png", "000002.png"):
+        shutil.copy(run.test_data / "depth" / name, inputs / name)
+    meta = json.loads((package / "model.json").read_text())
+    assert meta["contract"]["crop"]["cube_mm"] == 250.0
+    assert meta["onnx"]["max_abs_diff"] <= 1e-3
+
+    out = tmp_path / "preds"
+    assert cli("predict", package, inputs, "--camera", "nyu", "--out", out) == 0
+    assert (
+        cli(
+            "predict", package, inputs, "--camera", "nyu", "--out", tmp_path / "onnx", "--runtime", "onnx", "--no-plots"
+        )
+        == 0
+    )
+    for name in ("000000", "000001", "000002"):
+        torch_pred = json.loads((out / f"{name}.json").read_text())
+        onnx_pred = json.loads((tmp_path / "onnx" / f"{name}.json").read_text())
+        xyz = np.asarray(torch_pred["xyz_mm"])
+        assert xyz.shape == (21, 3) and np.all(np.isfinite(xyz))
+        assert np.abs(xyz - np.asarray(onnx_pred["xyz_mm"])).max() < 0.05  # mm
+        assert (out / f"{name}_overlay.png").is_file() and (out / f"{name}_3d.png").is_file()
+    listing = json.loads((out / "predictions.json").read_text())
+    assert len(listing["predictions"]) == 3
+
+    # The package and the checkpoint give the same joints for a given centre.
+    from handpose.datasets import open_dataset
+
+    sample = open_dataset("synthetic", run.test_data, "test")[0]
+    center = sample.joints_xyz[9]
+    a = Estimator.load(package).predict(sample.image, camera=sample.camera, center=center)
+    b = Estimator.load(run.best).predict(sample.image, camera=sample.camera, center=center)
+    assert np.abs(a.xyz - b.xyz).max() < 1e-3
+    assert np.allclose(a.uvd[:, :2], sample.camera.xyz_to_uvd(a.xyz)[:, :2])
+
+
+def test_streamed_training_runs(tmp_path: Path) -> None:
+    # The tiny config as committed: frames rendered on the fly, no folder on disk.
+    from training_helpers import TINY_CONFIG
+
+    code = cli(
+        "train",
+        "--config",
+        TINY_CONFIG,
+        "--out",
+        tmp_path,
+        "trainer.max_epochs=1",
+        "data.stream.count=16",
+        "data.stream.val_count=8",
+    )
+    assert code == 0
+    assert (tmp_path / "crossinfonet_tiny" / "checkpoints" / "best.ckpt").is_file()
+    assert render(40, 1).is_dir()  # the shared folder is untouched by a streamed run
