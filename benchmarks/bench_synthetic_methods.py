@@ -1,0 +1,269 @@
+"""Synthetic benchmark: every depth method and ablation trained on the same synthetic frames under the
+same CPU budget, scored on the same held-out frames; then the RGB methods (one group, manual groups,
+learned groups, with and without fusion) the same way.
+
+Depth: a synthetic NYU-camera folder (training frames, seed 1) and a held-out folder (seed 2), decoded
+once into hand-region caches; crops of ``--input-size`` pixels in a 250 mm cube centred on the
+labelled middle MCP; each model trains for ``--minutes`` of wall clock (Adam 1e-3, x0.9 per epoch),
+the checkpoint with the lowest validation error (last tenth of the training frames) is scored on the
+test frames. RGB: the same with synthetic 256x256 colour frames, 2.5D/3D outputs scored root-relative.
+
+The table lands in the "Synthetic benchmark" section of docs/benchmarks.md with the command above
+it. Run it on an otherwise idle machine: every model gets the same wall-clock budget, so load from
+other processes changes the numbers.
+
+    python benchmarks/bench_synthetic_methods.py --minutes 10
+    python benchmarks/bench_synthetic_methods.py --smoke        # seconds per model, no docs update
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+REPO = Path(__file__).resolve().parents[1]
+DOCS = REPO / "docs" / "benchmarks.md"
+HEADING = "## Synthetic benchmark"
+
+DEPTH_MODELS = (
+    "crossinfonet",
+    "crossinfonet_cross",
+    "crossinfonet_base_hm",
+    "crossinfonet_base",
+    "fingerposenet",
+    "fingerposenet_no_sharing",
+    "fingerposenet_no_fusion",
+    "holistic_resnet18",
+)
+RGB_MODELS = ("ljg_one_group", "ljg_manual", "ljg_manual_nofusion", "ljg_k3", "ljg_k3_nofusion")
+SMALL_HOURGLASS = {"features": 64, "stem_channels": 32, "num_modules": 1}
+
+
+def replace_section(body: str, path: Path = DOCS, heading: str = HEADING) -> None:
+    """Rewrite the body of the section whose heading starts with ``heading`` (up to the next ``## ``)."""
+    from handpose.io import write_text_atomic
+
+    lines = path.read_text(encoding="utf-8").splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith(heading)), None)
+    if start is None:
+        raise SystemExit(f"{path}: no section starting with {heading!r}")
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    new = [*lines[: start + 1], "", *body.strip().splitlines(), "", *lines[end:]]
+    write_text_atomic(path, "\n".join(new).rstrip() + "\n")
+
+
+def prepare_depth(work: Path, train_frames: int, test_frames: int, input_size: int) -> tuple[Path, Path]:
+    from handpose.datasets import open_dataset
+    from handpose.datasets.depthcache import build_depth_cache
+    from handpose.synth.writer import write_synthetic
+
+    caches = []
+    for name, count, seed, split in (("train", train_frames, 1, "all"), ("test", test_frames, 2, "test")):
+        folder = work / "data" / f"depth_{name}_{count}"
+        if not (folder / "meta.json").is_file():
+            write_synthetic(folder, count, seed=seed, camera="nyu", workers=2, overwrite=True)
+        cache = work / "cache" / f"depth_{name}_{count}_{input_size}"
+        if not (cache / split / "info.json").is_file():
+            patch = int(-(-input_size * 1.75 * 1.1 // 16) * 16)
+            build_depth_cache(
+                open_dataset("synthetic", folder, split),
+                cache,
+                cube=250.0,
+                patch_size=patch,
+                center="gt",
+                progress=False,
+            )
+        caches.append(cache)
+    return caches[0], caches[1]
+
+
+def prepare_rgb(work: Path, train_frames: int, test_frames: int) -> tuple[Path, Path]:
+    from handpose.synth.writer import write_synthetic
+
+    out = []
+    for name, count, seed in (("train", train_frames, 1), ("test", test_frames, 2)):
+        folder = work / "data" / f"rgb_{name}_{count}"
+        if not (folder / "meta.json").is_file():
+            write_synthetic(folder, count, seed=seed, modality="rgb", camera=None, workers=2, overwrite=True)
+        out.append(folder)
+    return out[0], out[1]
+
+
+def run_config(model: str, modality: str, train_root: Path, args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    input_size = args.input_size if modality == "depth" else args.rgb_input_size
+    kwargs = SMALL_HOURGLASS if model.startswith("ljg_") else {}
+    data: dict[str, Any] = {
+        "dataset": "depth_cache" if modality == "depth" else "synthetic",
+        "root": str(train_root),
+        "train_split": "all",
+        "val_split": "holdout",
+        "val_fraction": 0.1,
+        "augment": True,
+        "batch_size": args.batch_size,
+        "num_workers": 0,
+    }
+    if modality == "depth":
+        data.update({"cube": 250.0, "center": "gt", "eval_center": "gt"})
+    optim: dict[str, Any] = {"optimizer": "adam", "lr": 1e-3, "schedule": "exponential", "gamma": 0.9}
+    if model.startswith("ljg_"):
+        optim["group_lr"] = ljg_group_lr(model)
+        optim["temperature"] = {"start": 5.0, "step": 0.1, "every": 100, "min": 0.1}
+    return {
+        "name": model,
+        "seed": 0,
+        "out_dir": str(out),
+        "model": {"name": model, "input_size": input_size, "kwargs": kwargs},
+        "data": data,
+        "optim": optim,
+        "trainer": {
+            "max_epochs": 10_000,
+            "max_minutes": args.minutes,
+            "accelerator": "cpu",
+            "progress": "none",
+            "log_every_n_steps": 10,
+        },
+    }
+
+
+def ljg_group_lr(model: str) -> dict[str, float]:
+    """The paper's rates for the groups a Learnable Groups variant has (no selector for fixed groupings)."""
+    rates = {}
+    if "one_group" not in model and "manual" not in model:
+        rates["selector"] = 0.1
+    if "one_group" not in model and "nofusion" not in model:
+        rates["fusion"] = 0.01
+    return rates
+
+
+def evaluate(best: str, modality: str, test_root: Path) -> dict[str, Any]:
+    from handpose.evaluation.checkpoint import open_eval_dataset, predict_dataset, score_depth, score_rgb
+    from handpose.inference import Estimator
+    from handpose.skeleton import get
+
+    est = Estimator.load(best)
+    if modality == "depth":
+        test = open_eval_dataset(est, "depth_cache", str(test_root), "test")
+        preds = predict_dataset(est, test, progress=False)
+        return score_depth(preds.pred_xyz, preds.gt_xyz)
+    test = open_eval_dataset(est, "synthetic", str(test_root), "test")
+    preds = predict_dataset(est, test, progress=False)
+    return score_rgb(preds.pred_xyz, preds.gt_xyz, preds.visible, get(est.skeleton).root_index)
+
+
+def bench(
+    models: tuple[str, ...], modality: str, train_root: Path, test_root: Path, args: argparse.Namespace, work: Path
+) -> list[dict[str, Any]]:
+    import shutil
+
+    from handpose.training.config import config_from_dict
+    from handpose.training.run import train
+
+    rows = []
+    for model in models:
+        out = work / "runs" / modality
+        shutil.rmtree(out / model, ignore_errors=True)
+        cfg = config_from_dict(run_config(model, modality, train_root, args, out), source=model)
+        print(f"== {model}: training {args.minutes:g} min", flush=True)
+        summary = train(cfg)
+        scores = evaluate(summary["best_checkpoint"], modality, test_root)
+        row = {"model": model, "steps": summary["global_step"], "epochs": summary["epochs"], **scores}
+        print(f"   {model}: {row['mean_error_mm']:.2f} mm after {row['steps']} steps", flush=True)
+        rows.append(row)
+    return rows
+
+
+def table(rows: list[dict[str, Any]], modality: str) -> list[str]:
+    if modality == "depth":
+        lines = [
+            "| model | steps | mean error (mm) | median (mm) | frames within 20 / 40 mm |",
+            "|---|---|---|---|---|",
+        ]
+        for r in rows:
+            lines.append(
+                f"| {r['model']} | {r['steps']} | {r['mean_error_mm']:.2f} | {r['median_error_mm']:.2f} | "
+                f"{100 * r['success_at_20mm']:.1f}% / {100 * r['success_at_40mm']:.1f}% |"
+            )
+        return lines
+    lines = ["| model | steps | root-relative mean (mm) | PA-MPJPE (mm) | AUC 20-50 mm |", "|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(
+            f"| {r['model']} | {r['steps']} | {r['mean_error_mm']:.2f} | {r['pa_mpjpe_mm']:.2f} | "
+            f"{r['auc_20_50']:.3f} |"
+        )
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10.0, help="training wall clock per model")
+    parser.add_argument("--train-frames", type=int, default=4000)
+    parser.add_argument("--test-frames", type=int, default=500)
+    parser.add_argument("--input-size", type=int, default=64, help="depth crop side")
+    parser.add_argument("--rgb-input-size", type=int, default=128, help="RGB crop side")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--models", help="comma-separated subset")
+    parser.add_argument("--skip-rgb", action="store_true")
+    parser.add_argument("--work", default=str(REPO / "runs" / "bench-synthetic"), help="scratch folder")
+    parser.add_argument("--smoke", action="store_true", help="a few seconds per model, tiny data; no docs update")
+    parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
+    args = parser.parse_args()
+    if args.smoke:
+        args.minutes, args.train_frames, args.test_frames, args.batch_size = 0.1, 80, 20, 8
+        args.no_docs = True
+    import torch
+
+    torch.set_num_threads(min(torch.get_num_threads(), 2))
+    work = Path(args.work)
+    chosen = set(args.models.split(",")) if args.models else None
+    depth_models = tuple(m for m in DEPTH_MODELS if chosen is None or m in chosen)
+    rgb_models = () if args.skip_rgb else tuple(m for m in RGB_MODELS if chosen is None or m in chosen)
+    started = time.time()
+    results: dict[str, Any] = {"args": vars(args)}
+    if depth_models:
+        train_root, test_root = prepare_depth(work, args.train_frames, args.test_frames, args.input_size)
+        results["depth"] = bench(depth_models, "depth", train_root, test_root, args, work)
+    if rgb_models:
+        train_root, test_root = prepare_rgb(work, args.train_frames, args.test_frames)
+        results["rgb"] = bench(rgb_models, "rgb", train_root, test_root, args, work)
+    results["wall_s"] = round(time.time() - started, 1)
+    (work / "results.json").write_text(json.dumps(results, indent=2))
+    if args.no_docs:
+        return 0
+    command = "python " + " ".join(shlex.quote(a) for a in [str(Path(sys.argv[0]).relative_to(REPO)), *sys.argv[1:]])
+    body = [
+        f"Command: `{command}` — machine: {platform.machine()}, {os.cpu_count()} CPUs "
+        f"(torch threads {torch.get_num_threads()}), Python {platform.python_version()}, torch {torch.__version__}.",
+        "",
+        f"Each model trained for {args.minutes:g} min of wall clock on the same {args.train_frames} synthetic frames "
+        f"(last tenth = validation, picks the checkpoint) and scored on the same {args.test_frames} held-out frames.",
+        "",
+    ]
+    if "depth" in results:
+        body += [
+            f"Depth (NYU camera, 250 mm cube on the labelled middle MCP, {args.input_size}-pixel crops):",
+            "",
+            *table(results["depth"], "depth"),
+            "",
+        ]
+    if "rgb" in results:
+        body += [
+            f"RGB (256x256 synthetic frames, {args.rgb_input_size}-pixel crops, small hourglass):",
+            "",
+            *table(results["rgb"], "rgb"),
+            "",
+        ]
+    replace_section("\n".join(body))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""Training throughput per model (images/s): with the real data pipeline on, the pipeline's own ceiling,
+and the network alone on tensors already in memory.
+
+- ``pipeline``: frames read from a synthetic NYU-camera folder (16-bit PNG), cropped and augmented by
+  the model's crop transform through the training DataLoader (``--workers`` processes), no network.
+- ``train``: the same loader feeding forward + backward + Adam, as ``handpose train`` runs it
+  (channels-last, fp32).
+- ``compute``: forward + backward + Adam on one batch reused, i.e. the network's ceiling.
+
+Writes the "Training throughput" section of docs/benchmarks.md (with the command above the table).
+Run it on an otherwise idle machine.
+
+    python benchmarks/bench_training_throughput.py
+    python benchmarks/bench_training_throughput.py --smoke    # seconds, no docs update
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+REPO = Path(__file__).resolve().parents[1]
+HEADING = "## Training throughput"
+# (model, input size, builder kwargs): the depth seeds at their reference input, the demo's size, RGB seeds.
+MODELS: tuple[tuple[str, int, dict[str, Any]], ...] = (
+    ("crossinfonet", 96, {}),
+    ("crossinfonet", 64, {}),
+    ("fingerposenet", 96, {}),
+    ("holistic_resnet18", 96, {}),
+    ("ljg_k3", 256, {}),
+    ("resunet", 128, {}),
+)
+
+
+def _config(model: str, size: int, kwargs: dict[str, Any], root: Path, batch: int, workers: int) -> Any:
+    from handpose.models import get_spec
+    from handpose.training.config import config_from_dict
+
+    rgb = get_spec(model).modality == "rgb"
+    return config_from_dict(
+        {
+            "name": "throughput",
+            "model": {"name": model, "input_size": size, "kwargs": kwargs},
+            "data": {
+                "dataset": "synthetic",
+                "root": str(root / ("rgb" if rgb else "depth")),
+                "train_split": "all",
+                "val_split": "holdout",
+                "batch_size": batch,
+                "num_workers": workers,
+                "augment": True,
+            },
+            "trainer": {"accelerator": "cpu"},
+        },
+        source=model,
+    )
+
+
+def measure(model: str, size: int, kwargs: dict[str, Any], root: Path, args: argparse.Namespace) -> dict[str, float]:
+    import torch
+
+    from handpose.training.run import build_run
+
+    cfg = _config(model, size, kwargs, root, args.batch_size, args.workers)
+    module, dm, _ = build_run(cfg)
+    loader = dm._loader(dm.train_dataset(), train=True)
+    steps = args.steps
+
+    def take(n: int) -> list[dict[str, torch.Tensor]]:
+        out = []
+        while len(out) < n:
+            for batch in loader:
+                out.append(batch)
+                if len(out) == n:
+                    break
+        return out
+
+    start = time.perf_counter()
+    take(steps)
+    pipeline = steps * args.batch_size / (time.perf_counter() - start)
+
+    module.setup("fit")
+    module.train()
+    opt = torch.optim.Adam(module.parameters(), 1e-4)
+
+    def step(batch: dict[str, torch.Tensor]) -> None:
+        loss = module.loss_fn(module(batch["image"]), batch)["loss"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    fixed = take(1)[0]
+    for _ in range(args.warmup):
+        step(fixed)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step(fixed)
+    compute = steps * args.batch_size / (time.perf_counter() - start)
+
+    start = time.perf_counter()
+    for batch in take(steps):
+        step(batch)
+    train = steps * args.batch_size / (time.perf_counter() - start)
+    return {"pipeline": pipeline, "train": train, "compute": compute}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per measurement")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=1, help="DataLoader worker processes")
+    parser.add_argument("--frames", type=int, default=400, help="synthetic frames per modality")
+    parser.add_argument("--models", help="comma-separated subset of model names")
+    parser.add_argument("--work", default=str(REPO / "runs" / "bench-throughput"))
+    parser.add_argument("--smoke", action="store_true", help="tiny run, no docs update")
+    parser.add_argument("--no-docs", action="store_true")
+    args = parser.parse_args()
+    models = MODELS
+    if args.smoke:
+        args.batch_size, args.steps, args.warmup, args.frames, args.no_docs = 4, 2, 1, 16, True
+        models = (("crossinfonet", 64, {"width": 0.25, "channels": 32, "fc_dim": 64}),)
+    if args.models:
+        wanted = set(args.models.split(","))
+        models = tuple(m for m in models if m[0] in wanted)
+    import torch
+
+    from handpose.synth.writer import write_synthetic
+
+    torch.set_num_threads(min(torch.get_num_threads(), 2))
+    root = Path(args.work)
+    for modality, camera in (("depth", "nyu"), ("rgb", None)):
+        folder = root / modality
+        if not (folder / "meta.json").is_file():
+            write_synthetic(folder, args.frames, seed=1, modality=modality, camera=camera, workers=2, overwrite=True)
+    rows = []
+    for model, size, kwargs in models:
+        result = measure(model, size, kwargs, root, args)
+        rows.append((model, size, result))
+        print(
+            f"{model} @{size}: pipeline {result['pipeline']:.0f}, train {result['train']:.1f}, "
+            f"compute {result['compute']:.1f} images/s",
+            flush=True,
+        )
+    if args.no_docs:
+        return 0
+    from bench_synthetic_methods import replace_section
+
+    command = "python " + " ".join(shlex.quote(a) for a in [str(Path(sys.argv[0]).relative_to(REPO)), *sys.argv[1:]])
+    lines = [
+        f"Command: `{command}` — {platform.machine()}, {os.cpu_count()} CPUs, torch threads "
+        f"{torch.get_num_threads()}, {args.workers} loader worker(s), batch {args.batch_size}, fp32 channels-last.",
+        "",
+        "| model | input | pipeline alone (img/s) | training with pipeline (img/s) | network alone (img/s) |",
+        "|---|---|---|---|---|",
+        *(f"| {m} | {s} | {r['pipeline']:.0f} | {r['train']:.1f} | {r['compute']:.1f} |" for m, s, r in rows),
+    ]
+    replace_section("\n".join(lines), heading=HEADING)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
