@@ -107,13 +107,19 @@ def cpu_name() -> str:
 
 
 def render(rows: list[dict[str, object]], peak: float, command: str, threads: int, load: float) -> str:
-    batches = sorted({int(k.split("_b")[-1]) for r in rows for k in r if "_b" in k})
+    batches = sorted({int(k.split("_b")[-1]) for r in rows for k in r if k.split("_b")[-1].isdigit()})
+    peaks = [float(r["peak_gflops"]) for r in rows if "peak_gflops" in r]
     lines = [
         f"Command: `{command}`",
         "",
         f"Machine: {cpu_name()}, {os.cpu_count()} logical CPUs, torch "
         f"{torch.__version__}, {threads} threads; 1-minute load average {load:.1f} when it started. "
-        f"Measured fp32 matmul peak (2048x2048, same threads): **{peak:.0f} GFLOP/s**.",
+        f"Measured fp32 matmul peak (2048x2048, same threads): **{peak:.0f} GFLOP/s** at the start"
+        + (
+            f", {min(peaks):.0f}-{max(peaks):.0f} GFLOP/s when re-measured before each model ('% peak' uses that)."
+            if peaks
+            else "."
+        ),
         "",
         "Frames/s of inference on random input. eager = PyTorch channels_last with BatchNorm folded; "
         "onnx = ONNX Runtime fp32; int8 = ONNX Runtime with weight-only int8 FC weights (depth models). "
@@ -138,7 +144,7 @@ def render(rows: list[dict[str, object]], peak: float, command: str, threads: in
         top = max(batches)
         best = max(float(r.get(f"eager_b{top}", 0.0)), float(r.get(f"onnx_b{top}", 0.0)))
         achieved = best * float(r["deploy_gflops"])
-        cells += [f"{achieved:.0f}", f"{100 * achieved / peak:.0f} %"]
+        cells += [f"{achieved:.0f}", f"{100 * achieved / float(r.get('peak_gflops', peak)):.0f} %"]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", *target_lines(rows, load)]
     return "\n".join(lines) + "\n\n"
@@ -214,7 +220,11 @@ def main(argv: list[str] | None = None) -> int:
             if spec.skeleton_check is not None and spec.skeleton_check(skeletons.get(skel)):
                 skel = "nyu14"
             progress.update(task, description=name)
-            rows.append(bench_model(name, skel, batches, args.seconds, args.threads))
+            # The peak is re-measured beside every model: on a shared machine it drifts with the load.
+            local_peak = matmul_peak(1.0)
+            row = bench_model(name, skel, batches, args.seconds, args.threads)
+            row["peak_gflops"] = local_peak
+            rows.append(row)
             progress.advance(task)
     command = "python benchmarks/bench_models.py" + "".join(
         f" {flag} {value}"
