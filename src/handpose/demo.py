@@ -2,8 +2,8 @@
 
 1. Render a synthetic depth set with the NYU camera: training frames (seed 1; every tenth frame is
    the validation split that picks the best checkpoint) and held-out test frames (seed 2).
-2. Train CrossInfoNet (the full model, at a reduced input size so it learns in minutes) for a fixed
-   wall-clock budget.
+2. Train CrossInfoNet (the full model, on 32-pixel crops and without dropout so that it learns in
+   minutes) for a fixed wall-clock budget.
 3. Evaluate the best checkpoint on the test frames (mean / median / per-joint error, success-rate
    curve) next to the mean-pose baseline: always predicting the training set's mean normalised pose,
    decoded with each test frame's own crop.
@@ -51,7 +51,7 @@ FULL = DemoPlan(
     train_frames=4000,
     test_frames=500,
     train_minutes=6.5,
-    input_size=64,
+    input_size=32,
     batch_size=32,
     lr=1e-3,
     gamma=0.9,
@@ -62,7 +62,7 @@ QUICK = DemoPlan(
     train_frames=800,
     test_frames=200,
     train_minutes=0.9,
-    input_size=64,
+    input_size=32,
     batch_size=32,
     lr=1e-3,
     gamma=0.9,
@@ -92,7 +92,8 @@ def demo_config(plan: DemoPlan, out: Path) -> dict[str, Any]:
         "seed": 0,
         "out_dir": str(out),
         "description": "handpose demo: CrossInfoNet on synthetic NYU-camera depth",
-        "model": {"name": "crossinfonet", "input_size": plan.input_size},
+        # Small crops and no dropout: the most steps, and the fastest progress per step, in a few CPU minutes.
+        "model": {"name": "crossinfonet", "input_size": plan.input_size, "kwargs": {"dropout": 0.0}},
         "data": {
             # The rendered frames' hand regions, decoded once (see handpose.datasets.depthcache); the
             # last tenth of the training frames is the validation split.
@@ -108,13 +109,20 @@ def demo_config(plan: DemoPlan, out: Path) -> dict[str, Any]:
             "batch_size": plan.batch_size,
             "num_workers": 0,
         },
-        "optim": {"optimizer": "adam", "lr": plan.lr, "schedule": "exponential", "gamma": plan.gamma},
+        "optim": {
+            "optimizer": "adam",
+            "lr": plan.lr,
+            "schedule": "exponential",
+            "gamma": plan.gamma,
+            "warmup_steps": 50,
+        },
         "trainer": {
             "max_epochs": 1000,
             "max_minutes": plan.train_minutes,
             "accelerator": "cpu",
             "progress": "rich",
             "log_every_n_steps": 10,
+            "gradient_clip": 10.0,
         },
     }
 
