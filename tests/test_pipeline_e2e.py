@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from training_helpers import cli, render, tiny_run, train_args
@@ -131,6 +132,7 @@ def test_package_alone_predicts_like_the_checkpoint(tmp_path: Path) -> None:
     assert np.allclose(a.uvd[:, :2], sample.camera.xyz_to_uvd(a.xyz)[:, :2])
 
 
+@pytest.mark.slow
 def test_streamed_training_runs(tmp_path: Path) -> None:
     # The tiny config as committed: frames rendered on the fly, no folder on disk.
     from training_helpers import TINY_CONFIG
@@ -148,3 +150,18 @@ def test_streamed_training_runs(tmp_path: Path) -> None:
     assert code == 0
     assert (tmp_path / "crossinfonet_tiny" / "checkpoints" / "best.ckpt").is_file()
     assert render(40, 1).is_dir()  # the shared folder is untouched by a streamed run
+
+
+@pytest.mark.slow
+def test_quick_demo_beats_the_mean_pose(tmp_path: Path) -> None:
+    # What `handpose demo --quick --out DIR` promises: under 2 minutes, at most 0.8 x the mean-pose error.
+    import time
+
+    start = time.perf_counter()
+    assert cli("demo", "--quick", "--out", tmp_path) == 0
+    elapsed = time.perf_counter() - start
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    for name in ("report.md", "figures/success_rate.png", "figures/per_joint_error.png", "package/model.json"):
+        assert (tmp_path / name).is_file(), name
+    assert metrics["mean_error_mm"] <= 0.8 * metrics["mean_pose_error_mm"], metrics
+    assert elapsed < 120, elapsed
