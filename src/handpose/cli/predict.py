@@ -31,7 +31,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("model", metavar="MODEL", help="model package folder or .ckpt checkpoint")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or videos")
     p.add_argument("--camera", help="intrinsics of the inputs: a preset name or fx,fy,cx,cy (default: the model's)")
-    p.add_argument("--center", metavar="X,Y,Z", help="hand centre in camera mm (depth models; default: from the depth)")
+    p.add_argument(
+        "--center",
+        metavar="X,Y,Z",
+        help="hand centre in camera mm (depth models; default: from the depth); write --center=X,Y,Z when X < 0",
+    )
     p.add_argument("--out", default="runs/predict", metavar="DIR", help="output folder (default: runs/predict)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to run the network")
     p.add_argument("--runtime", choices=("torch", "onnx"), default="torch", help="PyTorch or ONNX Runtime")
