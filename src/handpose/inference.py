@@ -179,6 +179,13 @@ class Estimator:
 
         cam = self._camera(camera)
         image = self._check_image(image)
+        if self.modality == "rgb":
+            # 2.5D outputs need the root depth and the hand's scale, and the crop needs a hand box; neither
+            # comes with an unlabelled photo yet (datasets provide both: use handpose evaluate there).
+            raise HandposeError(
+                f"model {self.contract['model']!r}: prediction on unlabelled RGB images is not supported yet "
+                "(needs a hand box and the hand's scale); evaluate it on a dataset instead"
+            )
         j = len(self.joint_names)
         nan = np.full((j, 3), np.nan)
         center_xyz = None if center is None else np.asarray(center, dtype=np.float64).reshape(3)
