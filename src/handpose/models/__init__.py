@@ -5,9 +5,9 @@ from handpose.models.registry import ModelSpec, create_model, get_spec, list_mod
 __all__ = ["ModelSpec", "create_model", "get_spec", "list_models", "register_model"]
 
 # Depth models (their losses, in handpose.losses.depth, register on import).
-from handpose.models import crossinfonet as crossinfonet  # noqa: E402,F401
-from handpose.models import fingerposenet as fingerposenet  # noqa: E402,F401
-from handpose.models import holistic as holistic  # noqa: E402,F401
+from handpose.models import crossinfonet as crossinfonet
+from handpose.models import fingerposenet as fingerposenet
+from handpose.models import holistic as holistic
 
 # RGB models (their losses register on import).
 from handpose.models import learnable_groups as learnable_groups
