@@ -123,6 +123,7 @@ def demo_config(plan: DemoPlan, out: Path) -> dict[str, Any]:
             "progress": "rich",
             "log_every_n_steps": 10,
             "gradient_clip": 10.0,
+            "precise_bn_batches": 20,
         },
     }
 

@@ -174,6 +174,9 @@ class TrainerConfig:
         channels_last: Use the channels-last memory layout (faster convolutions on CPUs).
         deterministic: Ask torch for deterministic kernels.
         save_every_n_epochs: Also keep ``epoch=N.ckpt`` every N epochs (0: only best and last).
+        precise_bn_batches: Before each validation, re-estimate BatchNorm statistics as a plain average over
+            this many training batches (0: keep the running averages). Short, fast-moving runs need it:
+            running averages then lag the weights and evaluation-mode outputs drift far from training ones.
     """
 
     max_epochs: int = 10
@@ -192,6 +195,7 @@ class TrainerConfig:
     channels_last: bool = True
     deterministic: bool = False
     save_every_n_epochs: int = 0
+    precise_bn_batches: int = 0
 
 
 @dataclass
@@ -442,3 +446,4 @@ def _check_values(cfg: RunConfig, source: str | None, lines: dict[str, int]) -> 
     need(t.log_every_n_steps >= 1, "trainer.log_every_n_steps", "must be >= 1")
     need(t.gradient_clip >= 0, "trainer.gradient_clip", "must be >= 0")
     need(t.save_every_n_epochs >= 0, "trainer.save_every_n_epochs", "must be >= 0")
+    need(t.precise_bn_batches >= 0, "trainer.precise_bn_batches", "must be >= 0")

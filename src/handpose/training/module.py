@@ -96,6 +96,37 @@ class PoseModule(L.LightningModule):
         return loss
 
     # -- validation ----------------------------------------------------------------------------
+    def on_validation_start(self) -> None:
+        fitting = self.trainer is not None and self.trainer.state.fn == "fit"
+        if self.cfg.trainer.precise_bn_batches and fitting:
+            self.recalibrate_batchnorm(self.cfg.trainer.precise_bn_batches)
+
+    @torch.no_grad()
+    def recalibrate_batchnorm(self, batches: int) -> None:
+        """Set BatchNorm running statistics to plain averages over fixed training batches (precise BN)."""
+        import numpy as np
+
+        norms = [m for m in self.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if not norms or datamodule is None:
+            return
+        dataset = datamodule.train_dataset()
+        size = self.cfg.data.batch_size // max(int(self.trainer.world_size), 1)
+        order = np.random.default_rng([self.cfg.seed, 7]).permutation(len(dataset))
+        count = min(batches, len(dataset) // size)
+        momenta = [m.momentum for m in norms]
+        was_training = self.model.training
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average
+        self.model.train()
+        for b in range(count):
+            rows = [dataset[(0, int(i))] for i in order[b * size : (b + 1) * size]]
+            self(torch.stack([r["image"] for r in rows]).to(self.device))
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+        self.model.train(was_training)
+
     def on_validation_epoch_start(self) -> None:
         self._val_sum = torch.zeros((), device=self.device, dtype=torch.float64)
         self._val_count = torch.zeros((), device=self.device, dtype=torch.float64)
