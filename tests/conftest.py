@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# Before torch loads: OpenMP threads that spin while waiting steal the cores from subprocesses and
+# data-loader workers the tests start, turning millisecond steps into seconds.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import numpy as np
 import pytest
 
