@@ -303,7 +303,7 @@ def build_loaded_network(
     """The contract's network with ``weights`` loaded strictly, in eval mode."""
     from handpose.training.module import build_network
 
-    network = build_network(contract)
+    network = build_network(contract, initial_weights=False)
     missing, unexpected = _compare_keys(network, weights)
     if missing or unexpected:
         raise HandposeError(

@@ -33,9 +33,17 @@ def decode_to_mm(joints: torch.Tensor, batch: dict[str, torch.Tensor], output_sp
     return uvz_codec.decode_batch(joints, batch, output_space)
 
 
-def build_network(contract: dict[str, Any]) -> nn.Module:
-    """The registered network a contract names, with the contract's builder arguments."""
+def build_network(contract: dict[str, Any], initial_weights: bool = True) -> nn.Module:
+    """The registered network a contract names, with the contract's builder arguments.
+
+    Args:
+        contract: The preprocessing contract.
+        initial_weights: Load the pretrained backbone file named in ``model_kwargs["weights"]``. Off when
+            trained weights are loaded next anyway, so a package never needs the original file.
+    """
     kwargs = dict(contract.get("model_kwargs") or {})
+    if not initial_weights:
+        kwargs.pop("weights", None)
     return create_model(contract["model"], skeleton=contract["skeleton"], **kwargs)
 
 
