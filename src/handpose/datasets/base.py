@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 
 from handpose.errors import HandposeError
-from handpose.geometry import Camera
+from handpose.geometry import Camera, xyz_to_uvd
 
 Modality = Literal["depth", "rgb"]
 
@@ -45,6 +45,40 @@ class Sample:
     center_xyz: np.ndarray | None = None
     handedness: str | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+
+
+def labelled_sample(
+    image: np.ndarray,
+    joints_xyz: np.ndarray,
+    camera: Camera,
+    skeleton: str,
+    frame_id: str,
+    modality: Modality,
+    *,
+    visibility: np.ndarray | None = None,
+    handedness: str | None = None,
+    extras: dict[str, Any] | None = None,
+) -> Sample:
+    """A :class:`Sample` whose uvd are the projection of ``joints_xyz`` and whose camera carries the image size.
+
+    Joints are all visible unless ``visibility`` says otherwise.
+    """
+    height, width = image.shape[:2]
+    camera = replace(camera, width=width, height=height)
+    if visibility is None:
+        visibility = np.ones(len(joints_xyz), dtype=bool)
+    return Sample(
+        image=image,
+        joints_xyz=joints_xyz,
+        joints_uvd=xyz_to_uvd(joints_xyz, camera),
+        visibility=visibility,
+        camera=camera,
+        skeleton=skeleton,
+        frame_id=frame_id,
+        modality=modality,
+        handedness=handedness,
+        extras=extras if extras is not None else {},
+    )
 
 
 class DatasetReader:

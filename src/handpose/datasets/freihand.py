@@ -24,10 +24,10 @@ from typing import ClassVar
 import numpy as np
 
 from handpose import skeleton as skeleton_registry
-from handpose.datasets.base import DatasetReader, Sample, register_dataset
+from handpose.datasets.base import DatasetReader, Sample, labelled_sample, register_dataset
 from handpose.datasets.rgbio import as_array, check_hand_size, read_json, read_label_image, read_rgb
 from handpose.errors import HandposeError
-from handpose.geometry import Camera, xyz_to_uvd
+from handpose.geometry import Camera
 
 VERSIONS = ("gs", "hom", "sample", "auto")
 
@@ -129,15 +129,13 @@ class FreiHANDReader(DatasetReader):
             extras["scale_mm"] = float(self.scale_mm[idx])
         if self.mano is not None:
             extras["mano"] = self.mano[idx].copy()
-        return Sample(
-            image=image,
-            joints_xyz=xyz,
-            joints_uvd=xyz_to_uvd(xyz, camera),
-            visibility=np.ones(21, dtype=bool),
-            camera=camera,
-            skeleton=self.skeleton,
-            frame_id=f"{self.image_dir.parent.name}/rgb/{image_id:08d}.jpg",
-            modality="rgb",
+        return labelled_sample(
+            image,
+            xyz,
+            camera,
+            self.skeleton,
+            f"{self.image_dir.parent.name}/rgb/{image_id:08d}.jpg",
+            "rgb",
             handedness="right",
             extras=extras,
         )

@@ -25,10 +25,10 @@ from typing import ClassVar
 
 import numpy as np
 
-from handpose.datasets.base import DatasetReader, Sample, register_dataset
+from handpose.datasets.base import DatasetReader, Sample, labelled_sample, register_dataset
 from handpose.datasets.rgbio import check_hand_size, read_numbers, read_rgb
 from handpose.errors import HandposeError
-from handpose.geometry import CAMERAS, Camera, xyz_to_uvd
+from handpose.geometry import CAMERAS, Camera
 
 FOLDERS = ("noObject", "withObject")
 TEST_PARTITIONS = ("0001", "0002", "0003")
@@ -97,15 +97,13 @@ class GANeratedReader(DatasetReader):
         stem = self.stems[index]
         image = read_rgb(self.image_path(index))
         camera = Camera(camera.fx, camera.fy, camera.cx, camera.cy, image.shape[1], image.shape[0], "ganerated_crop")
-        return Sample(
-            image=image,
-            joints_xyz=xyz,
-            joints_uvd=xyz_to_uvd(xyz, camera),
-            visibility=np.ones(21, dtype=bool),
-            camera=camera,
-            skeleton=self.skeleton,
-            frame_id=str(stem.relative_to(self.data_dir)) + "_color_composed.png",
-            modality="rgb",
+        return labelled_sample(
+            image,
+            xyz,
+            camera,
+            self.skeleton,
+            str(stem.relative_to(self.data_dir)) + "_color_composed.png",
+            "rgb",
             handedness="left",
             extras={"joint2D": joint2d},
         )

@@ -34,10 +34,10 @@ from typing import ClassVar
 import numpy as np
 
 from handpose import skeleton as skeleton_registry
-from handpose.datasets.base import DatasetReader, Sample, register_dataset
+from handpose.datasets.base import DatasetReader, Sample, labelled_sample, register_dataset
 from handpose.datasets.rgbio import check_hand_size, load_mat_variable, read_rgb
 from handpose.errors import HandposeError
-from handpose.geometry import CAMERAS, xyz_to_uvd
+from handpose.geometry import CAMERAS
 from handpose.skeleton import Joint
 
 SEQUENCES = tuple(f"B{b}{kind}" for b in range(1, 7) for kind in ("Counting", "Random"))
@@ -179,17 +179,14 @@ class STBReader(DatasetReader):
         seq, i = self.frames[index]
         rel = f"{seq}/SK_color_{i}.png"
         image = read_rgb(self.image_dir / rel)
-        camera = replace(self.camera, width=image.shape[1], height=image.shape[0])
         xyz = self.xyz[index].copy()
-        return Sample(
-            image=image,
-            joints_xyz=xyz,
-            joints_uvd=xyz_to_uvd(xyz, camera),
-            visibility=np.ones(21, dtype=bool),
-            camera=camera,
-            skeleton=self.skeleton,
-            frame_id=rel,
-            modality="rgb",
+        return labelled_sample(
+            image,
+            xyz,
+            self.camera,
+            self.skeleton,
+            rel,
+            "rgb",
             handedness="left",
             extras={"sequence": seq, "root_joint": self.root_joint, "wrist_rule": self.wrist_rule},
         )

@@ -24,10 +24,10 @@ from typing import ClassVar
 
 import numpy as np
 
-from handpose.datasets.base import DatasetReader, Sample, register_dataset
+from handpose.datasets.base import DatasetReader, Sample, labelled_sample, register_dataset
 from handpose.datasets.rgbio import check_hand_size, read_numbers, read_rgb
 from handpose.errors import HandposeError
-from handpose.geometry import CAMERAS, Camera, xyz_to_uvd
+from handpose.geometry import CAMERAS
 
 DEPTH_TO_COLOR_MM = np.array([24.7, -0.0471401, 3.72045])
 FOLDERS = tuple(f"{sex}_{obj}" for sex in ("male", "female") for obj in ("object", "noobject"))
@@ -95,17 +95,13 @@ class SynthHandsReader(DatasetReader):
         xyz = self._joints(index)
         stem = self.stems[index]
         image = read_rgb(self.image_path(index))
-        cam = self.camera
-        camera = Camera(cam.fx, cam.fy, cam.cx, cam.cy, image.shape[1], image.shape[0], cam.name)
-        return Sample(
-            image=image,
-            joints_xyz=xyz,
-            joints_uvd=xyz_to_uvd(xyz, camera),
-            visibility=np.ones(21, dtype=bool),
-            camera=camera,
-            skeleton=self.skeleton,
-            frame_id=f"{stem.relative_to(self.root)}_{self.image_kind}.png",
-            modality="rgb",
+        return labelled_sample(
+            image,
+            xyz,
+            self.camera,
+            self.skeleton,
+            f"{stem.relative_to(self.root)}_{self.image_kind}.png",
+            "rgb",
             handedness="left",
         )
 
