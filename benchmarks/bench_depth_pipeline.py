@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _docs import cpu_name, replace_section
+
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
@@ -42,7 +44,7 @@ from handpose.datasets import open_dataset  # noqa: E402
 from handpose.datasets.depthcache import build_depth_cache  # noqa: E402
 from handpose.datasets.imageio import encode_nyu_depth  # noqa: E402
 from handpose.geometry import CAMERAS, xyz_to_uvd  # noqa: E402
-from handpose.io import write_bytes_atomic, write_text_atomic  # noqa: E402
+from handpose.io import write_bytes_atomic  # noqa: E402
 from handpose.transforms.depth import DepthCropTransform  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -142,27 +144,9 @@ def run(frames: int, repeats: int) -> list[tuple[str, str, tuple[float, float]]]
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_name()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return f"{cpu}, {os.cpu_count()} logical CPUs, load average {load:.1f} at start, Python {platform.python_version()}"
-
-
-def update_docs(body: str) -> None:
-    text = DOCS.read_text(encoding="utf-8")
-    start = text.find(SECTION)
-    if start < 0:
-        raise SystemExit(f"{DOCS}: heading {SECTION!r} not found")
-    body_start = start + len(SECTION)
-    nxt = text.find("\n## ", body_start)
-    end = len(text) if nxt < 0 else nxt + 1
-    write_text_atomic(DOCS, text[:body_start] + "\n\n" + body.strip() + "\n\n" + text[end:].lstrip("\n"))
 
 
 def main() -> int:
@@ -202,7 +186,7 @@ def main() -> int:
                 "pipeline is what training should use.",
             ]
         )
-        update_docs(body)
+        replace_section(SECTION, body)
     return 0
 
 

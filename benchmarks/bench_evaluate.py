@@ -25,6 +25,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from _docs import replace_section
+
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs" / "benchmarks.md"
 SECTION = "## Evaluation (`handpose evaluate` over the published predictions)"
@@ -170,20 +172,6 @@ def render(
     return "\n".join(lines)
 
 
-def write_section(body: str, path: Path = DOCS) -> None:
-    """Replace the body of this benchmark's section (up to the next ``## ``) and write atomically."""
-    from handpose.io import write_text_atomic
-
-    text = path.read_text()
-    start = text.find(SECTION)
-    if start < 0:
-        raise SystemExit(f"{path}: heading {SECTION!r} not found")
-    body_start = start + len(SECTION)
-    nxt = text.find("\n## ", body_start)
-    end = len(text) if nxt < 0 else nxt + 1
-    write_text_atomic(path, text[:body_start] + "\n\n" + body.strip("\n") + "\n\n" + text[end:])
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3, help="runs per group (default 3)")
@@ -206,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     body = render(rows, single, args.repeats, (load_before, os.getloadavg()[0]))
     print(body)
     if not args.no_docs:
-        write_section(body)
+        replace_section(SECTION, body)
         print(f"wrote {DOCS}")
     return 0
 

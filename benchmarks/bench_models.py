@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import os
-import platform
 import sys
 import time
 from collections.abc import Callable
@@ -26,7 +25,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from handpose.io import write_json_atomic, write_text_atomic
+from _docs import cpu_name, replace_section
+from handpose.io import write_json_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -96,16 +96,6 @@ def bench_model(name: str, skeleton: str, batches: list[int], seconds: float, th
     return row
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def render(rows: list[dict[str, object]], peak: float, command: str, threads: int, load: float) -> str:
     batches = sorted({int(k.split("_b")[-1]) for r in rows for k in r if k.split("_b")[-1].isdigit()})
     peaks = [float(r["peak_gflops"]) for r in rows if "peak_gflops" in r]
@@ -171,20 +161,6 @@ def target_lines(rows: list[dict[str, object]], load: float) -> list[str]:
     return out
 
 
-def write_section(body: str, path: Path = DOCS) -> None:
-    """Replace the body of this benchmark's section (up to the next ``## ``) and write atomically."""
-    text = path.read_text(encoding="utf-8")
-    start = text.find(SECTION)
-    if start < 0:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n{body}"
-    else:
-        body_start = start + len(SECTION) + 1
-        nxt = text.find("\n## ", body_start)
-        end = len(text) if nxt < 0 else nxt + 1
-        text = text[:body_start] + "\n" + body + text[end:]
-    write_text_atomic(path, text)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="*", help="glob over registered names (default: all)")
@@ -243,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         write_json_atomic(args.json, {"peak_gflops": peak, "load": load, "rows": rows})
     if not args.no_docs:
-        write_section(body)
+        replace_section(SECTION, body)
         print(f"wrote the Models section of {DOCS}")
     return 0
 

@@ -26,10 +26,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from _docs import cpu_name, replace_section
 from handpose import skeleton
 from handpose.datasets import open_dataset
 from handpose.geometry import Camera, xyz_to_uvd
-from handpose.io import write_text_atomic
 from handpose.transforms.rgb import RGBCropTransform
 
 SECTION = "## RGB data pipeline (crops/s per core)"
@@ -118,21 +118,11 @@ def run(frames: int, repeats: int) -> list[Row]:
     return rows
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def render(rows: list[Row], command: str, load: float) -> str:
     lines = [
         "",
         f"Command: `{command}` (one thread: `cv2.setNumThreads(1)`; best of the repeats).",
-        f"Machine: {_cpu_name()}, {os.cpu_count()} cores, load average {load:.1f} during the run; Python",
+        f"Machine: {cpu_name()}, {os.cpu_count()} cores, load average {load:.1f} during the run; Python",
         f"{platform.python_version()}, OpenCV {cv2.__version__}. Synthetic 320x320 RHD-format frames (colour PNG +",
         "mask PNG + annotation pickle); *read + crop* includes decoding both PNGs.",
         "",
@@ -146,20 +136,6 @@ def render(rows: list[Row], command: str, load: float) -> str:
     return "\n".join(lines) + "\n\n"
 
 
-def write_section(body: str, path: Path = DOCS) -> None:
-    """Replace the body of this benchmark's section (up to the next ``## ``) and write atomically."""
-    text = path.read_text(encoding="utf-8")
-    start = text.find(SECTION)
-    if start < 0:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n{body}"
-    else:
-        body_start = start + len(SECTION) + 1
-        nxt = text.find("\n## ", body_start)
-        end = len(text) if nxt < 0 else nxt + 1
-        text = text[:body_start] + body + text[end:]
-    write_text_atomic(path, text)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=64, help="synthetic frames to write and time")
@@ -171,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.frames != 64 or args.repeats != 3:
         command += f" --frames {args.frames} --repeats {args.repeats}"
     if not args.no_docs:
-        write_section(render(rows, command, os.getloadavg()[0]))
+        replace_section(SECTION, render(rows, command, os.getloadavg()[0]))
         print(f"wrote the RGB data pipeline section of {DOCS}")
     return 0
 

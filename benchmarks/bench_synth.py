@@ -21,21 +21,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from _docs import cpu_name, replace_section
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 SECTION = "## Synthetic hand engine (frames/s per core)"
 TARGETS = {"depth 320x240": 500.0, "depth 640x480": 300.0, "rgb 256x256": 150.0}
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 CHUNK = 10
@@ -53,22 +45,6 @@ def _time(fn, frames: int) -> tuple[float, float, float]:
         chunks.append((min(start + CHUNK, frames) - start) / (time.perf_counter() - t))
     best = sorted(chunks)[-max(1, len(chunks) // 4) :]
     return frames / (time.perf_counter() - wall), frames / (time.process_time() - cpu), sum(best) / len(best)
-
-
-def replace_section(path: Path, heading: str, body: str) -> None:
-    """Rewrite only the body of ``heading`` (up to the next ``## ``) in ``path``, atomically."""
-    from handpose.io import write_text_atomic
-
-    text = path.read_text(encoding="utf-8") if path.exists() else f"# Benchmarks\n\n{heading}\n"
-    lines = text.splitlines(keepends=True)
-    try:
-        start = next(i for i, line in enumerate(lines) if line.rstrip("\n") == heading)
-    except StopIteration:
-        lines += ["\n", heading + "\n"]
-        start = len(lines) - 1
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    new = [*lines[: start + 1], "\n", body.rstrip("\n") + "\n", "\n", *lines[end:]]
-    write_text_atomic(path, "".join(new).rstrip("\n") + "\n")
 
 
 def main() -> int:
@@ -125,7 +101,7 @@ def main() -> int:
         "Command: `.venv/bin/python benchmarks/bench_synth.py` (pins itself to one core; "
         f"{args.frames} frames per row, {max(args.frames // 2, 1)} for the write rows).",
         "",
-        f"Machine: {_cpu_name()}, {os.cpu_count()} logical cores, Python {platform.python_version()}; "
+        f"Machine: {cpu_name()}, {os.cpu_count()} logical cores, Python {platform.python_version()}; "
         f"load average {load_before:.1f} before / {load_after:.1f} after (above ~1 the core was shared and "
         "wall-clock rates understate the engine; CPU-time rates are less affected).",
         f"First render in a fresh process (numba kernels loaded from cache or compiled): {first_call:.1f} s.",
@@ -147,7 +123,7 @@ def main() -> int:
     body = "\n".join(lines)
     print(body)
     if not args.no_write_docs:
-        replace_section(ROOT / "docs" / "benchmarks.md", SECTION, body)
+        replace_section(SECTION, body)
     return 0
 
 

@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _docs import replace_section
+
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 REPO = Path(__file__).resolve().parents[1]
@@ -46,19 +48,6 @@ DEPTH_MODELS = (
 )
 RGB_MODELS = ("ljg_one_group", "ljg_manual", "ljg_manual_nofusion", "ljg_k3", "ljg_k3_nofusion")
 SMALL_HOURGLASS = {"features": 64, "stem_channels": 32, "num_modules": 1}
-
-
-def replace_section(body: str, path: Path = DOCS, heading: str = HEADING) -> None:
-    """Rewrite the body of the section whose heading starts with ``heading`` (up to the next ``## ``)."""
-    from handpose.io import write_text_atomic
-
-    lines = path.read_text(encoding="utf-8").splitlines()
-    start = next((i for i, line in enumerate(lines) if line.startswith(heading)), None)
-    if start is None:
-        raise SystemExit(f"{path}: no section starting with {heading!r}")
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    new = [*lines[: start + 1], "", *body.strip().splitlines(), "", *lines[end:]]
-    write_text_atomic(path, "\n".join(new).rstrip() + "\n")
 
 
 def prepare_depth(work: Path, train_frames: int, test_frames: int, input_size: int) -> tuple[Path, Path]:
@@ -261,7 +250,7 @@ def main() -> int:
             *table(results["rgb"], "rgb"),
             "",
         ]
-    replace_section("\n".join(body))
+    replace_section(HEADING, "\n".join(body))
     return 0
 
 

@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _docs import replace_section
+
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 REPO = Path(__file__).resolve().parents[1]
@@ -152,7 +154,6 @@ def main() -> int:
         )
     if args.no_docs:
         return 0
-    from bench_synthetic_methods import replace_section
 
     command = "python " + " ".join(shlex.quote(a) for a in [str(Path(sys.argv[0]).relative_to(REPO)), *sys.argv[1:]])
     lines = [
@@ -163,7 +164,7 @@ def main() -> int:
         "|---|---|---|---|---|",
         *(f"| {m} | {s} | {r['pipeline']:.0f} | {r['train']:.1f} | {r['compute']:.1f} |" for m, s, r in rows),
     ]
-    replace_section("\n".join(lines), heading=HEADING)
+    replace_section(HEADING, "\n".join(lines))
     return 0
 
 
