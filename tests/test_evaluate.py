@@ -172,13 +172,12 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     assert f"{broken}:4: nan in column 8" in done.stderr, done.stderr
 
 
-def test_cli_checkpoint_mode_without_the_module_is_a_clear_error(capsys):
-    import importlib.util
-
-    if importlib.util.find_spec("handpose.evaluation.checkpoint") is not None:
-        pytest.skip("checkpoint evaluation is installed; its own tests cover it")
-    assert main(["evaluate", "--checkpoint", "x.ckpt", "--dataset", "nyu", "--root", "."]) == 2
-    assert "needs handpose.evaluation.checkpoint" in capsys.readouterr().err
+def test_cli_checkpoint_mode_errors_are_one_line(tmp_path, capsys):
+    assert main(["evaluate", "--checkpoint", str(tmp_path / "none.ckpt"), "--dataset", "nyu", "--root", "."]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "none.ckpt" in err
+    assert main(["evaluate", "p.txt", "--checkpoint", "x.ckpt", "--dataset", "nyu", "--root", "."]) == 2
+    assert "not both" in capsys.readouterr().err
 
 
 def test_cli_help_lists_the_interface(capsys):

@@ -5,13 +5,12 @@ Two modes share this verb:
 - prediction files: ``handpose evaluate PRED [PRED ...] --dataset {icvl,nyu,msra} --gt FILE``
   (:mod:`handpose.evaluation.evaluator`);
 - a trained model: ``handpose evaluate --checkpoint CKPT --dataset NAME --root DIR [--split test]``,
-  handled by ``handpose.evaluation.checkpoint.evaluate_checkpoint(args)`` when that module is installed.
+  handled by :func:`handpose.evaluation.checkpoint.evaluate_checkpoint`.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -88,15 +87,10 @@ def run(args: argparse.Namespace) -> int:
 def _run_checkpoint(args: argparse.Namespace) -> int:
     if args.predictions:
         raise HandposeError("give either prediction files or --checkpoint, not both")
-    try:
-        module = importlib.import_module("handpose.evaluation.checkpoint")
-    except ModuleNotFoundError as exc:
-        if exc.name != "handpose.evaluation.checkpoint":
-            raise
-        raise HandposeError(
-            "evaluating a checkpoint needs handpose.evaluation.checkpoint, not available in this installation"
-        ) from None
-    return int(module.evaluate_checkpoint(args) or 0)
+    # Imported here: it needs torch and Lightning, which scoring prediction files does not.
+    from handpose.evaluation.checkpoint import evaluate_checkpoint
+
+    return int(evaluate_checkpoint(args) or 0)
 
 
 def _run_files(args: argparse.Namespace) -> int:
