@@ -29,6 +29,8 @@ class HolisticRegressor(nn.Module):
         width: Backbone width multiplier.
         hidden: Width of the hidden FC layer.
         dropout: Drop probability after the hidden layer.
+        input_size: Side of the square input. Global pooling serves any side of at least 32 pixels;
+            the argument exists so that a checkpoint's contract can name its crop size like every model's.
     """
 
     def __init__(
@@ -40,8 +42,11 @@ class HolisticRegressor(nn.Module):
         width: float = 1.0,
         hidden: int = 1024,
         dropout: float = 0.3,
+        input_size: int = 96,
     ):
         super().__init__()
+        if input_size < 32:
+            raise ValueError(f"input_size must be at least 32 (the backbone downsamples 32x), got {input_size}")
         self.num_joints = skeleton.num_joints
         self.backbone = build_resnet(backbone, in_channels=in_channels, width=width)
         if weights is not None:
