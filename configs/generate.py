@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from handpose.models import list_models
+
 HERE = Path(__file__).resolve().parent
 
 DEPTH_DATA: dict[str, dict[str, Any]] = {
@@ -36,17 +38,8 @@ CROSSINFONET_VARIANTS = {
     "base": ("crossinfonet_base", "Table 1 'Base' (neither)"),
 }
 
-LJG_VARIANTS = (
-    "ljg_one_group",
-    "ljg_manual",
-    "ljg_manual_nofusion",
-    "ljg_k2",
-    "ljg_k3",
-    "ljg_k3_nofusion",
-    "ljg_k4",
-    "ljg_k5",
-    "ljg_k21",
-)
+# Every registered Learnable Groups variant (the paper's Table 2/3 rows), read from the model registry.
+LJG_VARIANTS = tuple(list_models("ljg_*", modality="rgb"))
 
 
 def depth_data(dataset: str, batch_size: int) -> dict[str, Any]:
