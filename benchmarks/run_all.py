@@ -7,11 +7,14 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+# Scripts that read what another one trained run after it.
+LAST = ("bench_int8_accuracy.py",)
 
 
 def main() -> int:
     failed = []
-    for script in sorted(HERE.glob("bench_*.py")):
+    scripts = sorted(HERE.glob("bench_*.py"), key=lambda p: (p.name in LAST, p.name))
+    for script in scripts:
         print(f"== {script.name}", flush=True)
         if subprocess.call([sys.executable, str(script)]) != 0:
             failed.append(script.name)

@@ -153,3 +153,19 @@ def test_decoded_predictions_score_the_hand_computed_auc(rng):
     visible[:, 0] = False
     assert rgb_protocol(wild, gt, visible).auc_20_50 == pytest.approx(7.5 / 11, abs=1e-9)
     assert rgb_protocol(wild, gt).auc_20_50 < 7.5 / 11
+
+
+def test_root_depth_follows_from_the_2p5d_joints_alone(rng):
+    skel = skeleton.get("rhd21")
+    xyz = rng.normal(0, 40, (6, 21, 3)) + np.array([30.0, -20.0, 600.0])
+    K = np.broadcast_to(np.array([[300.0, 0.0, 128.0], [0.0, 310.0, 120.0], [0.0, 0.0, 1.0]]), (6, 3, 3))
+    uvz, root, scale = uvz_codec.encode_uvz(xyz, K, 256, skel)
+    assert np.allclose(uvz_codec.recover_root_depth(uvz, K, 256, skel) * scale, root[:, 2], atol=1e-6)
+    assert np.allclose(uvz_codec.lift_uvz(uvz[0], K[0], 256, skel, float(scale[0])), xyz[0], atol=1e-6)
+    # A hand twice the size at twice the distance looks the same: the assumed scale sets the size.
+    assert np.allclose(uvz_codec.lift_uvz(uvz[0], K[0], 256, skel, 2 * float(scale[0])), 2 * xyz[0], atol=1e-6)
+    end_on = uvz.copy()
+    a, b = skel.scale_bone_indices
+    end_on[0, b, :2] = end_on[0, a, :2]
+    with pytest.raises(HandposeError, match="single pixel"):
+        uvz_codec.recover_root_depth(end_on[0], K[0], 256, skel)

@@ -46,6 +46,16 @@ def test_crossinfonet_schedule_and_warmup() -> None:
     assert [step(s) for s in (0, 2, 3, 6)] == [1.0, 1.0, 0.5, 0.25]
 
 
+def test_cosine_over_a_time_budget_follows_the_elapsed_share_not_the_step() -> None:
+    timed = LRFactor("cosine", steps_per_epoch=10, total_steps=10**9, time_budget=True)
+    timed.budget_progress = 0.5
+    assert math.isclose(timed(3), 0.5)
+    timed.budget_progress = 1.3  # the last step can start after the budget ran out
+    assert timed(4) == 0.0
+    state = torch.optim.lr_scheduler.LambdaLR(torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0), timed)
+    assert state.state_dict()["lr_lambdas"][0]["budget_progress"] == 1.3
+
+
 def test_temperature_annealing() -> None:
     assert temperature_at(0, 5.0, 0.1, 1000, 0.1) == 5.0
     assert math.isclose(temperature_at(2999, 5.0, 0.1, 1000, 0.1), 4.8)

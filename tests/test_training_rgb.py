@@ -63,3 +63,24 @@ def test_learnable_groups_train_evaluate_export(tmp_path: Path) -> None:
     est = Estimator.load(tmp_path / "package")
     assert est.modality == "rgb" and est.contract["output_space"] == "uvz"
     assert abs(float(est.network.temperature) - ckpt["temperature"]) < 1e-6
+
+    # The package knows the training hands' size, and predicts an unlabelled photo from a hand box alone.
+    from handpose.codecs.uvz import root_and_scale
+    from handpose.datasets import open_dataset
+
+    reader = open_dataset("synthetic", train_data, "train")
+    _, scales = root_and_scale(reader.labels_xyz().astype(np.float64), reader.skeleton)
+    assert abs(est.contract["hand_scale_mm"] - np.median(scales)) < 0.01
+    frame = open_dataset("synthetic", test_data, "all")[0]
+    uv = frame.joints_uvd[:, :2]
+    lo, hi = uv.min(0) - 10, uv.max(0) + 10
+    image = test_data / frame.frame_id
+    box = f"{lo[0]:.1f},{lo[1]:.1f},{hi[0] - lo[0]:.1f},{hi[1] - lo[1]:.1f}"
+    cam = frame.camera
+    camera = f"{cam.fx},{cam.fy},{cam.cx},{cam.cy}"
+    out = tmp_path / "pred"
+    assert cli("predict", tmp_path / "package", image, "--camera", camera, "--box", box, "--out", out) == 0
+    record = json.loads((out / f"{image.stem}.json").read_text())
+    xyz = np.asarray(record["xyz_mm"])
+    assert xyz.shape == (21, 3) and np.isfinite(xyz).all() and (xyz[:, 2] > 0).all()
+    assert (out / f"{image.stem}_overlay.png").is_file()

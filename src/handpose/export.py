@@ -26,7 +26,14 @@ from torch import nn
 
 from handpose import __version__
 from handpose.errors import HandposeError
-from handpose.inference import PACKAGE_FORMAT, PACKAGE_JSON, PACKAGE_ONNX, PACKAGE_WEIGHTS, build_loaded_network
+from handpose.inference import (
+    PACKAGE_FORMAT,
+    PACKAGE_JSON,
+    PACKAGE_ONNX,
+    PACKAGE_ONNX_INT8,
+    PACKAGE_WEIGHTS,
+    build_loaded_network,
+)
 from handpose.io import atomic_path, write_json_atomic
 
 ONNX_TOLERANCE = 1e-3  # in the model's normalised output space (about 0.1 mm for a 250 mm cube)
@@ -44,7 +51,11 @@ class JointsOnly(nn.Module):
 
 
 def export_package(
-    checkpoint: str | Path, out: str | Path, onnx: bool = False, metrics: dict[str, Any] | None = None
+    checkpoint: str | Path,
+    out: str | Path,
+    onnx: bool = False,
+    metrics: dict[str, Any] | None = None,
+    quantize: str | None = None,
 ) -> dict[str, Any]:
     """Write a model package from a training checkpoint.
 
@@ -53,11 +64,18 @@ def export_package(
         out: Package folder (created; existing package files are replaced).
         onnx: Also export and verify an ONNX graph.
         metrics: Evaluation results to record (e.g. from ``handpose evaluate --json``).
+        quantize: ``"int8"`` also writes ``model.int8.onnx`` with int8 fully connected weights (the
+            fast batch-1 CPU graph; implies ``onnx``). Its deviation from PyTorch on the check inputs is
+            recorded, not bounded: measure its accuracy on data (``benchmarks/bench_int8_accuracy.py``).
 
     Returns:
         The ``model.json`` content.
     """
     from safetensors.torch import save_file
+
+    if quantize not in (None, "int8"):
+        raise HandposeError(f"unknown quantisation {quantize!r}; the package supports int8")
+    onnx = onnx or quantize is not None
 
     from handpose.training.checkpoint import read_checkpoint
 
@@ -97,6 +115,11 @@ def export_package(
         description["files"][PACKAGE_ONNX] = _sha256(out / PACKAGE_ONNX)
     else:
         (out / PACKAGE_ONNX).unlink(missing_ok=True)  # never leave a graph that belongs to other weights
+    if quantize:
+        description["onnx_int8"] = export_int8(network, contract, out / PACKAGE_ONNX, out / PACKAGE_ONNX_INT8)
+        description["files"][PACKAGE_ONNX_INT8] = _sha256(out / PACKAGE_ONNX_INT8)
+    else:
+        (out / PACKAGE_ONNX_INT8).unlink(missing_ok=True)
     write_json_atomic(out / PACKAGE_JSON, description)
     return description
 
@@ -141,6 +164,27 @@ def export_onnx(network: nn.Module, contract: dict[str, Any], path: Path, batch:
         with atomic_path(path) as final:
             shutil.copyfile(tmp, final)
     return {"opset": opset, "max_abs_diff": max_diff, "tolerance": ONNX_TOLERANCE, "inputs": "image (B,C,S,S)"}
+
+
+def export_int8(network: nn.Module, contract: dict[str, Any], fp32_path: Path, path: Path) -> dict[str, Any]:
+    """Write the int8-FC version of the verified fp32 graph; returns its largest deviation from PyTorch."""
+    import onnxruntime as ort
+
+    from handpose.models.onnx_export import quantize_onnx
+
+    data = quantize_onnx(fp32_path.read_bytes(), "int8")
+    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    size, channels = int(contract["input_size"]), int(contract.get("in_channels", 1))
+    inputs = torch.rand(2, channels, size, size, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    with torch.inference_mode():
+        expected = JointsOnly(network.float()).eval()(inputs).numpy()
+    (got,) = session.run(["joints"], {"image": inputs.numpy()})
+    with atomic_path(path) as final:
+        final.write_bytes(data)
+    return {
+        "quantize": "int8 fully connected weights (MatMulNBits, block 32)",
+        "max_abs_diff": float(np.abs(got - expected).max()),
+    }
 
 
 def _torch_onnx_export(wrapper: nn.Module, dummy: torch.Tensor, path: Path, opset: int) -> None:

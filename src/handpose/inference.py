@@ -29,6 +29,8 @@ from handpose.geometry import Camera, get_camera, xyz_to_uvd
 PACKAGE_JSON = "model.json"
 PACKAGE_WEIGHTS = "model.safetensors"
 PACKAGE_ONNX = "model.onnx"
+PACKAGE_ONNX_INT8 = "model.int8.onnx"
+RUNTIMES = ("torch", "onnx", "onnx-int8")
 PACKAGE_FORMAT = "handpose-model"
 
 
@@ -87,6 +89,7 @@ class Estimator:
         self.info = info or {}
         self.device = torch.device(device)
         self.onnx_session = onnx_session
+        self.scale_override_mm: float | None = None
         self._transforms: dict[str, Any] = {}
 
     # -- loading -------------------------------------------------------------------------------
@@ -97,7 +100,8 @@ class Estimator:
         Args:
             path: Package folder, ``model.json`` or ``.ckpt``.
             device: ``"cpu"`` or ``"cuda"``.
-            runtime: ``"torch"`` or ``"onnx"`` (packages exported with ``--onnx``).
+            runtime: ``"torch"``, ``"onnx"`` (packages exported with ``--onnx``) or ``"onnx-int8"``
+                (the int8 graph of packages exported with ``--quantize int8``).
 
         Raises:
             HandposeError: Missing, corrupt or unsafe files, weights that do not fit the model, an
@@ -107,13 +111,13 @@ class Estimator:
             raise HandposeError(f"unknown device {device!r}; use cpu or cuda")
         if device == "cuda" and not torch.cuda.is_available():
             raise HandposeError("--device cuda requested but no CUDA device is available")
-        if runtime not in ("torch", "onnx"):
-            raise HandposeError(f"unknown runtime {runtime!r}; use torch or onnx")
+        if runtime not in RUNTIMES:
+            raise HandposeError(f"unknown runtime {runtime!r}; use one of: {', '.join(RUNTIMES)}")
         path = Path(path)
         if path.is_dir() or path.name == PACKAGE_JSON:
             folder = path if path.is_dir() else path.parent
             contract, weights, info = read_package(folder)
-            onnx_path = folder / PACKAGE_ONNX
+            onnx_path = folder / (PACKAGE_ONNX_INT8 if runtime == "onnx-int8" else PACKAGE_ONNX)
         elif path.exists():
             from handpose.training.checkpoint import read_checkpoint
 
@@ -122,9 +126,10 @@ class Estimator:
             onnx_path = None
         else:
             raise HandposeError("model not found (expected a package folder or a .ckpt file)", path)
-        if runtime == "onnx":
+        if runtime != "torch":
             if onnx_path is None or not onnx_path.is_file():
-                raise HandposeError("--runtime onnx needs a package exported with --onnx (model.onnx)", path)
+                option = "--quantize int8" if runtime == "onnx-int8" else "--onnx"
+                raise HandposeError(f"--runtime {runtime} needs a package exported with {option}", path)
             return cls(None, contract, info, device, onnx_session=_onnx_session(onnx_path, device))
         network = build_loaded_network(contract, weights, str(path), info.get("temperature"))
         return cls(network.to(device), contract, info, device)
@@ -172,7 +177,12 @@ class Estimator:
         return self._transforms[key]
 
     def preprocess(
-        self, image: np.ndarray, camera: Camera | str | None = None, center: Sequence[float] | None = None
+        self,
+        image: np.ndarray,
+        camera: Camera | str | None = None,
+        center: Sequence[float] | None = None,
+        box: Sequence[float] | None = None,
+        hand: str = "right",
     ) -> dict[str, np.ndarray]:
         """One input image -> the model's crop and its geometry (a :mod:`handpose.batch` row)."""
         from handpose.datasets.base import Sample
@@ -180,12 +190,7 @@ class Estimator:
         cam = self._camera(camera)
         image = self._check_image(image)
         if self.modality == "rgb":
-            # 2.5D outputs need the root depth and the hand's scale, and the crop needs a hand box; neither
-            # comes with an unlabelled photo yet (datasets provide both: use handpose evaluate there).
-            raise HandposeError(
-                f"model {self.contract['model']!r}: prediction on unlabelled RGB images is not supported yet "
-                "(needs a hand box and the hand's scale); evaluate it on a dataset instead"
-            )
+            return self._rgb_row(image, cam, box, hand)
         j = len(self.joint_names)
         nan = np.full((j, 3), np.nan)
         center_xyz = None if center is None else np.asarray(center, dtype=np.float64).reshape(3)
@@ -202,8 +207,44 @@ class Estimator:
         )
         return self.transform(center_xyz is not None)(sample, None)
 
+    def _rgb_row(self, image: np.ndarray, cam: Camera, box: Sequence[float] | None, hand: str) -> dict[str, np.ndarray]:
+        """The crop of a photo's hand box (default: the whole image, for photos already cropped to the hand)."""
+        if hand not in ("left", "right"):
+            raise HandposeError(f"hand must be left or right, got {hand!r}")
+        if self.contract["output_space"] != "uvz":
+            raise HandposeError(
+                f"model {self.contract['model']!r} predicts root-relative joints only; unlabelled photos need a "
+                "2.5D model (Learnable Groups); evaluate this one on a dataset instead"
+            )
+        h, w = image.shape[:2]
+        x, y, bw, bh = (0.0, 0.0, float(w), float(h)) if box is None else (float(v) for v in box)
+        if bw <= 0 or bh <= 0:
+            raise HandposeError(f"the hand box needs a positive width and height, got {list(box or [])}")
+        # The box pixel grid: pixel centres at integers, so the box's middle is x + (w - 1) / 2.
+        middle = np.array([x + (bw - 1.0) / 2.0, y + (bh - 1.0) / 2.0])
+        row = self.transform(False).crop_box(image, cam, middle, max(bw, bh), left=hand == "left")
+        row["left"] = np.array(hand == "left")
+        return row
+
+    def hand_scale_mm(self) -> float:
+        """Length of the skeleton's scale bone (middle MCP-PIP) assumed for unlabelled RGB photos, mm."""
+        if self.scale_override_mm is not None:
+            return float(self.scale_override_mm)
+        stored = self.contract.get("hand_scale_mm")
+        if not stored:
+            raise HandposeError(
+                "the model stores no hand scale (the training data's median middle MCP-PIP length); "
+                "pass one with --hand-scale MM"
+            )
+        return float(stored)
+
     def predict(
-        self, image: np.ndarray, camera: Camera | str | None = None, center: Sequence[float] | None = None
+        self,
+        image: np.ndarray,
+        camera: Camera | str | None = None,
+        center: Sequence[float] | None = None,
+        box: Sequence[float] | None = None,
+        hand: str = "right",
     ) -> Prediction:
         """Joints for one image.
 
@@ -211,21 +252,28 @@ class Estimator:
             image: Depth ``(H, W)`` in mm (0 = missing) or RGB ``(H, W, 3)`` uint8.
             camera: Intrinsics of ``image`` (a :class:`Camera`, preset name or ``"fx,fy,cx,cy"``);
                 defaults to the training camera.
-            center: Hand centre in camera mm; found in the depth when omitted.
+            center: Hand centre in camera mm (depth); found in the depth when omitted.
+            box: Hand box ``(x, y, width, height)`` in pixels (RGB); the whole image when omitted.
+                The 3D joints of a photo assume the hand's scale bone is :meth:`hand_scale_mm` long.
+            hand: ``"right"`` or ``"left"`` (RGB; left hands are mirrored in and out, as in training).
         """
-        return self.predict_batch([image], [camera], [center])[0]
+        return self.predict_batch([image], [camera], [center], [box], [hand])[0]
 
     def predict_batch(
         self,
         images: Sequence[np.ndarray],
         cameras: Sequence[Camera | str | None] | None = None,
         centers: Sequence[Sequence[float] | None] | None = None,
+        boxes: Sequence[Sequence[float] | None] | None = None,
+        hands: Sequence[str] | None = None,
     ) -> list[Prediction]:
         """Joints for several images in one forward pass."""
         n = len(images)
         cameras = list(cameras) if cameras is not None else [None] * n
         centers = list(centers) if centers is not None else [None] * n
-        rows = [self.preprocess(img, cam, c) for img, cam, c in zip(images, cameras, centers)]
+        boxes = list(boxes) if boxes is not None else [None] * n
+        hands = list(hands) if hands is not None else ["right"] * n
+        rows = [self.preprocess(*args) for args in zip(images, cameras, centers, boxes, hands)]
         batch = np.stack([r["image"] for r in rows]).astype(np.float32)
         outputs = self.forward(batch)
         preds = []
@@ -255,6 +303,12 @@ class Estimator:
             )
         from handpose.codecs import uvz as uvz_codec
 
+        if "left" in row:
+            # An unlabelled photo: the root depth follows from the 2.5D joints and the assumed hand scale.
+            from handpose.transforms.rgb import mirror_xyz
+
+            xyz = uvz_codec.lift_uvz(output, row["K_crop"], self.input_size, self.skeleton, self.hand_scale_mm())
+            return mirror_xyz(xyz) if bool(row["left"]) else xyz
         return np.asarray(
             uvz_codec.decode_batch(output[None], {k: np.asarray(v)[None] for k, v in row.items()}, space)
         )[0]

@@ -17,6 +17,9 @@ def predict_files(
     out: str | Path,
     camera: str | None = None,
     center: Sequence[float] | None = None,
+    box: Sequence[float] | None = None,
+    hand: str = "right",
+    hand_scale_mm: float | None = None,
     device: str = "cpu",
     runtime: str = "torch",
     batch_size: int = 16,
@@ -26,6 +29,9 @@ def predict_files(
 ) -> dict[str, Any]:
     """Predict every input and write ``OUT/NAME.json`` (+ overlay and 3D PNGs) and ``OUT/predictions.json``.
 
+    ``center`` (depth) and ``box``, ``hand``, ``hand_scale_mm`` (RGB) apply to every input; see
+    :meth:`handpose.inference.Estimator.predict`.
+
     Raises:
         HandposeError: A bad model, camera or input (the message names the file).
     """
@@ -34,6 +40,8 @@ def predict_files(
     from handpose.inputs import expand_inputs, iter_frames
 
     est = estimator or Estimator.load(model, device=device, runtime=runtime)
+    if hand_scale_mm is not None:
+        est.scale_override_mm = float(hand_scale_mm)
     cam = get_camera(camera) if camera else est._camera(None)
     files = expand_inputs(inputs, est.modality)
     out = Path(out)
@@ -43,14 +51,15 @@ def predict_files(
 
     def flush() -> None:
         try:
-            preds = est.predict_batch([f.image for f in pending], [cam] * len(pending), [center] * len(pending))
+            n = len(pending)
+            preds = est.predict_batch([f.image for f in pending], [cam] * n, [center] * n, [box] * n, [hand] * n)
         except HandposeError as exc:
             if len(pending) == 1 or exc.path:
                 raise HandposeError(exc.reason, pending[0].source if not exc.path else exc.path) from None
             # Find the frame at fault so the message names its file.
             for frame in pending:
                 try:
-                    est.predict(frame.image, cam, center)
+                    est.predict(frame.image, cam, center, box, hand)
                 except HandposeError as inner:
                     raise HandposeError(inner.reason, frame.source) from None
             raise

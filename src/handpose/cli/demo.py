@@ -23,7 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from handpose.training.cpu import configure_cpu_threads
 
-    configure_cpu_threads()
+    # The demo renders in worker processes first, then trains in this one alone (no loader workers).
+    configure_cpu_threads(shared=False)
     from handpose.demo import run_demo
 
     run_demo(args.out, quick=args.quick)

@@ -19,6 +19,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("checkpoint", metavar="CKPT", help="training checkpoint (.ckpt)")
     p.add_argument("out", metavar="OUT", help="package folder")
     p.add_argument("--onnx", action="store_true", help="also export an ONNX graph (verified against PyTorch)")
+    p.add_argument(
+        "--quantize",
+        choices=("int8",),
+        help="also write model.int8.onnx with int8 fully connected weights (fast batch-1 CPU inference)",
+    )
     p.add_argument("--metrics", metavar="JSON", help="evaluation results to record (handpose evaluate --json output)")
     p.set_defaults(func=run)
 
@@ -39,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
             raise HandposeError(f"cannot read metrics: {exc}", args.metrics) from None
         if not isinstance(metrics, dict):
             raise HandposeError("metrics must be a JSON object", args.metrics)
-    description = export_package(args.checkpoint, args.out, onnx=args.onnx, metrics=metrics)
+    description = export_package(args.checkpoint, args.out, onnx=args.onnx, metrics=metrics, quantize=args.quantize)
     line = f"exported {description['model']} ({description['skeleton']}) to {args.out}"
     if "onnx" in description:
         line += f"; ONNX max |diff| vs PyTorch {description['onnx']['max_abs_diff']:.1e}"

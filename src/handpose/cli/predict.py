@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from typing import Any
 
 EPILOG = """\
 inputs: depth as 16-bit PNG (mm), NYU-packed RGB PNG, MSRA .bin or .npy (H x W, mm); colour as PNG/JPG
@@ -36,9 +38,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="X,Y,Z",
         help="hand centre in camera mm (depth models; default: from the depth); write --center=X,Y,Z when X < 0",
     )
+    p.add_argument(
+        "--box",
+        metavar="X,Y,W,H",
+        help="hand box in pixels (RGB models; default: the whole image, for photos cropped to the hand)",
+    )
+    p.add_argument("--hand", choices=("right", "left"), default="right", help="which hand (RGB models)")
+    p.add_argument(
+        "--hand-scale",
+        type=float,
+        metavar="MM",
+        help="middle MCP-PIP length assumed for RGB photos (default: the training data's median, stored in the model)",
+    )
     p.add_argument("--out", default="runs/predict", metavar="DIR", help="output folder (default: runs/predict)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to run the network")
-    p.add_argument("--runtime", choices=("torch", "onnx"), default="torch", help="PyTorch or ONNX Runtime")
+    p.add_argument(
+        "--runtime",
+        choices=("torch", "onnx", "onnx-int8"),
+        default="torch",
+        help="PyTorch, ONNX Runtime, or ONNX Runtime with int8 FC weights (packages exported with --quantize int8)",
+    )
     p.add_argument("--batch-size", type=int, default=16, help="inputs per forward pass (default: 16)")
     p.add_argument("--every", type=int, default=1, metavar="N", help="use every N-th video frame (default: 1)")
     p.add_argument("--no-plots", action="store_true", help="write only the JSON files")
@@ -54,20 +73,19 @@ def run(args: argparse.Namespace) -> int:
 
     if args.batch_size < 1:
         raise HandposeError("--batch-size must be >= 1")
-    center = None
-    if args.center:
-        try:
-            center = [float(v) for v in args.center.split(",")]
-        except ValueError:
-            center = []
-        if len(center) != 3 or center[2] <= 0:
-            raise HandposeError(f"--center {args.center!r} must be x,y,z in mm with z > 0")
+    center = _numbers(args.center, 3, "--center", "x,y,z in mm with z > 0", lambda v: v[2] > 0)
+    box = _numbers(args.box, 4, "--box", "x,y,width,height in pixels with a positive size", lambda v: min(v[2:]) > 0)
+    if args.hand_scale is not None and not args.hand_scale > 0:
+        raise HandposeError(f"--hand-scale must be a positive length in mm, got {args.hand_scale}")
     summary = predict_files(
         args.model,
         args.inputs,
         out=args.out,
         camera=args.camera,
         center=center,
+        box=box,
+        hand=args.hand,
+        hand_scale_mm=args.hand_scale,
         device=args.device,
         runtime=args.runtime,
         batch_size=args.batch_size,
@@ -76,3 +94,18 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"{len(summary['predictions'])} predictions written to {args.out}")
     return 0
+
+
+def _numbers(text: str | None, count: int, option: str, meaning: str, valid: Callable[[list[float]], bool]) -> Any:
+    """``count`` comma-separated numbers from an option, or ``None`` when it was not given."""
+    from handpose.errors import HandposeError
+
+    if not text:
+        return None
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != count or not valid(values):
+        raise HandposeError(f"{option} {text!r} must be {meaning}")
+    return values

@@ -35,9 +35,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from handpose.training.cpu import configure_cpu_threads
-
-    configure_cpu_threads()
     from handpose.training.config import load_config
 
     overrides = list(args.overrides)
@@ -52,7 +49,10 @@ def run(args: argparse.Namespace) -> int:
     if args.accelerator:
         overrides.append(f"trainer.accelerator={args.accelerator}")
     cfg = load_config(args.config, overrides)
+    from handpose.training.cpu import configure_cpu_threads
 
+    # Loader workers share the cores with the training threads; without them the process has them alone.
+    configure_cpu_threads(shared=cfg.data.num_workers > 0)
     from handpose.training.run import train
 
     summary = train(cfg, resume=args.resume)

@@ -110,6 +110,52 @@ def decode_uvz(uvz: ArrayT, K_crop: ArrayT, crop_size: int, root_depth: ArrayT, 
     return _stack([x, y, z], uvz)
 
 
+def recover_root_depth(uvz: np.ndarray, K_crop: np.ndarray, crop_size: int, skel: Skeleton | str) -> np.ndarray:
+    """Root depth in units of the scale bone, from 2.5D joints alone (Iqbal et al. ECCV'18, Sec. 3.3).
+
+    The scale bone's two ends back-projected at ``z_root + z_rel`` must lie one scale length apart:
+    ``|(Z + d_a) K^-1 [u_a, v_a, 1] - (Z + d_b) K^-1 [u_b, v_b, 1]| = 1``, a quadratic in ``Z`` whose
+    larger root is the hand in front of the camera. Multiply by the bone's length in mm to get mm.
+
+    Args:
+        uvz: ``(..., J, 3)`` 2.5D joints (crop u, v in [-1, 1], depth relative to the root in scale units).
+        K_crop: ``(..., 3, 3)`` intrinsics of the crop.
+        crop_size: Side of the crop in pixels.
+        skel: Skeleton (or name) giving the root joint and scale bone.
+
+    Returns:
+        ``(...,)`` root depth ``z_root / scale``.
+
+    Raises:
+        HandposeError: The scale bone is seen end-on (both ends on one pixel), so its length fixes nothing.
+    """
+    skel = skeleton_registry.get(skel)
+    _, a, b = _root_and_scale_indices(skel)
+    uvz = np.asarray(uvz, dtype=np.float64)
+    K = np.asarray(K_crop, dtype=np.float64)
+    pix = unit_to_pixels(uvz[..., :2], crop_size)
+    fx, fy, cx, cy = K[..., 0, 0], K[..., 1, 1], K[..., 0, 2], K[..., 1, 2]
+
+    def ray(j: int) -> np.ndarray:
+        return np.stack([(pix[..., j, 0] - cx) / fx, (pix[..., j, 1] - cy) / fy, np.ones_like(fx)], axis=-1)
+
+    ray_a, ray_b = ray(a), ray(b)
+    p = ray_a - ray_b
+    q = uvz[..., a, 2, None] * ray_a - uvz[..., b, 2, None] * ray_b
+    pp, pq, qq = (p * p).sum(-1), (p * q).sum(-1), (q * q).sum(-1)
+    if np.any(pp < 1e-12):
+        raise HandposeError("the scale bone projects to a single pixel: the root depth cannot be recovered")
+    return (-pq + np.sqrt(np.maximum(pq * pq - pp * (qq - 1.0), 0.0))) / pp
+
+
+def lift_uvz(uvz: np.ndarray, K_crop: np.ndarray, crop_size: int, skel: Skeleton | str, scale_mm: float) -> np.ndarray:
+    """2.5D joints -> camera mm for a hand whose scale bone is ``scale_mm`` long (no labels needed)."""
+    root = recover_root_depth(uvz, K_crop, crop_size, skel) * scale_mm
+    return decode_uvz(
+        np.asarray(uvz, dtype=np.float64), np.asarray(K_crop, np.float64), crop_size, root, np.full_like(root, scale_mm)
+    )
+
+
 def encode_rel(joints_xyz: ArrayT, skel: Skeleton | str) -> tuple[ArrayT, ArrayT, ArrayT]:
     """Camera mm -> ``(rel, root_xyz, scale)`` with ``rel = (xyz - root_xyz) / scale``."""
     root_xyz, scale = root_and_scale(joints_xyz, skel)

@@ -132,8 +132,12 @@ class OptimConfig:
         optimizer: ``adam`` or ``adamw`` or ``sgd``.
         lr: Base learning rate.
         weight_decay: L2 penalty (CrossInfoNet's reference uses 1e-5).
-        schedule: ``exponential`` (``lr * gamma ** epoch``, CrossInfoNet's x0.96 per epoch), ``cosine``,
+        schedule: ``exponential`` (``lr * gamma ** epoch``, CrossInfoNet's x0.96 per epoch), ``cosine``
+            (to zero over the run's steps, or over ``trainer.max_minutes`` when that alone bounds it),
             ``step`` (``lr * gamma ** (epoch // step_every)``) or ``constant``.
+        cosine_over: What ``cosine`` decays over: ``steps`` (the run's estimated steps), ``time``
+            (``trainer.max_minutes``), or ``auto``: time when the run is bounded by minutes and no
+            ``max_steps``, steps otherwise.
         gamma: Decay factor of ``exponential`` and ``step``.
         step_every: Epochs between decays of ``step``.
         warmup_steps: Linear warm-up steps before the schedule.
@@ -146,6 +150,7 @@ class OptimConfig:
     lr: float = 1e-3
     weight_decay: float = 0.0
     schedule: Literal["exponential", "cosine", "step", "constant"] = "exponential"
+    cosine_over: Literal["auto", "steps", "time"] = "auto"
     gamma: float = 0.96
     step_every: int = 10
     warmup_steps: int = 0
@@ -167,11 +172,18 @@ class TrainerConfig:
         strategy: Lightning strategy (``auto``, ``ddp``, ...).
         precision: ``auto`` (bf16-mixed on GPUs that support it, else 32), or any Lightning value.
         val_every_n_epochs: Validate every this many epochs.
+        val_every_n_steps: Validate every this many training batches instead, across epoch boundaries
+            (short epochs then cost no validation each); a run stopped by ``max_minutes`` still
+            validates its final weights.
         limit_val_batches: Share or number of validation batches.
         log_every_n_steps: Logging interval.
         gradient_clip: Clip gradient norm (0: off).
         progress: ``rich``, ``plain`` or ``none``.
         channels_last: Use the channels-last memory layout (faster convolutions on CPUs).
+        sync_batchnorm: With several GPU processes, compute BatchNorm statistics over the global batch
+            (as one process would) instead of each process's share (PyTorch supports it on GPUs only).
+        accumulate_grad_batches: Batches whose gradients add up to one optimiser step (a large
+            effective batch on a small device).
         deterministic: Ask torch for deterministic kernels.
         save_every_n_epochs: Also keep ``epoch=N.ckpt`` every N epochs (0: only best and last).
         precise_bn_batches: Before each validation, re-estimate BatchNorm statistics as a plain average over
@@ -188,11 +200,14 @@ class TrainerConfig:
     strategy: str = "auto"
     precision: str = "auto"
     val_every_n_epochs: int = 1
+    val_every_n_steps: int | None = None
     limit_val_batches: float | int = 1.0
     log_every_n_steps: int = 20
     gradient_clip: float = 0.0
     progress: Literal["rich", "plain", "none"] = "rich"
     channels_last: bool = True
+    sync_batchnorm: bool = False
+    accumulate_grad_batches: int = 1
     deterministic: bool = False
     save_every_n_epochs: int = 0
     precise_bn_batches: int = 0
@@ -429,6 +444,7 @@ def _check_values(cfg: RunConfig, source: str | None, lines: dict[str, int]) -> 
     need(0 < o.gamma <= 1, "optim.gamma", "must be in (0, 1]")
     need(o.step_every >= 1, "optim.step_every", "must be >= 1")
     need(o.warmup_steps >= 0, "optim.warmup_steps", "must be >= 0")
+    need(o.cosine_over != "time" or t.max_minutes is not None, "optim.cosine_over", "time needs trainer.max_minutes")
     need(all(v > 0 for v in o.group_lr.values()), "optim.group_lr", "learning rates must be > 0")
     if o.temperature is not None:
         need(o.temperature.start > 0 and o.temperature.min > 0, "optim.temperature", "temperatures must be > 0")
@@ -443,7 +459,9 @@ def _check_values(cfg: RunConfig, source: str | None, lines: dict[str, int]) -> 
         "must be 'auto' or >= 1",
     )
     need(t.val_every_n_epochs >= 1, "trainer.val_every_n_epochs", "must be >= 1")
+    need(t.val_every_n_steps is None or t.val_every_n_steps >= 1, "trainer.val_every_n_steps", "must be >= 1")
     need(t.log_every_n_steps >= 1, "trainer.log_every_n_steps", "must be >= 1")
+    need(t.accumulate_grad_batches >= 1, "trainer.accumulate_grad_batches", "must be >= 1")
     need(t.gradient_clip >= 0, "trainer.gradient_clip", "must be >= 0")
     need(t.save_every_n_epochs >= 0, "trainer.save_every_n_epochs", "must be >= 0")
     need(t.precise_bn_batches >= 0, "trainer.precise_bn_batches", "must be >= 0")

@@ -32,7 +32,8 @@ def build_contract(cfg: RunConfig, skeleton: str, data: dict[str, Any]) -> dict[
     Args:
         cfg: The resolved run config.
         skeleton: Joint order the model predicts.
-        data: Facts about the training data: ``dataset``, ``root``, ``split``, ``frames``, ``camera``.
+        data: Facts about the training data: ``dataset``, ``root``, ``split``, ``frames``, ``camera``
+            and, for RGB, ``hand_scale_mm``.
     """
     from handpose.models.registry import get_spec
 
@@ -75,6 +76,8 @@ def build_contract(cfg: RunConfig, skeleton: str, data: dict[str, Any]) -> dict[
     else:
         contract["crop"] = {"kind": "keypoint_box", "transform_kwargs": _plain(cfg.data.transform_kwargs)}
         contract["rgb"] = {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "scale": 1 / 255}
+        # The hand size assumed when lifting an unlabelled photo's 2.5D joints to millimetres.
+        contract["hand_scale_mm"] = data.get("hand_scale_mm")
     return contract
 
 

@@ -50,6 +50,26 @@ def spread(indices: np.ndarray, limit: int | None) -> np.ndarray:
     return indices[np.linspace(0, len(indices) - 1, limit).round().astype(np.int64)]
 
 
+def median_hand_scale(reader: Any, indices: np.ndarray) -> float | None:
+    """Median scale-bone length (middle MCP-PIP, mm) of the training labels; ``None`` if they cannot be read cheaply.
+
+    RGB packages store it: 2.5D joints of an unlabelled photo become millimetres only at an assumed hand size.
+    """
+    from handpose.codecs.uvz import root_and_scale
+    from handpose.skeleton import get
+
+    try:
+        labels = np.asarray(reader.labels_xyz(), dtype=np.float64)[indices]
+        skel = get(getattr(reader, "skeleton", "canonical21"))
+        if skel.scale_bone_indices is None:
+            return None
+        _, scale = root_and_scale(labels, skel)
+    except (NotImplementedError, AttributeError):
+        return None
+    scale = scale[np.isfinite(scale) & (scale > 0)]
+    return round(float(np.median(scale)), 2) if scale.size else None
+
+
 class PoseDataModule(L.LightningDataModule):
     """Training and validation loaders for a run.
 
@@ -104,7 +124,7 @@ class PoseDataModule(L.LightningDataModule):
                 f"data.batch_size {d.batch_size} is larger than the {len(self.train_indices)} training frames"
             )
         camera = getattr(self.train_reader, "camera", None)
-        return {
+        facts = {
             "dataset": d.dataset,
             "root": d.root,
             "split": d.train_split,
@@ -112,6 +132,9 @@ class PoseDataModule(L.LightningDataModule):
             "camera": camera.to_dict() if hasattr(camera, "to_dict") else None,
             "skeleton": getattr(self.train_reader, "skeleton", "canonical21"),
         }
+        if self.modality == "rgb":
+            facts["hand_scale_mm"] = median_hand_scale(self.train_reader, self.train_indices)
+        return facts
 
     def use_contract(self, contract: dict[str, Any]) -> None:
         self.contract = contract

@@ -11,6 +11,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import Timer
 from torch import nn
 
 from handpose.errors import HandposeError
@@ -84,11 +85,22 @@ class PoseModule(L.LightningModule):
         # (seed, step, rank): a resumed run then continues exactly as an uninterrupted one would,
         # whatever else (loader set-up, validation) consumed random numbers in between.
         torch.manual_seed((self.cfg.seed * 1_000_003 + self.global_step * 7919 + self.global_rank) % (2**63))
+        self._update_budget_progress()
         temp = self.cfg.optim.temperature
         if temp is not None and hasattr(self.model, "set_temperature"):
             value = temperature_at(self.global_step, temp.start, temp.step, temp.every, temp.min)
             self.model.set_temperature(value)
             self.log("train/temperature", value, on_step=True, on_epoch=False)
+
+    def _update_budget_progress(self) -> None:
+        factor = getattr(self, "_lr_factor", None)
+        minutes = self.cfg.trainer.max_minutes
+        if factor is None or not factor.time_budget or minutes is None:
+            return
+        # Lightning's Timer counts training time across resumes (its state is in the checkpoint).
+        timer = next((c for c in self.trainer.callbacks if isinstance(c, Timer)), None)
+        if timer is not None:
+            factor.budget_progress = timer.time_elapsed("train") / (60.0 * minutes)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         outputs = self(batch["image"])
@@ -170,8 +182,17 @@ class PoseModule(L.LightningModule):
         # estimated_stepping_batches sets the training loader up, after which its length is known.
         total = int(min(self.trainer.estimated_stepping_batches, 1e12))
         batches = self.trainer.num_training_batches
-        steps_per_epoch = max(int(batches), 1) if batches != float("inf") else total
-        factor = LRFactor(o.schedule, steps_per_epoch, total, o.gamma, o.step_every, o.warmup_steps)
+        accumulate = self.cfg.trainer.accumulate_grad_batches
+        steps_per_epoch = max(int(batches) // accumulate, 1) if batches != float("inf") else total
+        t = self.cfg.trainer
+        # A run bounded only by wall clock anneals over its time budget: a step count estimated from
+        # max_epochs would leave the rate nearly undecayed when time runs out.
+        by_time = t.max_minutes is not None and (
+            o.cosine_over == "time" or (o.cosine_over == "auto" and t.max_steps == -1)
+        )
+        time_budget = o.schedule == "cosine" and by_time
+        factor = LRFactor(o.schedule, steps_per_epoch, total, o.gamma, o.step_every, o.warmup_steps, time_budget)
+        self._lr_factor = factor
         sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step", "frequency": 1}}
 

@@ -264,16 +264,7 @@ class RGBCropTransform:
         m = np.eye(3)
         m[:2, :2] = s * rot
         m[:2, 2] = half + s * (pivot - rot @ pivot - center)
-        # The flip is folded into the warp, so the full image is never copied.
-        warp = m @ np.array([[-1.0, 0.0, w - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]) if flip else m
-        crop = cv2.warpAffine(
-            image,
-            warp[:2],
-            (self.out_size, self.out_size),
-            flags=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_CONSTANT,
-            borderValue=(0, 0, 0),
-        )
+        crop = self._warp(image, m, flip)
         if self.augment and self.hue > 0:
             assert rng is not None
             crop = shift_hue(crop, float(rng.uniform(-self.hue, self.hue)))
@@ -290,6 +281,54 @@ class RGBCropTransform:
             xyz = uvd_to_xyz(np.concatenate([uv_crop, uvd[:, 2:3]], axis=1), crop_camera)
 
         return self._targets(crop, xyz, visible, k_crop, skel_name)
+
+    def _warp(self, image: np.ndarray, m: np.ndarray, flip: bool) -> np.ndarray:
+        """The crop through the 3x3 pixel map ``m`` (of the flipped image when ``flip``)."""
+        w = image.shape[1]
+        # The flip is folded into the warp, so the full image is never copied.
+        warp = m @ np.array([[-1.0, 0.0, w - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]) if flip else m
+        return cv2.warpAffine(
+            image,
+            warp[:2],
+            (self.out_size, self.out_size),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=(0, 0, 0),
+        )
+
+    def crop_box(
+        self, image: np.ndarray, camera: Camera, center: np.ndarray, side: float, left: bool = False
+    ) -> dict[str, np.ndarray]:
+        """The model's input for a given hand box, without labels (prediction on unlabelled photos).
+
+        Args:
+            image: ``(H, W, 3)`` uint8.
+            camera: Intrinsics of ``image``.
+            center: Box centre in ``image``'s pixels.
+            side: Box side, pixels (taken as it is: no margin is added).
+            left: A left hand: mirrored into a right one first, as in training.
+
+        Returns:
+            ``image`` (the normalised crop) and ``K_crop``; for a left hand ``K_crop`` belongs to the
+            mirrored image (un-mirror predicted joints with :func:`mirror_xyz`).
+        """
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise HandposeError(f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}")
+        if not side > 0:
+            raise HandposeError(f"the hand box needs a positive side, got {side}")
+        w = image.shape[1]
+        center = np.array(center, dtype=np.float64)
+        if left:
+            camera = mirror_camera(camera, w)
+            center[0] = w - 1.0 - center[0]
+        s = self.out_size / float(side)
+        m = np.eye(3)
+        m[:2, :2] *= s
+        m[:2, 2] = self.out_size / 2.0 - 0.5 - s * center
+        crop = self._warp(image, m, left)
+        principal = m[:2, :2] @ np.array([camera.cx, camera.cy]) + m[:2, 2]
+        k_crop = np.array([[s * camera.fx, 0.0, principal[0]], [0.0, s * camera.fy, principal[1]], [0.0, 0.0, 1.0]])
+        return {"image": normalise_image(crop).astype(np.float32), "K_crop": k_crop.astype(np.float32)}
 
     def _targets(
         self, crop: np.ndarray, xyz: np.ndarray, visible: np.ndarray, k_crop: np.ndarray, skel_name: str
