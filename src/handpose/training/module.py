@@ -68,6 +68,7 @@ class PoseModule(L.LightningModule):
         self._val_sum = torch.zeros(())
         self._val_count = torch.zeros(())
         self._val_joint_sum: torch.Tensor | None = None
+        self._lr_factor: LRFactor | None = None
 
     # -- forward -------------------------------------------------------------------------------
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -93,7 +94,7 @@ class PoseModule(L.LightningModule):
             self.log("train/temperature", value, on_step=True, on_epoch=False)
 
     def _update_budget_progress(self) -> None:
-        factor = getattr(self, "_lr_factor", None)
+        factor = self._lr_factor
         minutes = self.cfg.trainer.max_minutes
         if factor is None or not factor.time_budget or minutes is None:
             return
