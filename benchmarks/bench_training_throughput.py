@@ -155,7 +155,9 @@ def main() -> int:
     if args.no_docs:
         return 0
 
-    command = "python " + " ".join(shlex.quote(a) for a in [str(Path(sys.argv[0]).resolve().relative_to(REPO)), *sys.argv[1:]])
+    command = "python " + " ".join(
+        shlex.quote(a) for a in [str(Path(sys.argv[0]).resolve().relative_to(REPO)), *sys.argv[1:]]
+    )
     lines = [
         f"Command: `{command}` — {platform.machine()}, {os.cpu_count()} CPUs, torch threads "
         f"{torch.get_num_threads()}, {args.workers} loader worker(s), batch {args.batch_size}, fp32 channels-last.",
