@@ -182,19 +182,14 @@ def bench(
 
 def mean_pose_row(checkpoint: str, train_frames: int, train_root: Path, test_root: Path) -> dict[str, Any]:
     """The mean-pose baseline on the test frames, through the crops of a trained model's contract."""
-    import numpy as np
-
-    from handpose.codecs import cube as cube_codec
-    from handpose.demo import training_mean_pose
+    from handpose.demo import mean_pose_predictions
     from handpose.evaluation.checkpoint import open_eval_dataset, predict_dataset, score_depth
     from handpose.inference import Estimator
 
     est = Estimator.load(checkpoint)
     preds = predict_dataset(est, open_eval_dataset(est, "depth_cache", str(test_root), "test"), progress=False)
-    g = preds.geometry
-    mean = np.broadcast_to(training_mean_pose(est, train_root, train_frames), preds.gt_xyz.shape)
-    xyz = cube_codec.decode(mean, g["center_xyz"], g["cube"], g["rotation_deg"], g["camera"])
-    return {"model": "mean pose (baseline)", "steps": 0, "epochs": 0, **score_depth(np.asarray(xyz), preds.gt_xyz)}
+    xyz = mean_pose_predictions(est, preds, train_root, train_frames)
+    return {"model": "mean pose (baseline)", "steps": 0, "epochs": 0, **score_depth(xyz, preds.gt_xyz)}
 
 
 def table(rows: list[dict[str, Any]], modality: str) -> list[str]:

@@ -202,3 +202,15 @@ def test_int8_package_runs_without_pytorch_weights_and_stays_close(tmp_path: Pat
     assert 0 < shift < 5.0, shift  # int8 weights move the joints a little, never far
     # A package exported without --quantize has no int8 graph to run.
     assert cli("predict", run.package, frames, "--runtime", "onnx-int8", "--out", tmp_path / "x") == 2
+
+
+def test_validation_every_n_steps_crosses_epoch_boundaries(tmp_path: Path) -> None:
+    # 36 training frames in batches of 8 = 4 steps an epoch; validating every 6 steps over 3 epochs
+    # (12 steps) validates at steps 6 and 12 only, not at each epoch's end.
+    args = train_args(tmp_path, render(40, 1), "nsteps", "trainer.max_epochs=3", "trainer.val_every_n_steps=6")
+    assert cli(*args) == 0
+    import csv
+
+    rows = list(csv.DictReader((tmp_path / "nsteps" / "logs" / "metrics.csv").open()))
+    validated = [int(r["step"]) for r in rows if r.get("val/mean_error_mm")]
+    assert validated == [5, 11], validated

@@ -128,8 +128,8 @@ def demo_config(plan: DemoPlan, out: Path) -> dict[str, Any]:
         "optim": {
             "optimizer": "adam",
             "lr": plan.lr,
-            # Annealed to zero exactly when the time budget runs out: in a few CPU minutes the final
-            # low-rate steps are worth more than any per-epoch decay.
+            # Annealed to zero over the plan's epochs: in a few CPU minutes the final low-rate steps
+            # are worth more than any per-epoch decay.
             "schedule": "cosine",
             "cosine_over": "steps",
             "warmup_steps": plan.warmup_steps,
@@ -260,7 +260,6 @@ def build_caches(out: Path, plan: DemoPlan) -> None:
 
 def evaluate_demo(checkpoint: Path, out: Path, train_frames: int) -> dict[str, Any]:
     """Scores of the model and of the mean-pose baseline on the test frames (same crops)."""
-    from handpose.codecs import cube as cube_codec
     from handpose.evaluation.checkpoint import open_eval_dataset, predict_dataset, score_depth, write_plots
     from handpose.inference import Estimator
 
@@ -269,12 +268,8 @@ def evaluate_demo(checkpoint: Path, out: Path, train_frames: int) -> dict[str, A
     preds = predict_dataset(est, test, description="test frames")
     model_scores = score_depth(preds.pred_xyz, preds.gt_xyz)
 
-    mean_norm = training_mean_pose(est, out / "cache" / "train", train_frames)
-    g = preds.geometry
-    baseline_xyz = cube_codec.decode(
-        np.broadcast_to(mean_norm, preds.pred_xyz.shape), g["center_xyz"], g["cube"], g["rotation_deg"], g["camera"]
-    )
-    baseline_scores = score_depth(np.asarray(baseline_xyz), preds.gt_xyz)
+    baseline_xyz = mean_pose_predictions(est, preds, out / "cache" / "train", train_frames)
+    baseline_scores = score_depth(baseline_xyz, preds.gt_xyz)
 
     report = {
         "model_name": "CrossInfoNet",
@@ -289,6 +284,16 @@ def evaluate_demo(checkpoint: Path, out: Path, train_frames: int) -> dict[str, A
     result = {"model": model_scores, "mean_pose": baseline_scores, "figures": [str(success_png), str(per_joint_png)]}
     write_json_atomic(out / "evaluation.json", result)
     return result
+
+
+def mean_pose_predictions(est: Any, preds: Any, cache_root: Path, train_frames: int) -> np.ndarray:
+    """The mean-pose baseline's joints (camera mm) for predicted frames: the training frames' mean
+    normalised pose, decoded with each frame's own crop (``preds`` from ``predict_dataset``)."""
+    from handpose.codecs import cube as cube_codec
+
+    mean = np.broadcast_to(training_mean_pose(est, cache_root, train_frames), preds.gt_xyz.shape)
+    g = preds.geometry
+    return np.asarray(cube_codec.decode(mean, g["center_xyz"], g["cube"], g["rotation_deg"], g["camera"]))
 
 
 def training_mean_pose(est: Any, cache_root: Path, train_frames: int) -> np.ndarray:

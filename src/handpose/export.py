@@ -153,12 +153,7 @@ def export_onnx(network: nn.Module, contract: dict[str, Any], path: Path, batch:
         wrapper.eval()
         session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
         # Check on the export input and on a different batch size (the batch axis is dynamic).
-        max_diff = 0.0
-        for inputs in (dummy, torch.rand(1, channels, size, size, generator=gen) * 2 - 1):
-            with torch.inference_mode():
-                expected = wrapper(inputs).numpy()
-            (got,) = session.run(["joints"], {"image": inputs.numpy()})
-            max_diff = max(max_diff, float(np.max(np.abs(np.asarray(got) - expected))))
+        max_diff = _deviation(session, wrapper, (dummy, torch.rand(1, channels, size, size, generator=gen) * 2 - 1))
         if not max_diff <= ONNX_TOLERANCE:
             raise HandposeError(f"ONNX outputs differ from PyTorch by {max_diff:.2e} (> {ONNX_TOLERANCE}); not written")
         with atomic_path(path) as final:
@@ -176,15 +171,21 @@ def export_int8(network: nn.Module, contract: dict[str, Any], fp32_path: Path, p
     session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
     size, channels = int(contract["input_size"]), int(contract.get("in_channels", 1))
     inputs = torch.rand(2, channels, size, size, generator=torch.Generator().manual_seed(1)) * 2 - 1
-    with torch.inference_mode():
-        expected = JointsOnly(network.float()).eval()(inputs).numpy()
-    (got,) = session.run(["joints"], {"image": inputs.numpy()})
+    max_diff = _deviation(session, JointsOnly(network.float()).eval(), (inputs,))
     with atomic_path(path) as final:
         final.write_bytes(data)
-    return {
-        "quantize": "int8 fully connected weights (MatMulNBits, block 32)",
-        "max_abs_diff": float(np.abs(got - expected).max()),
-    }
+    return {"quantize": "int8 fully connected weights (MatMulNBits, block 32)", "max_abs_diff": max_diff}
+
+
+def _deviation(session: Any, wrapper: nn.Module, batches: tuple[torch.Tensor, ...]) -> float:
+    """Largest absolute difference between an ONNX Runtime session's joints and PyTorch's on ``batches``."""
+    worst = 0.0
+    for inputs in batches:
+        with torch.inference_mode():
+            expected = wrapper(inputs).numpy()
+        (got,) = session.run(["joints"], {"image": inputs.numpy()})
+        worst = max(worst, float(np.max(np.abs(np.asarray(got) - expected))))
+    return worst
 
 
 def _torch_onnx_export(wrapper: nn.Module, dummy: torch.Tensor, path: Path, opset: int) -> None:

@@ -201,54 +201,6 @@ def quantize_onnx(data: bytes, quantize: str, block_size: int = 32, accuracy_lev
     raise HandposeError(f"unknown quantisation {quantize!r}; choose one of: none, {', '.join(QUANTIZE_MODES)}")
 
 
-def quantize_convs_static(data: bytes, calibration: Any, input_name: str = "image") -> bytes:
-    """Static int8 convolutions (per-channel weights, activations calibrated on ``calibration``) + int8 FCs.
-
-    Args:
-        data: fp32 ONNX bytes.
-        calibration: ``(N, C, S, S)`` float32 model inputs whose activation ranges fix the int8 scales
-            (real crops: the ranges of random input are not the ranges of hands).
-        input_name: The graph's input.
-
-    Returns:
-        The graph with QuantizeLinear/DequantizeLinear around every convolution (ONNX Runtime fuses
-        them into int8 kernels) and block-wise int8 fully connected weights.
-    """
-    import tempfile
-
-    import numpy as np
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    batches = [np.ascontiguousarray(x[None], dtype=np.float32) for x in np.asarray(calibration)]
-    if not batches:
-        raise HandposeError("static quantisation needs at least one calibration image")
-
-    class Reader(CalibrationDataReader):
-        def __init__(self) -> None:
-            self.items = iter(batches)
-
-        def get_next(self) -> dict[str, Any] | None:
-            item = next(self.items, None)
-            return None if item is None else {input_name: item}
-
-    with tempfile.TemporaryDirectory() as tmp:
-        source, prepared, target = (Path(tmp) / n for n in ("fp32.onnx", "pre.onnx", "int8.onnx"))
-        source.write_bytes(data)
-        quant_pre_process(str(source), str(prepared))
-        quantize_static(
-            str(prepared),
-            str(target),
-            Reader(),
-            quant_format=QuantFormat.QDQ,
-            per_channel=True,
-            activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-            op_types_to_quantize=["Conv"],
-        )
-        return quantize_onnx(target.read_bytes(), "int8")
-
-
 def ort_session(path_or_bytes: str | PathLike | bytes, threads: int = 2):
     """An ONNX Runtime CPU session with ``threads`` intra-op threads and full graph optimisation."""
     import onnxruntime as ort

@@ -183,9 +183,8 @@ class PoseModule(L.LightningModule):
         # estimated_stepping_batches sets the training loader up, after which its length is known.
         total = int(min(self.trainer.estimated_stepping_batches, 1e12))
         batches = self.trainer.num_training_batches
-        accumulate = self.cfg.trainer.accumulate_grad_batches
-        steps_per_epoch = max(int(batches) // accumulate, 1) if batches != float("inf") else total
         t = self.cfg.trainer
+        steps_per_epoch = max(int(batches) // t.accumulate_grad_batches, 1) if batches != float("inf") else total
         # A run bounded only by wall clock anneals over its time budget: a step count estimated from
         # max_epochs would leave the rate nearly undecayed when time runs out.
         by_time = t.max_minutes is not None and (
