@@ -39,12 +39,15 @@ def default_paths(model: str) -> tuple[Path, Path, Path]:
     """The synthetic benchmark's checkpoint of ``model`` and its training and held-out depth caches."""
     checkpoint = WORK / "runs" / "depth" / model / "checkpoints" / "best.ckpt"
     results = WORK / "results.json"
-    size = json.loads(results.read_text()).get("args", {}).get("input_size") if results.is_file() else None
+    depth = json.loads(results.read_text()).get("depth") if results.is_file() else None
+    # Results written before each modality kept its own arguments name no caches: ask for paths then.
+    args = depth.get("args", {}) if isinstance(depth, dict) else {}
 
     def cache(kind: str) -> Path:
-        found = sorted((WORK / "cache").glob(f"depth_{kind}_*")) if (WORK / "cache").is_dir() else []
-        found = [c for c in found if c.name.endswith(f"_{size}")] or found
-        return found[-1] if found else WORK / "cache" / "missing"
+        if args:
+            frames = args["train_frames" if kind == "train" else "test_frames"]
+            return WORK / "cache" / f"depth_{kind}_{frames}_{args.get('hands', 'right')}_{args['input_size']}"
+        return WORK / "cache" / "missing"
 
     return checkpoint, cache("train"), cache("test")
 

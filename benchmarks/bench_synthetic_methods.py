@@ -2,15 +2,16 @@
 same CPU budget, scored on the same held-out frames; then the RGB methods (one group, manual groups,
 learned groups, with and without fusion) the same way.
 
-Depth: a synthetic NYU-camera folder (training frames, seed 1) and a held-out folder (seed 2), decoded
-once into hand-region caches; crops of ``--input-size`` pixels in a 250 mm cube centred on the
+Depth: a synthetic NYU-camera folder (training frames, seed 1) and a held-out folder (seed 2), right
+hands only by default as in the public depth benchmarks (``--hands``), decoded once into hand-region caches; crops of ``--input-size`` pixels in a 250 mm cube centred on the
 labelled middle MCP; each model trains for ``--minutes`` of wall clock (Adam 1e-3, cosine decay to zero
 over the time budget, gradient norm clipped at 10), the checkpoint with the lowest validation error (last tenth of the training frames) is scored on the
 test frames, next to the mean-pose baseline (the training frames' mean normalised pose, decoded with
 each test frame's own crop). RGB: the same with synthetic 256x256 colour frames, 2.5D/3D outputs scored root-relative.
 
-The table lands in the "Synthetic benchmark" section of docs/benchmarks.md with the command above
-it. Run it on an otherwise idle machine: every model gets the same wall-clock budget, so load from
+The tables land in the "Synthetic benchmark" section of docs/benchmarks.md, each with the command that
+produced it: a run of one modality (``--skip-rgb``, or ``--models`` of one kind) keeps the other
+modality's last results from WORK/results.json. Run it on an otherwise idle machine: every model gets the same wall-clock budget, so load from
 other processes changes the numbers.
 
     python benchmarks/bench_synthetic_methods.py --minutes 10
@@ -49,17 +50,17 @@ RGB_MODELS = ("ljg_one_group", "ljg_manual", "ljg_manual_nofusion", "ljg_k3", "l
 SMALL_HOURGLASS = {"features": 64, "stem_channels": 32, "num_modules": 1}
 
 
-def prepare_depth(work: Path, train_frames: int, test_frames: int, input_size: int) -> tuple[Path, Path]:
+def prepare_depth(work: Path, train_frames: int, test_frames: int, input_size: int, hands: str) -> tuple[Path, Path]:
     from handpose.datasets import open_dataset
     from handpose.datasets.depthcache import build_depth_cache
     from handpose.synth.writer import write_synthetic
 
     caches = []
     for name, count, seed, split in (("train", train_frames, 1, "all"), ("test", test_frames, 2, "test")):
-        folder = work / "data" / f"depth_{name}_{count}"
+        folder = work / "data" / f"depth_{name}_{count}_{hands}"
         if not (folder / "meta.json").is_file():
-            write_synthetic(folder, count, seed=seed, camera="nyu", workers=2, overwrite=True)
-        cache = work / "cache" / f"depth_{name}_{count}_{input_size}"
+            write_synthetic(folder, count, seed=seed, camera="nyu", workers=2, overwrite=True, hands=hands)
+        cache = work / "cache" / f"depth_{name}_{count}_{hands}_{input_size}"
         if not (cache / split / "info.json").is_file():
             patch = int(-(-input_size * 1.75 * 1.1 // 16) * 16)
             build_depth_cache(
@@ -219,6 +220,7 @@ def main() -> int:
     parser.add_argument("--train-frames", type=int, default=4000)
     parser.add_argument("--test-frames", type=int, default=500)
     parser.add_argument("--input-size", type=int, default=64, help="depth crop side")
+    parser.add_argument("--hands", choices=("right", "left", "both"), default="right", help="depth frames' hands")
     parser.add_argument("--rgb-input-size", type=int, default=128, help="RGB crop side")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--models", help="comma-separated subset")
@@ -237,29 +239,54 @@ def main() -> int:
 
     torch.set_num_threads(min(torch.get_num_threads(), 2))
     work = Path(args.work)
+    # A smoke run never replaces the real results.
+    results_path = work / ("smoke.json" if args.smoke else "results.json")
+    results = read_results(results_path, parser) if results_path.is_file() else {}
     if args.from_results:
-        results = json.loads((work / "results.json").read_text())
-        # Runs from before the command and machine were recorded: rebuild both (same machine assumed).
-        results.setdefault("command", command_line(parser, argparse.Namespace(**results["args"])))
-        results.setdefault("machine", machine())
         replace_section(HEADING, render(results))
         return 0
     chosen = set(args.models.split(",")) if args.models else None
     depth_models = tuple(m for m in DEPTH_MODELS if chosen is None or m in chosen)
     rgb_models = () if args.skip_rgb else tuple(m for m in RGB_MODELS if chosen is None or m in chosen)
-    started = time.time()
-    results: dict[str, Any] = {"args": vars(args), "command": command_line(parser, args), "machine": machine()}
-    if depth_models:
-        train_root, test_root = prepare_depth(work, args.train_frames, args.test_frames, args.input_size)
-        results["depth"] = bench(depth_models, "depth", train_root, test_root, args, work)
-    if rgb_models:
-        train_root, test_root = prepare_rgb(work, args.train_frames, args.test_frames)
-        results["rgb"] = bench(rgb_models, "rgb", train_root, test_root, args, work)
-    results["wall_s"] = round(time.time() - started, 1)
-    (work / "results.json").write_text(json.dumps(results, indent=2))
+    for modality, models in (("depth", depth_models), ("rgb", rgb_models)):
+        if not models:
+            continue
+        started = time.time()
+        if modality == "depth":
+            train_root, test_root = prepare_depth(
+                work, args.train_frames, args.test_frames, args.input_size, args.hands
+            )
+        else:
+            train_root, test_root = prepare_rgb(work, args.train_frames, args.test_frames)
+        rows = bench(models, modality, train_root, test_root, args, work)
+        results[modality] = {
+            "rows": rows,
+            "args": vars(args),
+            "command": command_line(parser, args),
+            "machine": machine(),
+            "wall_s": round(time.time() - started, 1),
+        }
+        work.mkdir(parents=True, exist_ok=True)
+        results_path.write_text(json.dumps(results, indent=2))
     if not args.no_docs:
         replace_section(HEADING, render(results))
     return 0
+
+
+def read_results(path: Path, parser: argparse.ArgumentParser) -> dict[str, Any]:
+    """``results.json`` as ``{modality: {rows, args, command, machine}}``, older single-run files included."""
+    results = json.loads(path.read_text())
+    if "args" not in results:
+        return results
+    # One run for both modalities (older layout): each modality gets that run's arguments and command;
+    # those files recorded no hands (depth frames had both).
+    args = {"hands": "both", **results["args"]}
+    shared = {
+        "args": args,
+        "command": results.get("command") or command_line(parser, argparse.Namespace(**args)),
+        "machine": results.get("machine", machine()),
+    }
+    return {m: {"rows": results[m], **shared} for m in ("depth", "rgb") if m in results}
 
 
 def command_line(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
@@ -332,33 +359,32 @@ def rgb_observations(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def render(results: dict[str, Any]) -> str:
-    """The docs section for a benchmark's ``results.json`` content."""
-    args = argparse.Namespace(**results["args"])
-    command = results.get("command") or "python benchmarks/bench_synthetic_methods.py"
+    """The docs section for a benchmark's ``results.json`` content (see :func:`read_results`)."""
     body = [
-        f"Command: `{command}` — machine: {results.get('machine', 'not recorded')}.",
-        "",
-        f"Each model trained for {args.minutes:g} min of wall clock on the same {args.train_frames} synthetic frames "
-        f"(last tenth = validation, picks the checkpoint) and scored on the same {args.test_frames} held-out frames "
-        "(Adam 1e-3 with a cosine decay to zero over the budget).",
+        "Each model trains for the same minutes of wall clock on the same synthetic frames (last tenth = "
+        "validation, picks the checkpoint) and is scored on the same held-out frames (Adam 1e-3 with a cosine "
+        "decay to zero over the budget).",
         "",
     ]
-    if "depth" in results:
+    for modality in ("depth", "rgb"):
+        if modality not in results:
+            continue
+        run = results[modality]
+        args = argparse.Namespace(**run["args"])
+        if modality == "depth":
+            hands = {"both": "left and right hands", "right": "right hands", "left": "left hands"}[args.hands]
+            title = f"Depth (NYU camera, {hands}, 250 mm cube on the labelled middle MCP, {args.input_size}-pixel crops"
+            extra = observations(run["rows"])
+        else:
+            title = f"RGB (256x256 synthetic frames, {args.rgb_input_size}-pixel crops, small hourglass"
+            extra = rgb_observations(run["rows"])
         body += [
-            f"Depth (NYU camera, 250 mm cube on the labelled middle MCP, {args.input_size}-pixel crops):",
+            f"{title}; {args.minutes:g} min per model, {args.train_frames} training and {args.test_frames} test frames). "
+            f"Command: `{run['command']}` — machine: {run['machine']}.",
             "",
-            *table(results["depth"], "depth"),
+            *table(run["rows"], modality),
             "",
-            *observations(results["depth"]),
-            "",
-        ]
-    if "rgb" in results:
-        body += [
-            f"RGB (256x256 synthetic frames, {args.rgb_input_size}-pixel crops, small hourglass):",
-            "",
-            *table(results["rgb"], "rgb"),
-            "",
-            *rgb_observations(results["rgb"]),
+            *extra,
             "",
         ]
     return "\n".join(body)

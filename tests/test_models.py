@@ -287,6 +287,45 @@ def test_crossinfonet_loss_uses_reference_weights():
     assert "heatmaps" not in create_loss("crossinfonet_coords", skel)(zeros, batch)
 
 
+DEPTH_LOSS_MODELS = {
+    "crossinfonet": "crossinfonet",
+    "fingerposenet": "fingerposenet",
+    "depth_joints_l2": "holistic_resnet18",
+}
+
+
+@pytest.mark.parametrize("loss_name", sorted(DEPTH_LOSS_MODELS))
+def test_depth_losses_supervise_occluded_joints_and_skip_unlabelled_ones(loss_name):
+    skel = skeletons.get("nyu14")
+    loss_fn = create_loss(loss_name, skel)
+    batch = synthetic_batch("depth", "cube", skel, 2, 1, 32)
+    outputs = create_model(DEPTH_LOSS_MODELS[loss_name], skeleton=skel, input_size=32)(batch["image"])
+    # Every coordinate output exact except the final joint 3, off by 0.1 on each axis.
+    exact = {k: v.detach() for k, v in outputs.items()}
+    for key in exact:
+        group = key.removeprefix("joints_")
+        if key.startswith("joints_") and group in {"palm", "finger", *skel.subtask_groups}:
+            exact[key] = batch["joints"][:, _group_index(skel, group, loss_name)]
+    exact["joints"] = batch["joints"].clone()
+    exact["joints"][:, 3] += 0.1
+    # Half the sum of squares over the batch / B (CrossInfoNet reports its terms halved again).
+    expected = 0.5 * (2 * 3 * 0.01) / 2 * (0.5 if loss_name == "crossinfonet" else 1.0)
+    # Occluded joints are still supervised: their 3D positions are labels like any other.
+    hidden = dict(batch, visible=torch.zeros_like(batch["visible"]))
+    assert loss_fn(exact, hidden)["joints"].item() == pytest.approx(expected, rel=1e-4)
+    # An unlabelled (NaN) joint 3 no longer counts, and nothing turns NaN.
+    unlabelled = dict(batch, joints=batch["joints"].clone())
+    unlabelled["joints"][:, 3] = float("nan")
+    terms = loss_fn(exact, unlabelled)
+    assert torch.isfinite(terms["loss"]) and terms["joints"].item() == pytest.approx(0.0, abs=1e-9)
+
+
+def _group_index(skel, group, loss_name):
+    if loss_name == "crossinfonet":
+        return list(skel.palm_indices if group == "palm" else skel.finger_indices)
+    return list(skel.subtask_groups[group])
+
+
 def test_fold_batchnorm_keeps_outputs():
     from handpose.models.depth_layers import fold_batchnorm
 

@@ -174,3 +174,19 @@ def test_stream_survives_pickling_for_worker_processes():
     assert len(copy) == 5 and copy.camera == stream.camera and copy.skeleton == "canonical21"
     np.testing.assert_array_equal(copy[3].image, stream[3].image)
     np.testing.assert_array_equal(copy[-1].joints_xyz, stream[4].joints_xyz)
+
+
+def test_one_handed_sets_from_the_writer_the_stream_and_the_cli(tmp_path, capsys):
+    out = writer.write_synthetic(tmp_path / "right", 8, seed=3, camera=CAMERA, hands="right", workers=2)
+    assert set(np.load(out / "handedness.npy").tolist()) == {"right"}
+    assert json.loads((out / "synth.json").read_text())["hands"] == "right"
+    assert {SyntheticStream(8, seed=3, camera=CAMERA, hands="left")[i].handedness for i in range(8)} == {"left"}
+    # The default keeps both sides, as before.
+    assert set(np.load(writer.write_synthetic(tmp_path / "both", 12, seed=3, camera=CAMERA) / "handedness.npy")) == {
+        "left",
+        "right",
+    }
+    code, _ = _cli([str(tmp_path / "cli"), "--count", "3", "--camera", CAMERA, "--hands", "left"], capsys)
+    assert code == 0 and set(np.load(tmp_path / "cli" / "handedness.npy").tolist()) == {"left"}
+    with pytest.raises(HandposeError, match="unknown hands 'both-ish'"):
+        SyntheticStream(4, hands="both-ish")

@@ -33,6 +33,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="depth background: empty, cluttered (walls, tables, blobs) or mixed (default)",
     )
     parser.add_argument("--no-noise", action="store_true", help="exact depth without sensor effects")
+    parser.add_argument(
+        "--hands",
+        choices=("both", "right", "left"),
+        default="both",
+        help="which hands: both (even odds, default), or only right or only left ones",
+    )
     parser.add_argument("--workers", type=int, default=1, help="rendering processes (default: 1)")
     parser.add_argument("--overwrite", action="store_true", help="replace synthetic data already in OUT")
     parser.set_defaults(func=run)
@@ -54,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         noise=not args.no_noise,
         workers=args.workers,
         overwrite=args.overwrite,
+        hands=args.hands,
     )
     with Progress(TextColumn("synth"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as progress:
         task = progress.add_task("frames", total=args.count)

@@ -170,6 +170,7 @@ class SyntheticStream:
         background: ``"mixed"``, ``"empty"`` or ``"cluttered"``.
         noise: Depth sensor effects.
         depth_range: Range of the hand centre's depth, mm.
+        hands: ``"both"`` (left or right, even odds), ``"right"`` or ``"left"``.
     """
 
     skeleton: ClassVar[str] = "canonical21"
@@ -184,8 +185,9 @@ class SyntheticStream:
         background: str = "mixed",
         noise: bool = True,
         depth_range: tuple[float, float] = (200.0, 900.0),
+        hands: str = "both",
     ) -> None:
-        from handpose.synth.frame import BACKGROUNDS, MODALITIES, resolve_camera
+        from handpose.synth.frame import BACKGROUNDS, MODALITIES, check_hands, resolve_camera
 
         if int(count) <= 0:
             raise HandposeError(f"synthetic stream needs a positive count, got {count}")
@@ -193,6 +195,8 @@ class SyntheticStream:
             raise HandposeError(f"unknown modality {modality!r}; expected depth or rgb")
         if background not in BACKGROUNDS:
             raise HandposeError(f"unknown background {background!r}; expected one of {', '.join(BACKGROUNDS)}")
+        check_hands(hands)
+        self.hands = hands
         self.count = int(count)
         self.seed = int(seed)
         self.modality: Modality = modality
@@ -218,6 +222,7 @@ class SyntheticStream:
             background=self.background,
             noise=self.noise,
             depth_range=self.depth_range,
+            hands=self.hands,
         )
 
     def __getitem__(self, index: int) -> Sample:

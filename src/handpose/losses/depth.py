@@ -2,8 +2,9 @@
 
 Every coordinate and heatmap term has the reference's form ``tf.nn.l2_loss(pred - gt) / B``, i.e.
 half the sum of squares divided by the batch size, on cube-normalised coordinates
-(:mod:`handpose.batch`, output space ``"cube"``). Joints whose ``batch["visible"]`` is false contribute
-nothing. Weight decay is not part of these losses: the reference's L2 regulariser (1e-5 on weights,
+(:mod:`handpose.batch`, output space ``"cube"``). Every labelled joint is supervised, occluded or not
+(a hidden fingertip still has a place in 3D, and the benchmarks score it); only joints a dataset left
+unlabelled (non-finite targets) contribute nothing. Weight decay is not part of these losses: the reference's L2 regulariser (1e-5 on weights,
 not on BatchNorm parameters) belongs to the optimiser.
 """
 
@@ -18,10 +19,15 @@ from handpose.losses import register_loss
 
 
 def half_sum_squares(pred: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
-    """``0.5 * sum((pred - target)^2) / B``; ``weight`` (broadcast against the difference) masks entries."""
-    diff = pred - target
+    """``0.5 * sum((pred - target)^2) / B``; ``weight`` (broadcast against the difference) masks entries.
+
+    Masked entries may hold non-finite targets: they are zeroed before the product (``nan * 0`` is nan).
+    """
     if weight is not None:
-        diff = diff * weight
+        target = torch.where(weight > 0, target, pred.detach())
+        diff = (pred - target) * weight
+    else:
+        diff = pred - target
     return 0.5 * diff.pow(2).sum() / pred.shape[0]
 
 
@@ -36,9 +42,9 @@ def _need(
             raise HandposeError(f"the batch has no {key!r} (has {sorted(batch)})")
 
 
-def _visible(batch: dict[str, Tensor], like: Tensor) -> Tensor | None:
-    visible = batch.get("visible")
-    return None if visible is None else visible.to(like.dtype)
+def _labelled(target: Tensor) -> Tensor:
+    """``(B, J)`` mask (0/1, the target's dtype) of the joints with finite targets."""
+    return torch.isfinite(target).all(dim=-1).to(target.dtype)
 
 
 class JointsL2(nn.Module):
@@ -46,8 +52,8 @@ class JointsL2(nn.Module):
 
     def forward(self, outputs: dict[str, Tensor], batch: dict[str, Tensor]) -> dict[str, Tensor]:
         _need(outputs, batch, ("joints",), ("joints",))
-        vis = _visible(batch, outputs["joints"])
-        loss = half_sum_squares(outputs["joints"], batch["joints"], None if vis is None else vis[..., None])
+        labelled = _labelled(batch["joints"])
+        loss = half_sum_squares(outputs["joints"], batch["joints"], labelled[..., None])
         return {"loss": loss, "joints": loss.detach()}
 
 
@@ -74,15 +80,12 @@ class CrossInfoNetLoss(nn.Module):
     def forward(self, outputs: dict[str, Tensor], batch: dict[str, Tensor]) -> dict[str, Tensor]:
         _need(outputs, batch, ("joints", "joints_palm", "joints_finger"), ("joints",))
         target = batch["joints"]
-        vis = _visible(batch, target)
-        vis3 = None if vis is None else vis[..., None]
+        labelled = _labelled(target)[..., None]
         terms = {
-            "joints": half_sum_squares(outputs["joints"], target, vis3),
-            "joints_palm": half_sum_squares(
-                outputs["joints_palm"], target[:, self.palm], None if vis3 is None else vis3[:, self.palm]
-            ),
+            "joints": half_sum_squares(outputs["joints"], target, labelled),
+            "joints_palm": half_sum_squares(outputs["joints_palm"], target[:, self.palm], labelled[:, self.palm]),
             "joints_finger": half_sum_squares(
-                outputs["joints_finger"], target[:, self.finger], None if vis3 is None else vis3[:, self.finger]
+                outputs["joints_finger"], target[:, self.finger], labelled[:, self.finger]
             ),
         }
         total = sum(terms.values())
@@ -91,15 +94,16 @@ class CrossInfoNetLoss(nn.Module):
             from handpose.codecs.heatmap import crossinfonet_heatmaps
 
             size = outputs["heatmaps"].shape[-1]
-            maps = crossinfonet_heatmaps(batch["joints_crop"][..., :2], size).to(outputs["heatmaps"].dtype)
-            vis4 = None if vis is None else vis[..., None, None]
+            uv = batch["joints_crop"][..., :2]
+            maps = crossinfonet_heatmaps(torch.nan_to_num(uv), size).to(outputs["heatmaps"].dtype)
+            labelled_uv = _labelled(uv)[..., None, None]
             hm = {
-                "heatmaps": half_sum_squares(outputs["heatmaps"], maps, vis4),
+                "heatmaps": half_sum_squares(outputs["heatmaps"], maps, labelled_uv),
                 "heatmaps_palm": half_sum_squares(
-                    outputs["heatmaps_palm"], maps[:, self.palm], None if vis4 is None else vis4[:, self.palm]
+                    outputs["heatmaps_palm"], maps[:, self.palm], labelled_uv[:, self.palm]
                 ),
                 "heatmaps_finger": half_sum_squares(
-                    outputs["heatmaps_finger"], maps[:, self.finger], None if vis4 is None else vis4[:, self.finger]
+                    outputs["heatmaps_finger"], maps[:, self.finger], labelled_uv[:, self.finger]
                 ),
             }
             total = total + self.heatmap_weight * sum(hm.values())
@@ -125,14 +129,13 @@ class SubtaskLoss(nn.Module):
         keys = tuple(f"joints_{g}" for g in self.groups)
         _need(outputs, batch, ("joints", *keys), ("joints",))
         target = batch["joints"]
-        vis = _visible(batch, target)
-        vis3 = None if vis is None else vis[..., None]
-        out = {"joints": half_sum_squares(outputs["joints"], target, vis3)}
+        labelled = _labelled(target)[..., None]
+        out = {"joints": half_sum_squares(outputs["joints"], target, labelled)}
         total = out["joints"]
         for name, idx in self.groups.items():
             index = list(idx)
             term = self.subtask_weight * half_sum_squares(
-                outputs[f"joints_{name}"], target[:, index], None if vis3 is None else vis3[:, index]
+                outputs[f"joints_{name}"], target[:, index], labelled[:, index]
             )
             out[f"joints_{name}"] = term
             total = total + term

@@ -20,6 +20,15 @@ from handpose.synth.render_rgb import shade
 
 MODALITIES = ("depth", "rgb")
 BACKGROUNDS = ("mixed", "empty", "cluttered")
+HANDS = ("both", "right", "left")
+
+
+def check_hands(hands: str) -> None:
+    """One-line error for a ``hands`` choice other than both, right or left."""
+    if hands not in HANDS:
+        raise HandposeError(f"unknown hands {hands!r}; expected one of {', '.join(HANDS)}")
+
+
 DEFAULT_RGB_CAMERA = Camera(300.0, 300.0, 127.5, 127.5, 256, 256, "synth_rgb256")
 VISIBILITY_TOLERANCE_MM = 2.0
 
@@ -87,6 +96,7 @@ def render_frame(
     noise: bool = True,
     depth_range: tuple[float, float] = (200.0, 900.0),
     state: poses.HandState | None = None,
+    hands: str = "both",
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Render frame ``index`` of the synthetic stream ``seed``.
 
@@ -101,6 +111,7 @@ def render_frame(
         noise: Sensor effects on depth.
         depth_range: Range of the hand centre's depth, mm.
         state: Use this hand instead of sampling one (tests and custom scenes).
+        hands: ``"both"`` (left or right, even odds), ``"right"`` or ``"left"``.
 
     Returns:
         The image (``(H, W)`` uint16 mm for depth, ``(H, W, 3)`` uint8 for RGB) and a labels dict:
@@ -113,6 +124,7 @@ def render_frame(
         raise HandposeError(f"unknown modality {modality!r}; expected depth or rgb")
     if background not in BACKGROUNDS:
         raise HandposeError(f"unknown background {background!r}; expected one of {', '.join(BACKGROUNDS)}")
+    check_hands(hands)
     cam = camera if isinstance(camera, Camera) and camera.width > 0 else resolve_camera(camera, modality)
     rng = frame_rng(seed, index)
     occluder_mode = ""
@@ -121,7 +133,8 @@ def render_frame(
         occluder_mode = "" if r < 0.2 else ("held" if r < 0.45 else ("front" if r < 0.8 else "near"))
     if state is None:
         synergy = poses.GRASPS[int(rng.integers(2))] if occluder_mode == "held" else None
-        state = poses.sample_hand(rng, cam, synergy=synergy, depth_range=depth_range)
+        side = None if hands == "both" else hands
+        state = poses.sample_hand(rng, cam, synergy=synergy, side=side, depth_range=depth_range)
     geometry = state.geometry()
     blocks = [geometry.primitives]
     if occluder_mode:

@@ -55,6 +55,7 @@ class StreamConfig:
         val_seed: Seed of the validation frames.
         camera: Camera preset or ``fx,fy,cx,cy,width,height``.
         occluders: Add occluding objects.
+        hands: ``both`` (left or right, even odds), ``right`` or ``left``.
     """
 
     count: int = 2000
@@ -63,6 +64,7 @@ class StreamConfig:
     val_seed: int = 1001
     camera: str = "nyu"
     occluders: bool = False
+    hands: str = "both"
 
 
 @dataclass

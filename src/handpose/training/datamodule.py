@@ -31,7 +31,9 @@ def open_stream(cfg: RunConfig, modality: str, train: bool) -> Any:
 
     s = cfg.data.stream
     count, seed = (s.count, s.seed) if train else (s.val_count, s.val_seed)
-    return SyntheticStream(count=count, seed=seed, modality=modality, camera=s.camera, occluders=s.occluders)
+    return SyntheticStream(
+        count=count, seed=seed, modality=modality, camera=s.camera, occluders=s.occluders, hands=s.hands
+    )
 
 
 def open_split(name: str, root: str, split: str, kwargs: dict[str, Any] | None = None) -> Any:
