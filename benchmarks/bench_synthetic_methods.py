@@ -214,7 +214,7 @@ def table(rows: list[dict[str, Any]], modality: str) -> list[str]:
     return lines
 
 
-def main() -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0, help="training wall clock per model")
     parser.add_argument("--train-frames", type=int, default=4000)
@@ -231,6 +231,11 @@ def main() -> int:
     parser.add_argument(
         "--from-results", action="store_true", help="rewrite the docs section from WORK/results.json; no training"
     )
+    return parser
+
+
+def main() -> int:
+    parser = build_parser()
     args = parser.parse_args()
     if args.smoke:
         args.minutes, args.train_frames, args.test_frames, args.batch_size = 0.1, 80, 20, 8
@@ -283,7 +288,7 @@ def read_results(path: Path, parser: argparse.ArgumentParser) -> dict[str, Any]:
     args = {"hands": "both", **results["args"]}
     shared = {
         "args": args,
-        "command": results.get("command") or command_line(parser, argparse.Namespace(**args)),
+        "command": results.get("command") or command_line(parser, argparse.Namespace(**results["args"])),
         "machine": results.get("machine", machine()),
     }
     return {m: {"rows": results[m], **shared} for m in ("depth", "rgb") if m in results}
