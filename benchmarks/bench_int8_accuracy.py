@@ -52,7 +52,12 @@ def default_paths(model: str) -> tuple[Path, Path, Path]:
     return checkpoint, cache("train"), cache("test")
 
 
-def quantize_convs_static(data: bytes, calibration: Any, input_name: str = "image") -> bytes:
+def conv_variant(modules: str) -> str:
+    """Row name of the graph with static int8 convolutions in ``modules`` (``all`` or a top-level module)."""
+    return "onnx int8 + int8 convs" + ("" if modules == "all" else f" in {modules}")
+
+
+def quantize_convs_static(data: bytes, calibration: Any, input_name: str = "image", modules: str = "all") -> bytes:
     """Static int8 convolutions (per-channel weights, activations calibrated on ``calibration``) + int8 FCs.
 
     Kept here, not in the package: it moves CrossInfoNet's mean error by millimetres (see the table).
@@ -62,6 +67,8 @@ def quantize_convs_static(data: bytes, calibration: Any, input_name: str = "imag
         calibration: ``(N, C, S, S)`` float32 model inputs whose activation ranges fix the int8 scales
             (real crops: the ranges of random input are not the ranges of hands).
         input_name: The graph's input.
+        modules: ``all``, or the network's top-level modules (``+``-joined, e.g. ``layer3+fpn``) whose
+            convolutions are quantised; the others stay fp32.
 
     Returns:
         The graph with QuantizeLinear/DequantizeLinear around every convolution (ONNX Runtime fuses
@@ -89,6 +96,15 @@ def quantize_convs_static(data: bytes, calibration: Any, input_name: str = "imag
         source, prepared, target = (Path(tmp) / n for n in ("fp32.onnx", "pre.onnx", "int8.onnx"))
         source.write_bytes(data)
         quant_pre_process(str(source), str(prepared))
+        excluded = []
+        if modules != "all":
+            import onnx
+
+            wanted = tuple(f"/{m}/" for m in modules.split("+"))
+            convs = [n.name for n in onnx.load(str(prepared)).graph.node if n.op_type == "Conv"]
+            excluded = [name for name in convs if not any(w in name for w in wanted)]
+            if len(excluded) == len(convs):
+                raise ValueError(f"no convolution inside {modules!r}")
         quantize_static(
             str(prepared),
             str(target),
@@ -98,6 +114,7 @@ def quantize_convs_static(data: bytes, calibration: Any, input_name: str = "imag
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             op_types_to_quantize=["Conv"],
+            nodes_to_exclude=excluded,
         )
         from handpose.models.onnx_export import quantize_onnx
 
@@ -123,7 +140,13 @@ def score(est: Any, cache: Path) -> dict[str, float]:
     return {"mean_error_mm": float(mean), "frames": len(preds.gt_xyz), "_xyz": preds.pred_xyz}
 
 
-def run(checkpoint: Path, cache: Path, train_cache: Path | None = None, calibration: int = 64) -> dict[str, Any]:
+def run(
+    checkpoint: Path,
+    cache: Path,
+    train_cache: Path | None = None,
+    calibration: int = 400,
+    conv_groups: tuple[str, ...] = ("all",),
+) -> dict[str, Any]:
     import numpy as np
 
     from handpose.errors import HandposeError
@@ -142,7 +165,8 @@ def run(checkpoint: Path, cache: Path, train_cache: Path | None = None, calibrat
     graphs = [("onnx fp32", fp32), ("onnx int8", quantize_onnx(fp32, "int8"))]
     if train_cache is not None:
         crops = calibration_crops(torch_est, train_cache, calibration)
-        graphs.append(("onnx int8 + int8 convs", quantize_convs_static(fp32, crops)))
+        for modules in conv_groups:
+            graphs.append((conv_variant(modules), quantize_convs_static(fp32, crops, modules=modules)))
     for name, graph in graphs:
         est = Estimator(None, torch_est.contract, torch_est.info, onnx_session=ort_session(graph))
         rows[name] = score(est, cache)
@@ -156,7 +180,9 @@ def run(checkpoint: Path, cache: Path, train_cache: Path | None = None, calibrat
     return rows
 
 
-def batch1_speed(model: str, seconds: float, threads: int = 2) -> dict[str, float]:
+def batch1_speed(
+    model: str, seconds: float, threads: int = 2, conv_groups: tuple[str, ...] = ("all",)
+) -> dict[str, float]:
     """Frames/s at batch 1 of each ONNX variant of ``model`` at its registered input size."""
     import numpy as np
     import torch
@@ -174,11 +200,9 @@ def batch1_speed(model: str, seconds: float, threads: int = 2) -> dict[str, floa
     fp32 = onnx_bytes(network, input_size=size, joints_only=True)
     rng = np.random.default_rng(0)
     calibration = rng.uniform(-1, 1, (8, spec.in_channels, size, size)).astype(np.float32)
-    graphs = {
-        "onnx fp32": fp32,
-        "onnx int8": quantize_onnx(fp32, "int8"),
-        "onnx int8 + int8 convs": quantize_convs_static(fp32, calibration),
-    }
+    graphs = {"onnx fp32": fp32, "onnx int8": quantize_onnx(fp32, "int8")}
+    for modules in conv_groups:
+        graphs[conv_variant(modules)] = quantize_convs_static(fp32, calibration, modules=modules)
     image = {"image": calibration[:1]}
     speeds = {}
     for name, graph in graphs.items():
@@ -190,8 +214,8 @@ def batch1_speed(model: str, seconds: float, threads: int = 2) -> dict[str, floa
 
 def render(rows: dict[str, Any], checkpoint: Path, cache: Path, command: str, speeds: dict[str, float]) -> str:
     verdicts = []
-    for name in ("onnx int8", "onnx int8 + int8 convs"):
-        if name in rows:
+    for name in rows:
+        if name.startswith("onnx int8"):
             change = rows[name]["change_mm"]
             verdicts.append(f"{name}: {change:+.4f} mm — {'met' if abs(change) < TARGET_MM else 'NOT met'}")
     lines = [
@@ -202,7 +226,9 @@ def render(rows: dict[str, Any], checkpoint: Path, cache: Path, command: str, sp
         "int8 = block-wise symmetric int8 weights of every fully connected layer (ONNX Runtime `MatMulNBits`, "
         "block 32, int8 compute), as timed in the `int8` columns of the Models table; "
         "int8 + int8 convs = also static int8 convolutions (per-channel weights, activation ranges "
-        "calibrated on training crops).",
+        "calibrated on training crops), in every module or only in the one named (the network's "
+        "top-level modules: `conv1` the stem, `layer1`-`layer4` the backbone stages, `fpn`, the "
+        "palm/finger blocks and regressors).",
         "",
         "| runtime | mean error (mm) | change vs ONNX fp32 (mm) | largest joint shift (mm) | batch-1 frames/s, 96 px |",
         "|---|---|---|---|---|",
@@ -213,10 +239,14 @@ def render(rows: dict[str, Any], checkpoint: Path, cache: Path, command: str, sp
             f"| {name} | {row['mean_error_mm']:.3f} | {row['change_mm']:+.4f} | {row['max_joint_shift_mm']:.3f} | {speed} |"
         )
     lines += ["", f"- Target: int8 moves the mean error by less than {TARGET_MM} mm. " + "; ".join(verdicts)]
-    if speeds:
-        best = max(speeds, key=speeds.get)
-        verdict = "met" if speeds[best] >= TARGET_B1 else "NOT met"
-        lines.append(f"- Target: batch 1 >= {TARGET_B1:g} frames/s: best {speeds[best]:.1f} ({best}) — {verdict}")
+    # Only a graph that keeps the accuracy counts for the speed target.
+    kept = {n: v for n, v in speeds.items() if n in rows and abs(rows[n]["change_mm"]) < TARGET_MM}
+    if kept:
+        best = max(kept, key=kept.get)
+        verdict = "met" if kept[best] >= TARGET_B1 else "NOT met"
+        lines.append(
+            f"- Target: batch 1 >= {TARGET_B1:g} frames/s with the accuracy kept: best {kept[best]:.1f} ({best}) — {verdict}"
+        )
     return "\n".join(lines)
 
 
@@ -226,7 +256,12 @@ def main() -> int:
     parser.add_argument("--checkpoint", help="a depth checkpoint or package (default: the synthetic benchmark's)")
     parser.add_argument("--test-cache", help="a depth cache with a 'test' split (default: the benchmark's)")
     parser.add_argument("--train-cache", help="a depth cache to calibrate static int8 convolutions on")
-    parser.add_argument("--calibration", type=int, default=64, help="training crops for the static scales")
+    parser.add_argument("--calibration", type=int, default=400, help="training crops for the static scales")
+    parser.add_argument(
+        "--conv-groups",
+        default="all",
+        help="comma-separated: 'all' and/or top-level modules ('+'-joined) to give static int8 convolutions",
+    )
     parser.add_argument("--no-static", action="store_true", help="skip the static int8 convolutions")
     parser.add_argument("--seconds", type=float, default=3.0, help="timing window per batch-1 measurement")
     parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
@@ -238,8 +273,9 @@ def main() -> int:
     from handpose.errors import HandposeError
 
     try:
-        rows = run(checkpoint, cache, train_cache, args.calibration)
-        speeds = batch1_speed(args.model, args.seconds)
+        groups = tuple(g for g in args.conv_groups.split(",") if g)
+        rows = run(checkpoint, cache, train_cache, args.calibration, groups)
+        speeds = batch1_speed(args.model, args.seconds, conv_groups=groups if train_cache is not None else ())
     except HandposeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
