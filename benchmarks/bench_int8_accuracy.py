@@ -212,7 +212,9 @@ def batch1_speed(
     return speeds
 
 
-def render(rows: dict[str, Any], checkpoint: Path, cache: Path, command: str, speeds: dict[str, float]) -> str:
+def render(
+    rows: dict[str, Any], checkpoint: Path, cache: Path, command: str, speeds: dict[str, float], peak: float
+) -> str:
     verdicts = []
     for name in rows:
         if name.startswith("onnx int8"):
@@ -228,7 +230,9 @@ def render(rows: dict[str, Any], checkpoint: Path, cache: Path, command: str, sp
         "int8 + int8 convs = also static int8 convolutions (per-channel weights, activation ranges "
         "calibrated on training crops), in every module or only in the one named (the network's "
         "top-level modules: `conv1` the stem, `layer1`-`layer4` the backbone stages, `fpn`, the "
-        "palm/finger blocks and regressors).",
+        "palm/finger blocks and regressors). Frames/s: ONNX Runtime on 2 threads, random weights and input "
+        f"at 96 px, best of three windows; the fp32 matmul peak measured just before was {peak:.0f} GFLOP/s "
+        "(on this shared machine it drifts with its neighbours' load: compare with the Models table's).",
         "",
         "| runtime | mean error (mm) | change vs ONNX fp32 (mm) | largest joint shift (mm) | batch-1 frames/s, 96 px |",
         "|---|---|---|---|---|",
@@ -275,12 +279,16 @@ def main() -> int:
     try:
         groups = tuple(g for g in args.conv_groups.split(",") if g)
         rows = run(checkpoint, cache, train_cache, args.calibration, groups)
+        from bench_models import matmul_peak
+
+        # The machine's state when timed: the fp32 matmul peak just before (the Models table measures it too).
+        peak = matmul_peak(args.seconds)
         speeds = batch1_speed(args.model, args.seconds, conv_groups=groups if train_cache is not None else ())
     except HandposeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     command = "python benchmarks/bench_int8_accuracy.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    body = render(rows, checkpoint, cache, command.strip(), speeds)
+    body = render(rows, checkpoint, cache, command.strip(), speeds, peak)
     print(body)
     if not args.no_docs:
         replace_section(HEADING, body)
