@@ -7,8 +7,9 @@ and the network alone on tensors already in memory.
   (channels-last, fp32).
 - ``compute``: forward + backward + Adam on one batch reused, i.e. the network's ceiling.
 
-Writes the "Training throughput" section of docs/benchmarks.md (with the command above the table).
-Run it on an otherwise idle machine.
+Writes the "Training throughput" section of docs/benchmarks.md: one table per modality, each with the
+command that measured it (a run of one modality's models keeps the other's last rows, kept in
+WORK/results.json). Run it on an otherwise idle machine.
 
     python benchmarks/bench_training_throughput.py
     python benchmarks/bench_training_throughput.py --smoke    # seconds, no docs update
@@ -17,6 +18,7 @@ Run it on an otherwise idle machine.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shlex
@@ -155,19 +157,45 @@ def main() -> int:
     if args.no_docs:
         return 0
 
+    from handpose.models import get_spec
+
     command = "python " + " ".join(
         shlex.quote(a) for a in [str(Path(sys.argv[0]).resolve().relative_to(REPO)), *sys.argv[1:]]
     )
-    lines = [
-        f"Command: `{command}` — {platform.machine()}, {os.cpu_count()} CPUs, torch threads "
-        f"{torch.get_num_threads()}, {args.workers} loader worker(s), batch {args.batch_size}, fp32 channels-last.",
-        "",
-        "| model | input | pipeline alone (img/s) | training with pipeline (img/s) | network alone (img/s) |",
-        "|---|---|---|---|---|",
-        *(f"| {m} | {s} | {r['pipeline']:.0f} | {r['train']:.1f} | {r['compute']:.1f} |" for m, s, r in rows),
-    ]
-    replace_section(HEADING, "\n".join(lines))
+    setup = (
+        f"{platform.machine()}, {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, "
+        f"{args.workers} loader worker(s), batch {args.batch_size}, fp32 channels-last"
+    )
+    results_path = root / "results.json"
+    results = json.loads(results_path.read_text()) if results_path.is_file() else {}
+    for modality in ("depth", "rgb"):
+        measured = [{"model": m, "input": s, **r} for m, s, r in rows if get_spec(m).modality == modality]
+        if measured:
+            results[modality] = {"command": command, "setup": setup, "rows": measured}
+    results_path.write_text(json.dumps(results, indent=2))
+    replace_section(HEADING, render(results))
     return 0
+
+
+def render(results: dict[str, Any]) -> str:
+    """One table per modality, each under the command that measured it."""
+    lines: list[str] = []
+    for modality in ("depth", "rgb"):
+        if modality not in results:
+            continue
+        run = results[modality]
+        lines += [
+            f"{modality.upper() if modality == 'rgb' else 'Depth'} models. Command: `{run['command']}` — {run['setup']}.",
+            "",
+            "| model | input | pipeline alone (img/s) | training with pipeline (img/s) | network alone (img/s) |",
+            "|---|---|---|---|---|",
+            *(
+                f"| {r['model']} | {r['input']} | {r['pipeline']:.0f} | {r['train']:.1f} | {r['compute']:.1f} |"
+                for r in run["rows"]
+            ),
+            "",
+        ]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
