@@ -3,16 +3,18 @@ same CPU budget, scored on the same held-out frames; then the RGB methods (one g
 learned groups, with and without fusion) the same way.
 
 Depth: a synthetic NYU-camera folder (training frames, seed 1) and a held-out folder (seed 2), right
-hands only by default as in the public depth benchmarks (``--hands``), decoded once into hand-region caches; crops of ``--input-size`` pixels in a 250 mm cube centred on the
-labelled middle MCP; each model trains for ``--minutes`` of wall clock (Adam 1e-3, cosine decay to zero
-over the time budget, gradient norm clipped at 10), the checkpoint with the lowest validation error (last tenth of the training frames) is scored on the
-test frames, next to the mean-pose baseline (the training frames' mean normalised pose, decoded with
-each test frame's own crop). RGB: the same with synthetic 256x256 colour frames, 2.5D/3D outputs scored root-relative.
+hands only by default as in the public depth benchmarks (``--hands``), decoded once into hand-region
+caches; crops of ``--input-size`` pixels in a 250 mm cube centred on the labelled middle MCP; each
+model trains for ``--minutes`` of wall clock (Adam 1e-3, cosine decay to zero over the time budget,
+gradient norm clipped at 10), and the checkpoint with the lowest validation error (last tenth of the
+training frames) is scored on the test frames, next to the mean-pose baseline (the training frames'
+mean normalised pose, decoded with each test frame's own crop). RGB: the same with synthetic 256x256
+colour frames, 2.5D/3D outputs scored root-relative.
 
 The tables land in the "Synthetic benchmark" section of docs/benchmarks.md, each with the command that
 produced it: a run of one modality (``--skip-rgb``, or ``--models`` of one kind) keeps the other
-modality's last results from WORK/results.json. Run it on an otherwise idle machine: every model gets the same wall-clock budget, so load from
-other processes changes the numbers.
+modality's last results from WORK/results.json. Run it on an otherwise idle machine: every model gets
+the same wall-clock budget, so load from other processes changes the numbers.
 
     python benchmarks/bench_synthetic_methods.py --minutes 10
     python benchmarks/bench_synthetic_methods.py --smoke        # seconds per model, no docs update

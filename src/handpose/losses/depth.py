@@ -4,8 +4,8 @@ Every coordinate and heatmap term has the reference's form ``tf.nn.l2_loss(pred 
 half the sum of squares divided by the batch size, on cube-normalised coordinates
 (:mod:`handpose.batch`, output space ``"cube"``). Every labelled joint is supervised, occluded or not
 (a hidden fingertip still has a place in 3D, and the benchmarks score it); only joints a dataset left
-unlabelled (non-finite targets) contribute nothing. Weight decay is not part of these losses: the reference's L2 regulariser (1e-5 on weights,
-not on BatchNorm parameters) belongs to the optimiser.
+unlabelled (non-finite targets) contribute nothing. Weight decay is not part of these losses: the
+reference's L2 regulariser (1e-5 on weights, not on BatchNorm parameters) belongs to the optimiser.
 """
 
 from __future__ import annotations
