@@ -39,9 +39,7 @@ def default_paths(model: str) -> tuple[Path, Path, Path]:
     """The synthetic benchmark's checkpoint of ``model`` and its training and held-out depth caches."""
     checkpoint = WORK / "runs" / "depth" / model / "checkpoints" / "best.ckpt"
     results = WORK / "results.json"
-    depth = json.loads(results.read_text()).get("depth") if results.is_file() else None
-    # Results written before each modality kept its own arguments name no caches: ask for paths then.
-    args = depth.get("args", {}) if isinstance(depth, dict) else {}
+    args = json.loads(results.read_text()).get("depth", {}).get("args", {}) if results.is_file() else {}
 
     def cache(kind: str) -> Path:
         if args:

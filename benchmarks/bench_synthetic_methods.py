@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from _docs import replace_section
+from handpose.io import write_json_atomic
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs" / "benchmarks.md"
@@ -248,7 +249,7 @@ def main() -> int:
     work = Path(args.work)
     # A smoke run never replaces the real results.
     results_path = work / ("smoke.json" if args.smoke else "results.json")
-    results = read_results(results_path, parser) if results_path.is_file() else {}
+    results = json.loads(results_path.read_text()) if results_path.is_file() else {}
     if args.from_results:
         replace_section(HEADING, render(results))
         return 0
@@ -273,27 +274,10 @@ def main() -> int:
             "machine": machine(),
             "wall_s": round(time.time() - started, 1),
         }
-        work.mkdir(parents=True, exist_ok=True)
-        results_path.write_text(json.dumps(results, indent=2))
+        write_json_atomic(results_path, results)
     if not args.no_docs:
         replace_section(HEADING, render(results))
     return 0
-
-
-def read_results(path: Path, parser: argparse.ArgumentParser) -> dict[str, Any]:
-    """``results.json`` as ``{modality: {rows, args, command, machine}}``, older single-run files included."""
-    results = json.loads(path.read_text())
-    if "args" not in results:
-        return results
-    # One run for both modalities (older layout): each modality gets that run's arguments and command;
-    # those files recorded no hands (depth frames had both).
-    args = {"hands": "both", **results["args"]}
-    shared = {
-        "args": args,
-        "command": results.get("command") or command_line(parser, argparse.Namespace(**results["args"])),
-        "machine": results.get("machine", machine()),
-    }
-    return {m: {"rows": results[m], **shared} for m in ("depth", "rgb") if m in results}
 
 
 def command_line(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
@@ -366,7 +350,7 @@ def rgb_observations(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def render(results: dict[str, Any]) -> str:
-    """The docs section for a benchmark's ``results.json`` content (see :func:`read_results`)."""
+    """The docs section for a benchmark's ``results.json`` content: ``{modality: {rows, args, command, machine}}``."""
     body = [
         "Each model trains for the same minutes of wall clock on the same synthetic frames (last tenth = "
         "validation, picks the checkpoint) and is scored on the same held-out frames (Adam 1e-3 with a cosine "

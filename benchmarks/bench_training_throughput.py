@@ -28,11 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from _docs import replace_section
+from handpose.io import write_json_atomic
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 REPO = Path(__file__).resolve().parents[1]
 HEADING = "## Training throughput"
+TITLES = {"depth": "Depth", "rgb": "RGB"}
 # (model, input size, builder kwargs): the depth seeds at their reference input, the demo's size, RGB seeds.
 MODELS: tuple[tuple[str, int, dict[str, Any]], ...] = (
     ("crossinfonet", 96, {}),
@@ -172,7 +174,7 @@ def main() -> int:
         measured = [{"model": m, "input": s, **r} for m, s, r in rows if get_spec(m).modality == modality]
         if measured:
             results[modality] = {"command": command, "setup": setup, "rows": measured}
-    results_path.write_text(json.dumps(results, indent=2))
+    write_json_atomic(results_path, results)
     replace_section(HEADING, render(results))
     return 0
 
@@ -185,7 +187,7 @@ def render(results: dict[str, Any]) -> str:
             continue
         run = results[modality]
         lines += [
-            f"{modality.upper() if modality == 'rgb' else 'Depth'} models. Command: `{run['command']}` — {run['setup']}.",
+            f"{TITLES[modality]} models. Command: `{run['command']}` — {run['setup']}.",
             "",
             "| model | input | pipeline alone (img/s) | training with pipeline (img/s) | network alone (img/s) |",
             "|---|---|---|---|---|",

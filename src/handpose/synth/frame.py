@@ -21,20 +21,18 @@ from handpose.synth.render_rgb import shade
 MODALITIES = ("depth", "rgb")
 BACKGROUNDS = ("mixed", "empty", "cluttered")
 HANDS = ("both", "right", "left")
-
-
-def check_hands(hands: str) -> None:
-    """One-line error for a ``hands`` choice other than both, right or left."""
-    if hands not in HANDS:
-        raise HandposeError(f"unknown hands {hands!r}; expected one of {', '.join(HANDS)}")
-
-
 DEFAULT_RGB_CAMERA = Camera(300.0, 300.0, 127.5, 127.5, 256, 256, "synth_rgb256")
 VISIBILITY_TOLERANCE_MM = 2.0
 
 # Label radius of the wrist, thumb CMC and MCP joints (mm at reference size): these joints sit inside
 # the forearm, thenar and knuckles, whose surface can be further from the joint than a finger's.
 _THICK_JOINT_RADIUS = {0: 26.0, 1: 20.0, 5: 16.0, 9: 16.0, 13: 16.0, 17: 15.0}
+
+
+def check_hands(hands: str) -> None:
+    """One-line error for a ``hands`` choice other than both, right or left."""
+    if hands not in HANDS:
+        raise HandposeError(f"unknown hands {hands!r}; expected one of {', '.join(HANDS)}")
 
 
 def resolve_camera(camera: str | Camera | None, modality: str = "depth") -> Camera:

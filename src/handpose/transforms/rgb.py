@@ -116,6 +116,14 @@ def shift_hue(image: np.ndarray, fraction: float) -> np.ndarray:
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
 
 
+def crop_intrinsics(camera: Camera, m: np.ndarray, s: float) -> np.ndarray:
+    """``K_crop`` of a crop made by the pixel map ``m`` at scale ``s``: focal lengths scaled, and the
+    principal point where the map takes the camera's own (a rotated crop is the camera rolled about
+    its optical axis)."""
+    principal = m[:2, :2] @ np.array([camera.cx, camera.cy]) + m[:2, 2]
+    return np.array([[s * camera.fx, 0.0, principal[0]], [0.0, s * camera.fy, principal[1]], [0.0, 0.0, 1.0]])
+
+
 class RGBCropTransform:
     """Sample -> one row of an :class:`~handpose.batch.RGBBatch` (see the module docstring).
 
@@ -269,10 +277,7 @@ class RGBCropTransform:
             assert rng is not None
             crop = shift_hue(crop, float(rng.uniform(-self.hue, self.hue)))
 
-        # Crop camera: scaled focal lengths, principal point where the warp takes the camera's own,
-        # so a rotated crop is the view of the camera rolled about its optical axis.
-        principal = m[:2, :2] @ np.array([camera.cx, camera.cy]) + m[:2, 2]
-        k_crop = np.array([[s * camera.fx, 0.0, principal[0]], [0.0, s * camera.fy, principal[1]], [0.0, 0.0, 1.0]])
+        k_crop = crop_intrinsics(camera, m, s)
         crop_camera = Camera.from_K(k_crop, self.out_size, self.out_size)
         if angle != 0.0:
             # Joints follow the image: their rotated crop pixels back-projected at their own depth
@@ -326,8 +331,7 @@ class RGBCropTransform:
         m[:2, :2] *= s
         m[:2, 2] = self.out_size / 2.0 - 0.5 - s * center
         crop = self._warp(image, m, left)
-        principal = m[:2, :2] @ np.array([camera.cx, camera.cy]) + m[:2, 2]
-        k_crop = np.array([[s * camera.fx, 0.0, principal[0]], [0.0, s * camera.fy, principal[1]], [0.0, 0.0, 1.0]])
+        k_crop = crop_intrinsics(camera, m, s)
         return {"image": normalise_image(crop).astype(np.float32), "K_crop": k_crop.astype(np.float32)}
 
     def _targets(
