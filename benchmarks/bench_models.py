@@ -31,6 +31,7 @@ from handpose.io import write_json_atomic
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Models (parameters, GFLOPs, CPU frames/s)"
+SUBSECTIONS = {"depth": "### Depth models", "rgb": "### RGB models"}
 
 
 def timed_rate(step: Callable[[], object], frames_per_call: int, seconds: float, warmup: int = 2) -> float:
@@ -219,8 +220,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         write_json_atomic(args.json, {"peak_gflops": peak, "load": load, "rows": rows})
     if not args.no_docs:
-        replace_section(SECTION, body)
-        print(f"wrote the Models section of {DOCS}")
+        # One subsection per modality, so a depth run keeps the (slow to produce) RGB rows and vice versa.
+        heading = SECTION if args.modality is None else SUBSECTIONS[args.modality]
+        replace_section(heading, body, within=SECTION)
+        print(f"wrote '{heading}' in {DOCS}")
     return 0
 
 

@@ -8,6 +8,8 @@
                             camera assumptions), training data, metrics, file checksums
     OUT/model.onnx          (with --onnx) the graph ``image -> joints``; exported only after its
                             outputs agree with PyTorch (max difference recorded in model.json)
+    OUT/model.int8.onnx     (with --quantize int8) the graph with int8 fully connected weights;
+                            ``handpose quantize`` writes the static int8 graph here instead
 
 :meth:`handpose.inference.Estimator.load` reads it back.
 """
@@ -50,6 +52,9 @@ class JointsOnly(nn.Module):
         return self.network(image)["joints"]
 
 
+QUANTIZE_CHOICES = ("int8", "int8-static")
+
+
 def export_package(
     checkpoint: str | Path,
     out: str | Path,
@@ -67,20 +72,57 @@ def export_package(
         quantize: ``"int8"`` also writes ``model.int8.onnx`` with int8 fully connected weights (the
             fast batch-1 CPU graph; implies ``onnx``). Its deviation from PyTorch on the check inputs is
             recorded, not bounded: measure its accuracy on data (``benchmarks/bench_int8_accuracy.py``).
+            The fully static int8 graph needs calibration data: ``handpose quantize``.
+
+    Returns:
+        The ``model.json`` content.
+    """
+    if quantize not in (None, "int8"):
+        raise HandposeError(f"unknown quantisation {quantize!r}; export supports int8 ('handpose quantize' the rest)")
+    from handpose.training.checkpoint import read_checkpoint
+
+    contract, weights, meta = read_checkpoint(checkpoint)
+    network = build_loaded_network(contract, weights, str(checkpoint), meta.get("temperature"))
+    return write_package(network, contract, meta, str(checkpoint), out, onnx=onnx, metrics=metrics, quantize=quantize)
+
+
+def write_package(
+    network: nn.Module,
+    contract: dict[str, Any],
+    meta: dict[str, Any],
+    source: str,
+    out: str | Path,
+    onnx: bool = False,
+    metrics: dict[str, Any] | None = None,
+    quantize: str | None = None,
+    calibration: np.ndarray | None = None,
+    recipe: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write the package of a built network (see :func:`export_package`).
+
+    Args:
+        network: The network whose weights are packaged.
+        contract: Its preprocessing contract.
+        meta: Training metadata (config, epoch, step, validation error, temperature).
+        source: Where the weights came from (recorded).
+        out: Package folder.
+        onnx: Also export and verify an ONNX graph.
+        metrics: Evaluation results to record.
+        quantize: ``"int8"`` (int8 fully connected weights) or ``"int8-static"`` (every convolution
+            and image-shaped activation in int8 too, calibrated on ``calibration``); implies ``onnx``.
+        calibration: ``(N, C, S, S)`` model inputs for ``"int8-static"``.
+        recipe: How the weights were prepared for int8 (recorded under ``onnx_int8``).
 
     Returns:
         The ``model.json`` content.
     """
     from safetensors.torch import save_file
 
-    if quantize not in (None, "int8"):
-        raise HandposeError(f"unknown quantisation {quantize!r}; the package supports int8")
+    if quantize not in (None, *QUANTIZE_CHOICES):
+        raise HandposeError(f"unknown quantisation {quantize!r}; choose one of: {', '.join(QUANTIZE_CHOICES)}")
+    if quantize == "int8-static" and calibration is None:
+        raise HandposeError("int8-static quantisation needs calibration crops")
     onnx = onnx or quantize is not None
-
-    from handpose.training.checkpoint import read_checkpoint
-
-    contract, weights, meta = read_checkpoint(checkpoint)
-    network = build_loaded_network(contract, weights, str(checkpoint), meta.get("temperature"))
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise HandposeError("output exists and is not a folder", out)
@@ -103,7 +145,7 @@ def export_package(
             "config": meta.get("config"),
             "epoch": meta.get("epoch"),
             "global_step": meta.get("global_step"),
-            "checkpoint": str(checkpoint),
+            "checkpoint": source,
         },
         "temperature": meta.get("temperature"),
         "metrics": {"val_mean_error_mm": meta.get("val_mean_error_mm"), **(metrics or {})},
@@ -116,7 +158,8 @@ def export_package(
     else:
         (out / PACKAGE_ONNX).unlink(missing_ok=True)  # never leave a graph that belongs to other weights
     if quantize:
-        description["onnx_int8"] = export_int8(network, contract, out / PACKAGE_ONNX, out / PACKAGE_ONNX_INT8)
+        int8 = export_int8(network, contract, out / PACKAGE_ONNX, out / PACKAGE_ONNX_INT8, calibration)
+        description["onnx_int8"] = {**int8, **({"recipe": recipe} if recipe else {})}
         description["files"][PACKAGE_ONNX_INT8] = _sha256(out / PACKAGE_ONNX_INT8)
     else:
         (out / PACKAGE_ONNX_INT8).unlink(missing_ok=True)
@@ -161,20 +204,42 @@ def export_onnx(network: nn.Module, contract: dict[str, Any], path: Path, batch:
     return {"opset": opset, "max_abs_diff": max_diff, "tolerance": ONNX_TOLERANCE, "inputs": "image (B,C,S,S)"}
 
 
-def export_int8(network: nn.Module, contract: dict[str, Any], fp32_path: Path, path: Path) -> dict[str, Any]:
-    """Write the int8-FC version of the verified fp32 graph; returns its largest deviation from PyTorch."""
+def export_int8(
+    network: nn.Module,
+    contract: dict[str, Any],
+    fp32_path: Path,
+    path: Path,
+    calibration: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """Write the int8 version of the verified fp32 graph; returns what it is and its largest deviation from PyTorch.
+
+    Without ``calibration``: int8 fully connected weights only. With it: the static int8 graph
+    (:func:`handpose.quantization.static.quantize_static_onnx`), checked on calibration crops (its
+    activation ranges are those of real crops; random input would overflow them).
+    """
     import onnxruntime as ort
 
     from handpose.models.onnx_export import quantize_onnx
 
-    data = quantize_onnx(fp32_path.read_bytes(), "int8")
-    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
     size, channels = int(contract["input_size"]), int(contract.get("in_channels", 1))
-    inputs = torch.rand(2, channels, size, size, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    if calibration is None:
+        data = quantize_onnx(fp32_path.read_bytes(), "int8")
+        inputs = torch.rand(2, channels, size, size, generator=torch.Generator().manual_seed(1)) * 2 - 1
+        kind = "int8 fully connected weights (MatMulNBits, block 32)"
+    else:
+        from handpose.quantization.static import ACTIVATION_OPS, quantize_static_onnx
+
+        data = quantize_static_onnx(fp32_path.read_bytes(), calibration)
+        inputs = torch.from_numpy(np.asarray(calibration[:2], dtype=np.float32))
+        kind = (
+            "static int8: per-channel 7-bit convolution weights, uint8 activations of "
+            f"{'/'.join(ACTIVATION_OPS)} calibrated on {len(calibration)} crops; int8 fully connected weights"
+        )
+    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
     max_diff = _deviation(session, JointsOnly(network.float()).eval(), (inputs,))
     with atomic_path(path) as final:
         final.write_bytes(data)
-    return {"quantize": "int8 fully connected weights (MatMulNBits, block 32)", "max_abs_diff": max_diff}
+    return {"quantize": kind, "max_abs_diff": max_diff}
 
 
 def _deviation(session: Any, wrapper: nn.Module, batches: tuple[torch.Tensor, ...]) -> float:

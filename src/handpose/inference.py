@@ -128,7 +128,7 @@ class Estimator:
             raise HandposeError("model not found (expected a package folder or a .ckpt file)", path)
         if runtime != "torch":
             if onnx_path is None or not onnx_path.is_file():
-                option = "--quantize int8" if runtime == "onnx-int8" else "--onnx"
+                option = "--quantize int8 (or made by handpose quantize)" if runtime == "onnx-int8" else "--onnx"
                 raise HandposeError(f"--runtime {runtime} needs a package exported with {option}", path)
             return cls(None, contract, info, device, onnx_session=_onnx_session(onnx_path, device))
         network = build_loaded_network(contract, weights, str(path), info.get("temperature"))

@@ -75,6 +75,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     model.add_argument("--checkpoint", metavar="CKPT", help="model checkpoint to run on the dataset")
     model.add_argument("--root", metavar="DIR", help="dataset root folder (with --checkpoint)")
     model.add_argument("--split", default="test", help="dataset split (with --checkpoint; default: test)")
+    model.add_argument(
+        "--runtime",
+        choices=("torch", "onnx", "onnx-int8"),
+        default="torch",
+        help="run the network in PyTorch or, for a package, its ONNX graph or its int8 graph (default: torch)",
+    )
     p.set_defaults(func=run)
 
 

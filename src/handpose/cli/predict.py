@@ -56,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--runtime",
         choices=("torch", "onnx", "onnx-int8"),
         default="torch",
-        help="PyTorch, ONNX Runtime, or ONNX Runtime with int8 FC weights (packages exported with --quantize int8)",
+        help="PyTorch, ONNX Runtime, or the int8 graph (packages from export --quantize int8 or handpose quantize)",
     )
     p.add_argument("--batch-size", type=int, default=16, help="inputs per forward pass (default: 16)")
     p.add_argument("--every", type=int, default=1, metavar="N", help="use every N-th video frame (default: 1)")

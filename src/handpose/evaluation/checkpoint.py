@@ -66,7 +66,7 @@ def predict_dataset(
         raise HandposeError("the dataset split has no frames")
     preds, gts, vis, outs, targets, frame_ids = [], [], [], [], [], []
     geometry: dict[str, list[np.ndarray]] = {}
-    with _Progress(progress) as bar:
+    with TerminalProgress(progress) as bar:
         task = bar.add_task(description, total=n) if bar else None
         for start in range(0, n, batch_size):
             samples = [dataset.sample(i) for i in range(start, min(start + batch_size, n))]
@@ -100,7 +100,7 @@ def predict_dataset(
     )
 
 
-class _Progress:
+class TerminalProgress:
     """A rich progress bar on a terminal, nothing otherwise."""
 
     def __init__(self, enabled: bool) -> None:
@@ -203,7 +203,7 @@ def evaluate_checkpoint(args: argparse.Namespace) -> int:
 
     if not args.root:
         raise HandposeError("--root DIR is needed with --checkpoint")
-    est = Estimator.load(args.checkpoint)
+    est = Estimator.load(args.checkpoint, runtime=getattr(args, "runtime", "torch"))
     dataset = open_eval_dataset(est, args.dataset, args.root, args.split)
     preds = predict_dataset(est, dataset, description=f"{args.dataset} {args.split}")
     report = evaluation_report(est, preds, args.dataset, args.split, str(args.checkpoint))

@@ -66,7 +66,7 @@ def index_buffer(indices: tuple[int, ...]) -> Tensor:
 # -- BatchNorm folding ---------------------------------------------------------------------------
 
 
-def _fold_pair(layer: nn.Module, bn: nn.Module) -> bool:
+def _fold_pair(layer: nn.Module, bn: nn.Module, keep_bias_in_bn: bool) -> bool:
     if not isinstance(bn, (nn.BatchNorm1d, nn.BatchNorm2d)) or not bn.track_running_stats:
         return False
     if not isinstance(layer, (nn.Conv2d, nn.Linear)) or layer.weight.shape[0] != bn.num_features:
@@ -75,13 +75,21 @@ def _fold_pair(layer: nn.Module, bn: nn.Module) -> bool:
         scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
         shape = (-1,) + (1,) * (layer.weight.ndim - 1)
         layer.weight.mul_(scale.reshape(shape))
-        bias = layer.bias if layer.bias is not None else torch.zeros_like(bn.running_mean)
-        new_bias = (bias - bn.running_mean) * scale + bn.bias
-        layer.bias = nn.Parameter(new_bias)
+        if keep_bias_in_bn:
+            if layer.bias is not None:
+                layer.bias.mul_(scale)
+            bn.bias.copy_(bn.bias - bn.running_mean * scale)
+            bn.weight.fill_(1.0)
+            bn.running_mean.zero_()
+            # 1 / sqrt(running_var + eps) == 1: the BatchNorm now only adds its bias.
+            bn.running_var.fill_(1.0 - bn.eps)
+        else:
+            bias = layer.bias if layer.bias is not None else torch.zeros_like(bn.running_mean)
+            layer.bias = nn.Parameter((bias - bn.running_mean) * scale + bn.bias)
     return True
 
 
-def fold_batchnorm(model: nn.Module, inplace: bool = False) -> nn.Module:
+def fold_batchnorm(model: nn.Module, inplace: bool = False, keep_modules: bool = False) -> nn.Module:
     """Merge every BatchNorm that directly follows a convolution or linear layer into it (eval semantics).
 
     Recognised pairs: consecutive entries of an ``nn.Sequential`` and sibling attributes named
@@ -90,6 +98,9 @@ def fold_batchnorm(model: nn.Module, inplace: bool = False) -> nn.Module:
     Args:
         model: Any module; it is not changed unless ``inplace``.
         inplace: Fold into ``model`` itself instead of a copy.
+        keep_modules: Move only the scale into the layer's weights and leave each BatchNorm in place
+            as a pure bias (unit weight, zero mean, unit variance): the architecture and state-dict
+            keys stay those of ``model``, while the layer weights are the ones an exporter deploys.
 
     Returns:
         The folded module in eval mode; its outputs equal ``model.eval()``'s up to float rounding.
@@ -100,7 +111,7 @@ def fold_batchnorm(model: nn.Module, inplace: bool = False) -> nn.Module:
         if isinstance(module, nn.Sequential):
             names = list(module._modules)
             for a, b in itertools.pairwise(names):
-                if _fold_pair(module._modules[a], module._modules[b]):
+                if _fold_pair(module._modules[a], module._modules[b], keep_modules) and not keep_modules:
                     module._modules[b] = nn.Identity()
         children = dict(module.named_children())
         for name, child in children.items():
@@ -108,7 +119,7 @@ def fold_batchnorm(model: nn.Module, inplace: bool = False) -> nn.Module:
                 continue
             suffix = name[2:]
             partner = children.get(f"conv{suffix}") or children.get(f"fc{suffix}")
-            if partner is not None and _fold_pair(partner, child):
+            if partner is not None and _fold_pair(partner, child, keep_modules) and not keep_modules:
                 setattr(module, name, nn.Identity())
     return model
 

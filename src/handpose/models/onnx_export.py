@@ -172,12 +172,8 @@ def quantize_onnx(data: bytes, quantize: str, block_size: int = 32, accuracy_lev
 
     model = onnx.load_from_string(data)
     if quantize == "int8":
-        import logging
-
-        from onnxruntime.quantization import matmul_nbits_quantizer as nbits
-
+        nbits = _import_matmul_nbits_quantizer()
         _gemm_to_matmul(model)
-        logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer").setLevel(logging.WARNING)
         config = nbits.DefaultWeightOnlyQuantConfig(
             block_size=block_size,
             is_symmetric=True,
@@ -199,6 +195,26 @@ def quantize_onnx(data: bytes, quantize: str, block_size: int = 32, accuracy_lev
             quantize_dynamic(source, target, op_types_to_quantize=["MatMul", "Gemm"], weight_type=QuantType.QInt8)
             return target.read_bytes()
     raise HandposeError(f"unknown quantisation {quantize!r}; choose one of: none, {', '.join(QUANTIZE_MODES)}")
+
+
+def _import_matmul_nbits_quantizer() -> Any:
+    """ONNX Runtime's ``matmul_nbits_quantizer``, without the root-logger handler its import installs.
+
+    The module calls ``logging.basicConfig(level=INFO)`` when first imported: every later INFO line of
+    any library would then reach stderr (and a handler bound to a since-closed stream fails).
+    """
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    from onnxruntime.quantization import matmul_nbits_quantizer
+
+    for handler in root.handlers[:]:
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
+    logging.getLogger(matmul_nbits_quantizer.__name__).setLevel(logging.WARNING)
+    return matmul_nbits_quantizer
 
 
 def ort_session(path_or_bytes: str | PathLike | bytes, threads: int = 2):
