@@ -37,11 +37,13 @@ from pathlib import Path
 from typing import Any
 
 from _docs import REPO, cpu_name, replace_section
+from handpose.io import write_json_atomic
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 HEADING = "## int8 accuracy"
 WORK = REPO / "runs" / "bench-synthetic"
+RESULTS = WORK / "int8_results.json"
 TARGET_MM = 0.05
 TARGET_B1 = 200.0
 
@@ -216,7 +218,7 @@ def batch1_speed(model: str, rounds: int, window: float, threads: int = 2) -> di
 
 
 def render(
-    result: dict[str, Any], speed: dict[str, Any], checkpoint: Path, cache: Path, command: str, args: Any
+    result: dict[str, Any], speed: dict[str, Any], checkpoint: Path, cache: Path, commands: str, args: Any
 ) -> str:
     rows, changes, timings = result["rows"], result["changes"], result["timings"]
     shown = checkpoint.relative_to(REPO) if checkpoint.is_relative_to(REPO) else checkpoint
@@ -228,7 +230,7 @@ def render(
         else ""
     )
     lines = [
-        f"Command: `{command}`",
+        f"Command: {commands}",
         "",
         f"Checkpoint: `{shown}`, {pretune}this is the *start*. Held-out frames: `{cache.name}` "
         f"({rows['start: fp32']['frames']} frames). From the start, two fine-tunings of {args.steps} steps "
@@ -309,6 +311,13 @@ def main() -> int:
     parser.add_argument("--calibration", type=int, default=400, help="training crops for the int8 ranges")
     parser.add_argument("--rounds", type=int, default=20, help="timing rounds (default 20)")
     parser.add_argument("--window", type=float, default=0.5, help="seconds per graph and round (default 0.5)")
+    parser.add_argument(
+        "--speed-only",
+        action="store_true",
+        help="re-time only, with the accuracy results of the last full run (stored in "
+        + str(RESULTS.relative_to(REPO))
+        + ")",
+    )
     parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args()
     default_ckpt, default_test = default_paths(args.model)
@@ -316,14 +325,32 @@ def main() -> int:
     cache = Path(args.test_cache) if args.test_cache else default_test
     from handpose.errors import HandposeError
 
+    accuracy_flags = ("model", "checkpoint", "test_cache", "steps", "lr", "pretune_steps", "pretune_lr", "calibration")
     try:
-        result = run(checkpoint, cache, args.steps, args.lr, args.pretune_steps, args.pretune_lr, args.calibration)
+        if args.speed_only:
+            if not RESULTS.is_file():
+                raise HandposeError(f"no stored accuracy results at {RESULTS}; run without --speed-only first")
+            stored = json.loads(RESULTS.read_text())
+            result, accuracy_command = stored["result"], stored["command"]
+            for flag in accuracy_flags:
+                setattr(args, flag, stored["args"][flag])
+            checkpoint, cache = Path(stored["checkpoint"]), Path(stored["cache"])
+        else:
+            result = run(checkpoint, cache, args.steps, args.lr, args.pretune_steps, args.pretune_lr, args.calibration)
+            accuracy_command = None
         speed = batch1_speed(args.model, args.rounds, args.window)
     except HandposeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    command = "python benchmarks/bench_int8_accuracy.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    body = render(result, speed, checkpoint, cache, command.strip(), args)
+    command = ("python benchmarks/bench_int8_accuracy.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])).strip()
+    if accuracy_command is None:
+        stored_args = {flag: getattr(args, flag) for flag in accuracy_flags}
+        record = {"result": result, "command": command, "args": stored_args, "checkpoint": str(checkpoint)}
+        write_json_atomic(RESULTS, {**record, "cache": str(cache)})
+        commands = f"`{command}`"
+    else:
+        commands = f"`{accuracy_command}` (accuracy), then `{command}` (speed)"
+    body = render(result, speed, checkpoint, cache, commands, args)
     print(body)
     if not args.no_docs:
         replace_section(HEADING, body)
