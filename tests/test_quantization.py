@@ -211,6 +211,8 @@ def test_quantize_cli_refuses_bad_settings_and_rgb_models(run, tmp_path, capsys)
     assert "--steps" in capsys.readouterr().err
     assert cli("quantize", run.best, tmp_path / "b", "--calibration", "0") != 0
     assert "--calibration" in capsys.readouterr().err
+    assert cli("quantize", run.best, tmp_path / "d", "--data", "nyu") != 0
+    assert "--root DIR is needed with --data nyu" in capsys.readouterr().err
     assert not (tmp_path / "a" / "model.int8.onnx").exists()
 
     ckpt = torch.load(run.best, weights_only=True)

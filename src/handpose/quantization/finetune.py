@@ -38,9 +38,11 @@ def training_source(
     validation frames, they are the end of the split and stay unseen).
     """
     recorded = contract.get("training_data") or {}
+    if dataset and dataset != recorded.get("dataset") and not root:
+        raise HandposeError(f"--root DIR is needed with --data {dataset} (the checkpoint trained on other data)")
     name, root = dataset or recorded.get("dataset"), root or recorded.get("root")
     if not name or not root:
-        raise HandposeError("the checkpoint records no training data; pass --data NAME --root DIR")
+        raise HandposeError("the checkpoint records no training data on disk; pass --data NAME --root DIR")
     same = name == recorded.get("dataset") and root == recorded.get("root")
     split = split or (recorded.get("split") if same else None) or "train"
     frames = recorded.get("frames") if same and split == recorded.get("split") else None
@@ -180,6 +182,10 @@ def quantize_checkpoint(
     from handpose.inference import build_loaded_network
     from handpose.training.checkpoint import read_checkpoint
 
+    if steps < 0:
+        raise HandposeError(f"--steps must be >= 0, got {steps}")
+    if calibration < 1:
+        raise HandposeError(f"--calibration must be at least 1, got {calibration}")
     contract, weights, meta = read_checkpoint(checkpoint)
     if contract.get("output_space") != "cube" or contract.get("modality") != "depth":
         raise HandposeError(
