@@ -233,11 +233,11 @@ def render(
         f"Command: {commands}",
         "",
         f"Checkpoint: `{shown}`, {pretune}this is the *start*. Held-out frames: `{cache.name}` "
-        f"({rows['start: fp32']['frames']} frames). From the start, two fine-tunings of {args.steps} steps "
-        f"(Adam {args.lr:g}, cosine decay, batch 32, the same augmented training crops in the same order, "
-        "BatchNorm frozen, dropout off): the *fp32 control* in plain float "
-        f"({timings['control']:.0f} s) and *quantisation-aware* (`handpose quantize`: weights and activations "
-        f"rounded as the static int8 graph rounds them; {timings['qat']:.0f} s). "
+        f"({rows['start: fp32']['frames']} frames). From the start, three fine-tunings of {args.steps} steps "
+        f"(Adam {args.lr:g}, cosine decay, batch 32, augmented training crops, BatchNorm frozen, dropout off): "
+        f"the *fp32 control* in plain float ({timings['control']:.0f} s), the same in another crop order "
+        f"({timings['reorder']:.0f} s), and *quantisation-aware* in the control's crop order (`handpose "
+        f"quantize`: weights and activations rounded as the static int8 graph rounds them; {timings['qat']:.0f} s). "
         "int8 FC weights = block-wise int8 fully connected weights (`handpose export --quantize int8`); "
         "static int8 = also per-channel 7-bit convolution weights and uint8 activations "
         f"(Conv, Add, Sub, Concat, Relu, MaxPool, Resize) calibrated on {result['calibration']} training crops. "
@@ -311,12 +311,12 @@ def main() -> int:
     parser.add_argument("--calibration", type=int, default=400, help="training crops for the int8 ranges")
     parser.add_argument("--rounds", type=int, default=20, help="timing rounds (default 20)")
     parser.add_argument("--window", type=float, default=0.5, help="seconds per graph and round (default 0.5)")
+    stored_at = str(RESULTS.relative_to(REPO))
     parser.add_argument(
-        "--speed-only",
-        action="store_true",
-        help="re-time only, with the accuracy results of the last full run (stored in "
-        + str(RESULTS.relative_to(REPO))
-        + ")",
+        "--speed-only", action="store_true", help=f"re-time only, with the accuracy results stored in {stored_at}"
+    )
+    parser.add_argument(
+        "--from-results", action="store_true", help=f"run nothing: re-render the section from {stored_at}"
     )
     parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args()
@@ -326,30 +326,33 @@ def main() -> int:
     from handpose.errors import HandposeError
 
     accuracy_flags = ("model", "checkpoint", "test_cache", "steps", "lr", "pretune_steps", "pretune_lr", "calibration")
+    command = ("python benchmarks/bench_int8_accuracy.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])).strip()
     try:
-        if args.speed_only:
+        stored: dict[str, Any] = {}
+        if args.speed_only or args.from_results:
             if not RESULTS.is_file():
-                raise HandposeError(f"no stored accuracy results at {RESULTS}; run without --speed-only first")
+                raise HandposeError(f"no stored results at {RESULTS}; run without --speed-only/--from-results first")
             stored = json.loads(RESULTS.read_text())
-            result, accuracy_command = stored["result"], stored["command"]
+            if args.from_results and "speed" not in stored:
+                raise HandposeError(f"{RESULTS} holds no timing; run with --speed-only first")
             for flag in accuracy_flags:
                 setattr(args, flag, stored["args"][flag])
             checkpoint, cache = Path(stored["checkpoint"]), Path(stored["cache"])
+        if args.from_results:
+            result, speed, commands = stored["result"], stored["speed"], stored["commands"]
+        elif args.speed_only:
+            result, speed = stored["result"], batch1_speed(args.model, args.rounds, args.window)
+            commands = f"`{stored['command']}` (accuracy), then `{command}` (speed)"
         else:
             result = run(checkpoint, cache, args.steps, args.lr, args.pretune_steps, args.pretune_lr, args.calibration)
-            accuracy_command = None
-        speed = batch1_speed(args.model, args.rounds, args.window)
+            speed, commands = batch1_speed(args.model, args.rounds, args.window), f"`{command}`"
+            stored = {"result": result, "command": command, "checkpoint": str(checkpoint), "cache": str(cache)}
+            stored["args"] = {flag: getattr(args, flag) for flag in accuracy_flags}
     except HandposeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    command = ("python benchmarks/bench_int8_accuracy.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])).strip()
-    if accuracy_command is None:
-        stored_args = {flag: getattr(args, flag) for flag in accuracy_flags}
-        record = {"result": result, "command": command, "args": stored_args, "checkpoint": str(checkpoint)}
-        write_json_atomic(RESULTS, {**record, "cache": str(cache)})
-        commands = f"`{command}`"
-    else:
-        commands = f"`{accuracy_command}` (accuracy), then `{command}` (speed)"
+    if not args.from_results:
+        write_json_atomic(RESULTS, {**stored, "speed": speed, "commands": commands})
     body = render(result, speed, checkpoint, cache, commands, args)
     print(body)
     if not args.no_docs:
