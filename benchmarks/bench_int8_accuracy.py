@@ -88,30 +88,24 @@ def run(
     pretune_lr: float,
     calibration: int,
 ) -> dict[str, Any]:
-    """Score every variant on ``cache``; returns ``{"rows": {name: row}, "pairs": [...], "timings": {...}}``."""
+    """Score every variant on ``cache``.
+
+    Returns:
+        ``{"rows": {name: row}, "changes": [...], "timings": {arm: seconds}, "calibration": crops}``.
+    """
     import numpy as np
 
     from handpose.errors import HandposeError
-    from handpose.inference import build_loaded_network
     from handpose.models.onnx_export import onnx_bytes, quantize_onnx
-    from handpose.quantization.finetune import (
-        calibration_crops,
-        finetune,
-        open_training_crops,
-        prepare_for_int8,
-        training_source,
-    )
+    from handpose.quantization.finetune import finetune, load_for_int8
     from handpose.quantization.static import quantize_static_onnx
-    from handpose.training.checkpoint import read_checkpoint
 
     for path, what in ((checkpoint, "checkpoint"), (cache, "test cache")):
         if not path.exists():
             raise HandposeError(f"no {what} at {path}; run benchmarks/bench_synthetic_methods.py first or pass it")
-    contract, weights, meta = read_checkpoint(checkpoint)
+    start = load_for_int8(checkpoint, calibration=calibration)
+    contract, base, train_crops, crops = start.contract, start.network, start.train_crops, start.calibration
     size = int(contract["input_size"])
-    base = prepare_for_int8(build_loaded_network(contract, weights, str(checkpoint), meta.get("temperature")))
-    train_crops = open_training_crops(contract, training_source(contract, None, None, None))
-    crops = calibration_crops(contract, train_crops, calibration)
     timings: dict[str, float] = {}
 
     def tuned(network: Any, n: int, rate: float, fake_quant: bool, label: str, seed: int = 0) -> Any:

@@ -158,7 +158,8 @@ def write_package(
     else:
         (out / PACKAGE_ONNX).unlink(missing_ok=True)  # never leave a graph that belongs to other weights
     if quantize:
-        int8 = export_int8(network, contract, out / PACKAGE_ONNX, out / PACKAGE_ONNX_INT8, calibration)
+        static = calibration if quantize == "int8-static" else None
+        int8 = export_int8(network, contract, out / PACKAGE_ONNX, out / PACKAGE_ONNX_INT8, static)
         description["onnx_int8"] = {**int8, **({"recipe": recipe} if recipe else {})}
         description["files"][PACKAGE_ONNX_INT8] = _sha256(out / PACKAGE_ONNX_INT8)
     else:

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +162,50 @@ def finetune(
     return network
 
 
+@dataclass
+class Int8Start:
+    """A depth checkpoint made ready for int8 work (:func:`load_for_int8`)."""
+
+    contract: dict[str, Any]
+    meta: dict[str, Any]
+    network: nn.Module
+    """BatchNorm-folded, ``joints`` only (:func:`prepare_for_int8`)."""
+    train_crops: Any
+    """Augmented training crops (:func:`open_training_crops`)."""
+    calibration: np.ndarray
+    """Crops that fix the activation ranges (:func:`calibration_crops`)."""
+    source: dict[str, Any]
+    """The training data used (:func:`training_source`)."""
+
+
+def load_for_int8(
+    checkpoint: str | Path,
+    dataset: str | None = None,
+    root: str | None = None,
+    split: str | None = None,
+    calibration: int = DEFAULT_CALIBRATION,
+) -> Int8Start:
+    """Read a depth checkpoint, prepare its network for int8 and open its training and calibration crops.
+
+    Raises:
+        HandposeError: Not a depth model, no usable training data, or fewer than one calibration crop.
+    """
+    from handpose.inference import build_loaded_network
+    from handpose.training.checkpoint import read_checkpoint
+
+    contract, weights, meta = read_checkpoint(checkpoint)
+    if contract.get("output_space") != "cube" or contract.get("modality") != "depth":
+        raise HandposeError(
+            f"static int8 quantisation supports the depth models; {contract.get('model')!r} is {contract.get('modality')}",
+            checkpoint,
+        )
+    network = prepare_for_int8(build_loaded_network(contract, weights, str(checkpoint), meta.get("temperature")))
+    source = training_source(contract, dataset, root, split)
+    train_crops = open_training_crops(contract, source)
+    crops = calibration_crops(contract, train_crops, calibration)
+    return Int8Start(contract, meta, network, train_crops, crops, source)
+
+
 def quantize_checkpoint(
     checkpoint: str | Path,
     out: str | Path,
@@ -179,40 +224,25 @@ def quantize_checkpoint(
         The package's ``model.json`` content.
     """
     from handpose.export import write_package
-    from handpose.inference import build_loaded_network
-    from handpose.training.checkpoint import read_checkpoint
 
-    if steps < 0:
-        raise HandposeError(f"--steps must be >= 0, got {steps}")
-    if calibration < 1:
-        raise HandposeError(f"--calibration must be at least 1, got {calibration}")
-    contract, weights, meta = read_checkpoint(checkpoint)
-    if contract.get("output_space") != "cube" or contract.get("modality") != "depth":
-        raise HandposeError(
-            f"static int8 quantisation supports the depth models; {contract.get('model')!r} is {contract.get('modality')}",
-            checkpoint,
-        )
-    network = prepare_for_int8(build_loaded_network(contract, weights, str(checkpoint), meta.get("temperature")))
-    source = training_source(contract, dataset, root, split)
-    train_crops = open_training_crops(contract, source)
-    crops = calibration_crops(contract, train_crops, calibration)
-    finetune(network, train_crops, crops, steps, lr, batch_size, progress=progress)
+    start = load_for_int8(checkpoint, dataset, root, split, calibration)
+    finetune(start.network, start.train_crops, start.calibration, steps, lr, batch_size, progress=progress)
     recipe = {
         "method": "quantisation-aware fine-tuning" if steps else "post-training quantisation",
         "steps": steps,
         "lr": lr if steps else None,
         "batch_size": batch_size if steps else None,
-        "calibration_frames": len(crops),
-        "data": {**source, "frames": len(train_crops)},
+        "calibration_frames": len(start.calibration),
+        "data": {**start.source, "frames": len(start.train_crops)},
     }
     return write_package(
-        network,
-        contract,
-        meta,
+        start.network,
+        start.contract,
+        start.meta,
         str(checkpoint),
         out,
         onnx=True,
         quantize="int8-static",
-        calibration=crops,
+        calibration=start.calibration,
         recipe=recipe,
     )

@@ -84,8 +84,9 @@ class QuantSimulation:
     with the graph's fusions: a convolution feeding only a BatchNorm is rounded after it (the
     exporter folds the BatchNorm into its bias), a tensor feeding only ReLUs is rounded after the ReLU
     (the uint8 range starting at 0 is the ReLU), and max-pooling and resizing round onto their input's
-    grid. Convolution weights are rounded per output channel. Fully connected layers are left alone: the int8 graph quantises their weights
-    in blocks of 32 and their inputs on the fly, which moves the joints by a few micrometres.
+    grid. Convolution weights are rounded per output channel. Fully connected layers are left alone:
+    the int8 graph quantises their weights in blocks of 32 and their inputs on the fly, which moves
+    the joints by a few micrometres.
 
     Args:
         network: A BatchNorm-folded network (``keep_modules=True``); its parameters are shared, so
@@ -111,8 +112,9 @@ class QuantSimulation:
         traced.graph.lint()
         traced.recompile()
         self.convolutions = [m for m in network.modules() if isinstance(m, nn.Conv2d)]
-        for conv in self.convolutions:
-            parametrize.register_parametrization(conv, "weight", WeightFakeQuant())
+        self.weight_rounding = [WeightFakeQuant() for _ in self.convolutions]
+        for conv, rounding in zip(self.convolutions, self.weight_rounding, strict=True):
+            parametrize.register_parametrization(conv, "weight", rounding)
 
     @staticmethod
     def _rounds_output(traced: fx.GraphModule, node: fx.Node) -> bool:
@@ -124,18 +126,16 @@ class QuantSimulation:
         users = list(node.users)
         if users and all(_is_relu(traced, user) for user in users):
             return False  # the ReLU's rounding is this tensor's
-        if node.op == "call_module" and isinstance(traced.get_submodule(str(node.target)), nn.Conv2d):
-            feeds_only_batchnorm = len(users) == 1 and users[0].op == "call_module"
-            if feeds_only_batchnorm and isinstance(traced.get_submodule(str(users[0].target)), nn.BatchNorm2d):
-                return False  # the exporter folds that BatchNorm into the convolution's bias
-        return True
+        # A convolution feeding only a BatchNorm: the exporter folds that BatchNorm into its bias.
+        feeds_only_batchnorm = len(users) == 1 and isinstance(_module(traced, users[0]), nn.BatchNorm2d)
+        return not (isinstance(_module(traced, node), nn.Conv2d) and feeds_only_batchnorm)
 
     def _insert_after(self, node: fx.Node) -> None:
         name = f"activation_fake_quant_{len(self.activations)}"
         source = node.args[0] if node.args and isinstance(node.args[0], fx.Node) else None
         follows = None
-        if _keeps_input_grid(self.module, node) and source is not None and source.op == "call_module":
-            candidate = self.module.get_submodule(str(source.target))
+        if _keeps_input_grid(self.module, node) and source is not None:
+            candidate = _module(self.module, source)
             follows = candidate if isinstance(candidate, ActivationFakeQuant) else None
         fake_quant = ActivationFakeQuant(follows)
         self.module.add_submodule(name, fake_quant)
@@ -153,9 +153,8 @@ class QuantSimulation:
             fake_quant.low.zero_()
             fake_quant.high.zero_()
         # The int8 graph is calibrated on the float network: float weights here too.
-        rounding = [conv.parametrizations.weight[0] for conv in self.convolutions]
-        states = [r.enabled for r in rounding]
-        for r in rounding:
+        states = [r.enabled for r in self.weight_rounding]
+        for r in self.weight_rounding:
             r.enabled = False
         seen = 0
         try:
@@ -163,7 +162,7 @@ class QuantSimulation:
                 self.module(batch)
                 seen += 1
         finally:
-            for r, state in zip(rounding, states, strict=True):
+            for r, state in zip(self.weight_rounding, states, strict=True):
                 r.enabled = state
             for fake_quant in self.activations:
                 fake_quant.calibrating = False
@@ -172,10 +171,8 @@ class QuantSimulation:
 
     def set_enabled(self, enabled: bool) -> None:
         """Round (``True``) or run in plain float (``False``, the fp32 control of an experiment)."""
-        for fake_quant in self.activations:
-            fake_quant.enabled = enabled
-        for conv in self.convolutions:
-            conv.parametrizations.weight[0].enabled = enabled
+        for rounding in (*self.activations, *self.weight_rounding):
+            rounding.enabled = enabled
 
     def remove(self) -> None:
         """Detach the weight rounding from the network, leaving its trained float weights."""
@@ -184,14 +181,19 @@ class QuantSimulation:
                 parametrize.remove_parametrizations(conv, "weight", leave_parametrized=False)
 
 
+def _module(traced: fx.GraphModule, node: fx.Node) -> nn.Module | None:
+    """The module a ``call_module`` node runs (``None`` for other nodes)."""
+    return traced.get_submodule(str(node.target)) if node.op == "call_module" else None
+
+
 def _is_relu(traced: fx.GraphModule, node: fx.Node) -> bool:
     if node.op == "call_module":
-        return isinstance(traced.get_submodule(str(node.target)), nn.ReLU)
+        return isinstance(_module(traced, node), nn.ReLU)
     return node.op in ("call_function", "call_method") and node.target in (torch.relu, F.relu, "relu", "relu_")
 
 
 def _keeps_input_grid(traced: fx.GraphModule, node: fx.Node) -> bool:
     """Max-pooling and resizing: ONNX Runtime quantises their output with their input's parameters."""
     if node.op == "call_module":
-        return isinstance(traced.get_submodule(str(node.target)), (nn.MaxPool2d, nn.Upsample))
+        return isinstance(_module(traced, node), (nn.MaxPool2d, nn.Upsample))
     return node.op == "call_function" and node.target in (F.interpolate, F.max_pool2d)

@@ -19,19 +19,15 @@ so the graph converts to float only where it enters the fully connected layers (
 ``Conv`` leaves a Quantize/Dequantize pair around every layer, a fifth of the batch-1 time)."""
 
 
-def quantize_static_onnx(
-    data: bytes,
-    calibration: np.ndarray,
-    input_name: str = "image",
-    op_types: Sequence[str] = ACTIVATION_OPS,
-    nodes_to_exclude: Sequence[str] = (),
-) -> bytes:
+def quantize_static_onnx(data: bytes, calibration: np.ndarray, input_name: str = "image") -> bytes:
     """Static int8 version of a serialised fp32 graph, plus block-wise int8 fully connected weights.
 
     Convolution weights are per-output-channel symmetric with 7 bits: without VNNI, AVX2's u8 x s8
     multiply adds pairs into saturating int16, which full 8-bit weights overflow (the stem, whose
     background input sits at the top of the uint8 range, then misplaces joints by decimetres).
-    Activations are per-tensor uint8 over the minimum and maximum seen on ``calibration``; a network
+    Activations (the 4-D outputs of :data:`ACTIVATION_OPS`; the operator set is fixed because
+    :class:`~handpose.quantization.simulate.QuantSimulation` mirrors exactly this graph) are per-tensor
+    uint8 over the minimum and maximum seen on ``calibration``; a network
     fine-tuned with :class:`~handpose.quantization.simulate.QuantSimulation` on the same crops has
     learnt exactly these ranges.
 
@@ -39,8 +35,6 @@ def quantize_static_onnx(
         data: fp32 ONNX bytes (:func:`handpose.models.onnx_export.onnx_bytes`).
         calibration: ``(N, C, S, S)`` float32 model inputs (real crops: random input has other ranges).
         input_name: The graph's input.
-        op_types: ONNX operators to quantise.
-        nodes_to_exclude: Nodes left in float.
 
     Returns:
         The quantised graph's bytes (QuantizeLinear/DequantizeLinear pairs that ONNX Runtime fuses
@@ -69,7 +63,7 @@ def quantize_static_onnx(
         quant_pre_process(str(source), str(prepared))
         # Image-shaped tensors only: the fully connected layers' ReLUs and concatenation stay float
         # (QuantSimulation rounds exactly the 4-D tensors).
-        excluded = [*nodes_to_exclude, *_nodes_without_4d_output(prepared, op_types)]
+        excluded = _nodes_without_4d_output(prepared, ACTIVATION_OPS)
         quantize_static(
             str(prepared),
             str(target),
@@ -78,7 +72,7 @@ def quantize_static_onnx(
             per_channel=True,
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
-            op_types_to_quantize=list(op_types),
+            op_types_to_quantize=list(ACTIVATION_OPS),
             nodes_to_exclude=excluded,
             reduce_range=True,
         )
