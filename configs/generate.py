@@ -13,6 +13,7 @@ the description. Checkpoints are always chosen on a validation split, never on a
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import Any
 
@@ -252,20 +253,35 @@ def synthetic_configs() -> dict[str, dict[str, Any]]:
     }
 
 
-def main() -> None:
-    grid = {
+def build_grid() -> dict[str, dict[str, Any]]:
+    """Every config of the grid, keyed by its path relative to ``configs/``."""
+    return {
         **crossinfonet_configs(),
         **fingerposenet_configs(),
         **learnable_groups_configs(),
         **resunet_configs(),
         **synthetic_configs(),
     }
+
+
+def write_grid(out_dir: Path) -> int:
+    """Write every config of the grid under ``out_dir``; returns how many were written."""
+    grid = build_grid()
     for rel, config in grid.items():
-        path = HERE / rel
+        path = out_dir / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         header = f"# {config['description']}\n# Run: handpose train --config configs/{rel} [key=value ...]\n"
         path.write_text(header + yaml.safe_dump(config, sort_keys=False, width=120), encoding="utf-8")
-    print(f"wrote {len(grid)} configs under {HERE}")
+    return len(grid)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Write the experiment grid of configs/.")
+    # tests/test_configs.py writes into a temporary folder and compares with the committed files.
+    parser.add_argument("--out", type=Path, default=HERE, help="folder to write into (default: configs/)")
+    args = parser.parse_args()
+    count = write_grid(args.out)
+    print(f"wrote {count} configs under {args.out}")
 
 
 if __name__ == "__main__":
