@@ -40,11 +40,15 @@ def test_icvl(tmp_path, rng):
 
 def test_nyu(tmp_path, rng):
     truth = fx.write_nyu(tmp_path, rng)
-    train = open_dataset("nyu", tmp_path, "train")
+    train = open_dataset("nyu", tmp_path, "train", joints="nyu36")
     assert len(train) == 3 and train.skeleton == "nyu36"
     s = train[1]
     np.testing.assert_allclose(s.joints_xyz, truth["train"][1])  # y flipped back to ours
     np.testing.assert_allclose(s.joints_uvd, xyz_to_uvd(truth["train"][1], CAMERAS["nyu"]))
+    # The published protocol's 14 joints unless asked otherwise.
+    default = open_dataset("nyu", tmp_path, "train")
+    assert default.skeleton == "nyu14" and default[1].joints_xyz.shape == (14, 3)
+    np.testing.assert_allclose(default[1].joints_xyz, truth["train"][1][list(NYU14_FROM_NYU36)])
     np.testing.assert_array_equal(s.image, truth[("train", 1)])
     assert s.image[5, 7] == 0x1234 and s.frame_id == "train/depth_1_0000002.png"
     test14 = open_dataset("nyu", tmp_path, "test", joints="nyu14")
