@@ -10,10 +10,11 @@ import pytest
 import torch
 from torch import nn
 
+from handpose.codecs import decode_batch
 from handpose.errors import HandposeError
 from handpose.training.checkpoint import AtomicCheckpointIO, load_safely
 from handpose.training.data import EpochSampler
-from handpose.training.module import decode_to_mm, parameter_groups
+from handpose.training.module import parameter_groups
 from handpose.training.schedule import LRFactor, temperature_at
 
 
@@ -103,7 +104,7 @@ def test_validation_decoding_matches_the_crop_geometry(rng) -> None:
         "rotation_deg": torch.tensor([0.0, 35.0]),
         "camera": torch.tensor([[cam.fx, cam.fy, cam.cx, cam.cy]] * 2),
     }
-    decoded = decode_to_mm(torch.tensor(norm), batch, "cube").numpy()
+    decoded = decode_batch(torch.tensor(norm), batch, "cube").numpy()
     assert np.abs(decoded - xyz).max() < 1e-3  # float32 geometry, mm
 
 

@@ -148,12 +148,17 @@ def recover_root_depth(uvz: np.ndarray, K_crop: np.ndarray, crop_size: int, skel
     return (-pq + np.sqrt(np.maximum(pq * pq - pp * (qq - 1.0), 0.0))) / pp
 
 
-def lift_uvz(uvz: np.ndarray, K_crop: np.ndarray, crop_size: int, skel: Skeleton | str, scale_mm: float) -> np.ndarray:
-    """2.5D joints -> camera mm for a hand whose scale bone is ``scale_mm`` long (no labels needed)."""
-    root = recover_root_depth(uvz, K_crop, crop_size, skel) * scale_mm
-    return decode_uvz(
-        np.asarray(uvz, dtype=np.float64), np.asarray(K_crop, np.float64), crop_size, root, np.full_like(root, scale_mm)
-    )
+def lift_uvz(
+    uvz: np.ndarray, K_crop: np.ndarray, crop_size: int, skel: Skeleton | str, scale_mm: float | np.ndarray
+) -> np.ndarray:
+    """2.5D joints -> camera mm for a hand whose scale bone is ``scale_mm`` long (no labels needed).
+
+    ``scale_mm`` is one length for every hand or ``(...,)`` lengths, one per hand.
+    """
+    uvz = np.asarray(uvz, dtype=np.float64)
+    scale = np.broadcast_to(np.asarray(scale_mm, dtype=np.float64), uvz.shape[:-2])
+    root = recover_root_depth(uvz, K_crop, crop_size, skel) * scale
+    return decode_uvz(uvz, np.asarray(K_crop, np.float64), crop_size, root, scale)
 
 
 def encode_rel(joints_xyz: ArrayT, skel: Skeleton | str) -> tuple[ArrayT, ArrayT, ArrayT]:

@@ -14,6 +14,7 @@ import torch
 from lightning.pytorch.callbacks import Timer
 from torch import nn
 
+from handpose.codecs import decode_batch
 from handpose.errors import HandposeError
 from handpose.losses import create_loss
 from handpose.models.registry import create_model
@@ -21,17 +22,6 @@ from handpose.training.config import config_from_dict
 from handpose.training.schedule import LRFactor, temperature_at
 
 VAL_METRIC = "val/mean_error_mm"
-
-
-def decode_to_mm(joints: torch.Tensor, batch: dict[str, torch.Tensor], output_space: str) -> torch.Tensor:
-    """Model outputs ``(B, J, 3)`` in ``output_space`` -> camera-space mm, with the batch's crop geometry."""
-    if output_space == "cube":
-        from handpose.codecs import cube as cube_codec
-
-        return cube_codec.decode(joints, batch["center_xyz"], batch["cube"], batch["rotation_deg"], batch["camera"])
-    from handpose.codecs import uvz as uvz_codec
-
-    return uvz_codec.decode_batch(joints, batch, output_space)
 
 
 def build_network(contract: dict[str, Any], initial_weights: bool = True) -> nn.Module:
@@ -67,7 +57,6 @@ class PoseModule(L.LightningModule):
         self.channels_last = bool(self.cfg.trainer.channels_last)
         self._val_sum = torch.zeros(())
         self._val_count = torch.zeros(())
-        self._val_joint_sum: torch.Tensor | None = None
         self._lr_factor: LRFactor | None = None
 
     # -- forward -------------------------------------------------------------------------------
@@ -151,16 +140,13 @@ class PoseModule(L.LightningModule):
     def on_validation_epoch_start(self) -> None:
         self._val_sum = torch.zeros((), device=self.device, dtype=torch.float64)
         self._val_count = torch.zeros((), device=self.device, dtype=torch.float64)
-        self._val_joint_sum = None
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         outputs = self(batch["image"])
-        pred = decode_to_mm(outputs["joints"].float(), batch, self.output_space)
+        pred = decode_batch(outputs["joints"].float(), batch, self.output_space)
         err = torch.linalg.norm(pred - batch["joints_xyz"].float(), dim=-1).double()  # (B, J)
         self._val_sum += err.sum()
         self._val_count += err.numel()
-        per_joint = err.sum(0)
-        self._val_joint_sum = per_joint if self._val_joint_sum is None else self._val_joint_sum + per_joint
         terms = self.loss_fn(outputs, batch)
         self.log("val/loss", terms["loss"].detach(), on_epoch=True, batch_size=batch["image"].shape[0], sync_dist=True)
 
