@@ -38,6 +38,25 @@ def test_icvl(tmp_path, rng):
     np.testing.assert_allclose(seq2[0].joints_xyz, CAMERAS["icvl_eval"].uvd_to_xyz(truth["test"][2][1]))
 
 
+def test_icvl_genuine_frames_only(tmp_path, rng):
+    truth = fx.write_icvl(tmp_path, rng, n_train=2, n_rotated=3)
+    everything = open_dataset("icvl", tmp_path, "train")
+    genuine = open_dataset("icvl", tmp_path, "train", genuine_only=True)
+    assert (len(everything), len(genuine)) == (5, 2)
+    assert genuine.frame_ids == [f"Training/Depth/{name}" for name, _, _ in truth["train"][:2]]
+    np.testing.assert_allclose(genuine[1].joints_uvd, truth["train"][1][1])
+    assert len(open_dataset("icvl", tmp_path, "test", genuine_only=True)) == 4
+    (tmp_path / "Training/labels.txt").write_text(
+        "".join(
+            line
+            for line in (tmp_path / "Training/labels.txt").read_text().splitlines(keepends=True)
+            if line.startswith("15/")
+        )
+    )
+    with pytest.raises(HandposeError, match="no recorded frame"):
+        open_dataset("icvl", tmp_path, "train", genuine_only=True)
+
+
 def test_nyu(tmp_path, rng):
     truth = fx.write_nyu(tmp_path, rng)
     train = open_dataset("nyu", tmp_path, "train", joints="nyu36")
