@@ -91,6 +91,9 @@ def test_overrides_and_types(tmp_path: Path) -> None:
         ("", ["optim.lr"], "must look like key=value"),
         ("", ["data.dataset=nyu"], "data.root: dataset 'nyu' needs a root"),
         ("", ["trainer.progress=loud"], "trainer.progress: expected one of"),
+        ("loss: [1]\n", [], "c.yaml:1: loss must be a mapping"),
+        ("loss:\n  name: 3\n", [], "loss.name: expected str or NoneType"),
+        ("", ["loss.when=2020-01-01"], "loss: parameters must be plain"),
     ],
 )
 def test_mistakes_are_one_line_naming_the_key(tmp_path: Path, text: str, overrides: list[str], needle: str) -> None:
@@ -106,3 +109,18 @@ def test_mistakes_are_one_line_naming_the_key(tmp_path: Path, text: str, overrid
 def test_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(HandposeError, match="config file not found"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_loss_config_is_flat_in_yaml_and_round_trips(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("loss:\n  name: crossinfonet\n  heatmap_weight: 0.0\n")
+    cfg = load_config(path, ["loss.heatmap_weight=0.5"])
+    assert cfg.loss.name == "crossinfonet" and cfg.loss.params == {"heatmap_weight": 0.5}
+    assert cfg.to_dict()["loss"] == {"name": "crossinfonet", "heatmap_weight": 0.5}
+    assert config_from_dict(cfg.to_dict()) == cfg
+    default = load_config(None)
+    assert default.loss.name is None and default.loss.params == {}
+    # A checkpoint written before losses were configurable has no "loss" key at all.
+    old = default.to_dict()
+    del old["loss"]
+    assert config_from_dict(old).loss == default.loss

@@ -45,6 +45,27 @@ class ModelConfig:
 
 
 @dataclass
+class LossConfig:
+    """Which loss trains the model, with its parameters.
+
+    Written flat in YAML: ``loss: {name: crossinfonet, heatmap_weight: 0.0}``; every key except
+    ``name`` is a keyword argument of the loss (``handpose models`` lists each model's default).
+
+    Attributes:
+        name: A registered loss; ``None`` keeps the model's default loss.
+        params: Keyword arguments of the loss. With the model's default loss (``name`` unset or the
+            same name) they override the model's default arguments one by one.
+    """
+
+    name: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The flat YAML form: ``{"name": ..., **params}``."""
+        return {"name": self.name, **self.params}
+
+
+@dataclass
 class StreamConfig:
     """Frames rendered on the fly by the synthetic engine (``data.dataset: synthetic_stream``).
 
@@ -224,6 +245,7 @@ class RunConfig:
         seed: Seeds weights, data order and augmentation.
         out_dir: Parent folder of run folders.
         description: Free text (which paper table the run reproduces).
+        loss: The loss and its parameters (default: the model's own).
     """
 
     name: str = "run"
@@ -231,13 +253,16 @@ class RunConfig:
     out_dir: str = "runs"
     description: str = ""
     model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (only str/int/float/bool/None/list/dict) — safe in ``weights_only`` checkpoints."""
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        out["loss"] = self.loss.to_dict()
+        return out
 
     @property
     def run_dir(self) -> Path:
@@ -335,6 +360,11 @@ def _build(cls: type, raw: Any, prefix: str, source: str | None, lines: dict[str
     where = prefix.rstrip(".") or "the top level"
     if not isinstance(raw, dict):
         raise HandposeError(f"{where} must be a mapping", source, lines.get(prefix.rstrip(".")))
+    if cls is LossConfig:
+        # Flat in YAML: every key beside the name is a parameter of the loss.
+        name = _coerce(str | None, raw.get("name"), f"{prefix}name", source, lines)
+        params = {str(k): v for k, v in raw.items() if k != "name"}
+        return LossConfig(name, _coerce(dict[str, Any], params, prefix.rstrip("."), source, lines))
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     for key in raw:
@@ -440,6 +470,12 @@ def _check_values(cfg: RunConfig, source: str | None, lines: dict[str, int]) -> 
     need(d.stream.count >= 1 and d.stream.val_count >= 1, "data.stream.count", "counts must be >= 1")
     need(d.stream.seed != d.stream.val_seed, "data.stream.val_seed", "must differ from data.stream.seed")
     need(d.dataset == "synthetic_stream" or d.root is not None, "data.root", f"dataset {d.dataset!r} needs a root")
+    need(
+        cfg.loss.name is None or bool(cfg.loss.name),
+        "loss.name",
+        "must be a loss name (or left out for the model's own)",
+    )
+    need(_plain(cfg.loss.params), "loss", "parameters must be plain numbers, strings, booleans, lists or mappings")
     need(cfg.model.input_size is None or cfg.model.input_size >= 16, "model.input_size", "must be >= 16")
     need(o.lr > 0, "optim.lr", "must be > 0")
     need(o.weight_decay >= 0, "optim.weight_decay", "must be >= 0")
@@ -467,3 +503,12 @@ def _check_values(cfg: RunConfig, source: str | None, lines: dict[str, int]) -> 
     need(t.gradient_clip >= 0, "trainer.gradient_clip", "must be >= 0")
     need(t.save_every_n_epochs >= 0, "trainer.save_every_n_epochs", "must be >= 0")
     need(t.precise_bn_batches >= 0, "trainer.precise_bn_batches", "must be >= 0")
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``value`` holds only YAML scalars, lists and string-keyed mappings (safe in checkpoints)."""
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    return value is None or isinstance(value, (str, int, float, bool))
