@@ -60,7 +60,8 @@ def default_paths(model: str) -> tuple[Path, Path]:
 
 
 def score(est: Any, cache: Path) -> dict[str, float]:
-    from handpose.evaluation.checkpoint import open_eval_dataset, predict_dataset, score_depth
+    from handpose.evaluation.checkpoint import score_depth
+    from handpose.model_evaluation import open_eval_dataset, predict_dataset
 
     preds = predict_dataset(est, open_eval_dataset(est, "depth_cache", str(cache), "test"), progress=False)
     scores = score_depth(preds.pred_xyz, preds.gt_xyz)

@@ -139,8 +139,9 @@ def ljg_group_lr(model: str) -> dict[str, float]:
 
 
 def evaluate(best: str, modality: str, test_root: Path) -> dict[str, Any]:
-    from handpose.evaluation.checkpoint import open_eval_dataset, predict_dataset, score_depth, score_rgb
+    from handpose.evaluation.checkpoint import score_depth, score_rgb
     from handpose.inference import Estimator
+    from handpose.model_evaluation import open_eval_dataset, predict_dataset
     from handpose.skeleton import get
 
     est = Estimator.load(best)
@@ -187,8 +188,9 @@ def bench(
 def mean_pose_row(checkpoint: str, train_frames: int, train_root: Path, test_root: Path) -> dict[str, Any]:
     """The mean-pose baseline on the test frames, through the crops of a trained model's contract."""
     from handpose.demo import mean_pose_predictions
-    from handpose.evaluation.checkpoint import open_eval_dataset, predict_dataset, score_depth
+    from handpose.evaluation.checkpoint import score_depth
     from handpose.inference import Estimator
+    from handpose.model_evaluation import open_eval_dataset, predict_dataset
 
     est = Estimator.load(checkpoint)
     preds = predict_dataset(est, open_eval_dataset(est, "depth_cache", str(test_root), "test"), progress=False)

@@ -264,8 +264,9 @@ def build_caches(out: Path, plan: DemoPlan) -> None:
 
 def evaluate_demo(checkpoint: Path, out: Path, train_frames: int) -> dict[str, Any]:
     """Scores of the model and of the mean-pose baseline on the test frames (same crops)."""
-    from handpose.evaluation.checkpoint import open_eval_dataset, predict_dataset, score_depth, write_plots
+    from handpose.evaluation.checkpoint import score_depth, write_plots
     from handpose.inference import Estimator
+    from handpose.model_evaluation import open_eval_dataset, predict_dataset
 
     est = Estimator.load(checkpoint)
     test = open_eval_dataset(est, "depth_cache", str(out / "cache" / "test"), "test")

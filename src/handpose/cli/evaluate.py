@@ -5,7 +5,7 @@ Two modes share this verb:
 - prediction files: ``handpose evaluate PRED [PRED ...] --dataset {icvl,nyu,msra} --gt FILE``
   (:mod:`handpose.evaluation.evaluator`);
 - a trained model: ``handpose evaluate --checkpoint CKPT --dataset NAME --root DIR [--split test]``,
-  handled by :func:`handpose.evaluation.checkpoint.evaluate_checkpoint`.
+  handled by :func:`handpose.model_evaluation.evaluate_model`.
 """
 
 from __future__ import annotations
@@ -93,10 +93,24 @@ def run(args: argparse.Namespace) -> int:
 def _run_checkpoint(args: argparse.Namespace) -> int:
     if args.predictions:
         raise HandposeError("give either prediction files or --checkpoint, not both")
-    # Imported here: it needs torch and Lightning, which scoring prediction files does not.
-    from handpose.evaluation.checkpoint import evaluate_checkpoint
+    # Imported here: running a model needs torch, which scoring prediction files does not.
+    from handpose.evaluation.checkpoint import report_lines
+    from handpose.model_evaluation import EvaluationRequest, evaluate_model
+    from handpose.training.cpu import configure_cpu_threads
 
-    return int(evaluate_checkpoint(args) or 0)
+    configure_cpu_threads()
+    request = EvaluationRequest(
+        model=args.checkpoint,
+        dataset=args.dataset,
+        root=args.root,
+        split=args.split,
+        runtime=args.runtime,
+        json_path=args.json,
+        plot_dir=args.plot,
+    )
+    for line in report_lines(evaluate_model(request)):
+        print(line)
+    return 0
 
 
 def _run_files(args: argparse.Namespace) -> int:

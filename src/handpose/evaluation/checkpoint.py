@@ -1,7 +1,8 @@
-"""``handpose evaluate --checkpoint CKPT --dataset NAME --root DIR [--split test]``: score a trained model.
+"""Scores of a trained model's predictions on a dataset split (``handpose evaluate --checkpoint``).
 
-The model (a training checkpoint or an exported package) runs on every frame of a dataset split,
-cropped exactly as its preprocessing contract says, and its joints are scored in camera-space mm:
+:mod:`handpose.model_evaluation` runs the model (a training checkpoint or an exported package) on every
+frame of a split, cropped exactly as its preprocessing contract says; this module scores its joints in
+camera-space mm and writes the results, and knows nothing of models:
 
 - depth models: mean / median / per-joint 3D error and the max-error success-rate curve (0-80 mm),
   the public tables' protocol; for ICVL, NYU and MSRA the predictions are also written in the public
@@ -12,7 +13,6 @@ cropped exactly as its preprocessing contract says, and its joints are scored in
 
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +22,7 @@ import numpy as np
 
 from handpose import metrics
 from handpose.errors import HandposeError
-from handpose.io import write_json_atomic, write_text_atomic
+from handpose.io import write_text_atomic
 
 PUBLIC_UVD = ("icvl", "nyu", "msra")
 
@@ -49,55 +49,6 @@ class PredictionSet:
     gt_norm: np.ndarray
     geometry: dict[str, np.ndarray] = field(default_factory=dict)
     frame_ids: list[str] = field(default_factory=list)
-
-
-def predict_dataset(
-    est: Any,
-    dataset: Any,
-    batch_size: int = 32,
-    progress: bool = True,
-    description: str = "evaluating",
-) -> PredictionSet:
-    """Run an :class:`~handpose.inference.Estimator` over a :class:`~handpose.training.data.CropDataset`."""
-    from handpose.inference import decode_rows
-
-    n = len(dataset)
-    if n == 0:
-        raise HandposeError("the dataset split has no frames")
-    preds, gts, vis, outs, targets, frame_ids = [], [], [], [], [], []
-    geometry: dict[str, list[np.ndarray]] = {}
-    with TerminalProgress(progress) as bar:
-        task = bar.add_task(description, total=n) if bar else None
-        for start in range(0, n, batch_size):
-            samples = [dataset.sample(i) for i in range(start, min(start + batch_size, n))]
-            rows = [dataset.transform(sample, None) for sample in samples]
-            batch = {k: np.stack([np.asarray(r[k]) for r in rows]) for k in rows[0]}
-            images = batch["image"].astype(np.float32)
-            if len(rows) < batch_size and n > batch_size:
-                # Same batch shape throughout: CPU kernels are prepared per shape, and a new one costs seconds.
-                pad = np.repeat(images[-1:], batch_size - len(rows), axis=0)
-                images = np.concatenate([images, pad])
-            out = est.forward(images)[: len(rows)]
-            preds.append(decode_rows(est.contract, out, batch))
-            gts.append(batch["joints_xyz"].astype(np.float64))
-            vis.append(batch.get("visible", np.ones(batch["joints_xyz"].shape[:2], bool)))
-            outs.append(out)
-            targets.append(batch["joints"].astype(np.float64))
-            for key in ("center_xyz", "cube", "rotation_deg", "camera", "root_xyz", "scale", "K_crop"):
-                if key in batch:
-                    geometry.setdefault(key, []).append(batch[key])
-            frame_ids.extend(str(sample.frame_id) for sample in samples)
-            if bar:
-                bar.update(task, advance=len(rows))
-    return PredictionSet(
-        pred_xyz=np.concatenate(preds),
-        gt_xyz=np.concatenate(gts),
-        visible=np.concatenate(vis).astype(bool),
-        pred_norm=np.concatenate(outs),
-        gt_norm=np.concatenate(targets),
-        geometry={k: np.concatenate(v) for k, v in geometry.items()},
-        frame_ids=frame_ids,
-    )
 
 
 class TerminalProgress:
@@ -178,74 +129,44 @@ def write_public_uvd(path: Path, dataset: str, pred_xyz: np.ndarray, skeleton: s
     return path
 
 
-def open_eval_dataset(est: Any, name: str, root: str, split: str) -> Any:
-    """The :class:`CropDataset` of a split, cropped as the estimator's contract says."""
-    from handpose.datasets import open_dataset
-    from handpose.training.contract import make_transform
-    from handpose.training.data import CropDataset
+def evaluation_report(
+    preds: PredictionSet,
+    model: str,
+    model_name: str,
+    dataset: str,
+    split: str,
+    modality: str,
+    skeleton: str,
+    joint_names: list[str],
+) -> dict[str, Any]:
+    """The report of a model's predictions on a split: the depth or the RGB tables' scores, and what was scored.
 
-    reader = open_dataset(name, root, split)
-    modality = getattr(reader, "modality", est.modality)
-    if modality != est.modality:
-        raise HandposeError(
-            f"model {est.contract['model']!r} takes {est.modality} images; dataset {name!r} is {modality}"
-        )
-    transform = make_transform(est.contract, train=False, augment=False)
-    return CropDataset(reader, transform, seed=0, skeleton=est.skeleton)
-
-
-def evaluate_checkpoint(args: argparse.Namespace) -> int:
-    """Entry point of ``handpose evaluate --checkpoint``."""
-    from handpose.training.cpu import configure_cpu_threads
-
-    configure_cpu_threads()
-    from handpose.inference import Estimator
-
-    if not args.root:
-        raise HandposeError("--root DIR is needed with --checkpoint")
-    est = Estimator.load(args.checkpoint, runtime=getattr(args, "runtime", "torch"))
-    dataset = open_eval_dataset(est, args.dataset, args.root, args.split)
-    preds = predict_dataset(est, dataset, description=f"{args.dataset} {args.split}")
-    report = evaluation_report(est, preds, args.dataset, args.split, str(args.checkpoint))
-
-    out_dir = _output_dir(args)
-    if est.modality == "depth" and args.dataset in PUBLIC_UVD:
-        uvd_path = out_dir / f"{args.dataset}_{args.split}_{Path(args.checkpoint).stem}_uvd.txt"
-        write_public_uvd(uvd_path, args.dataset, preds.pred_xyz, est.skeleton)
-        report["predictions_uvd"] = str(uvd_path)
-    if args.plot:
-        report["plots"] = [str(p) for p in write_plots(report, est.joint_names, Path(args.plot), args.dataset)]
-    if args.json:
-        write_json_atomic(args.json, report)
-    print_report(report)
-    return 0
-
-
-def evaluation_report(est: Any, preds: PredictionSet, dataset: str, split: str, model: str) -> dict[str, Any]:
-    if est.modality == "depth":
+    Args:
+        preds: The predictions and labels.
+        model: The model file scored.
+        model_name: Its registry name.
+        dataset: Dataset name.
+        split: Dataset split.
+        modality: ``"depth"`` or ``"rgb"``.
+        skeleton: The joints' skeleton name.
+        joint_names: Their names.
+    """
+    if modality == "depth":
         scores = score_depth(preds.pred_xyz, preds.gt_xyz)
     else:
         from handpose import skeleton as skeletons
 
-        scores = score_rgb(preds.pred_xyz, preds.gt_xyz, preds.visible, skeletons.get(est.skeleton).root_index)
+        scores = score_rgb(preds.pred_xyz, preds.gt_xyz, preds.visible, skeletons.get(skeleton).root_index)
     return {
         "model": model,
-        "model_name": est.contract["model"],
+        "model_name": model_name,
         "dataset": dataset,
         "split": split,
-        "modality": est.modality,
-        "skeleton": est.skeleton,
-        "joint_names": est.joint_names,
+        "modality": modality,
+        "skeleton": skeleton,
+        "joint_names": list(joint_names),
         **scores,
     }
-
-
-def _output_dir(args: argparse.Namespace) -> Path:
-    if args.json:
-        return Path(args.json).resolve().parent
-    if args.plot:
-        return Path(args.plot)
-    return Path(args.checkpoint).resolve().parent
 
 
 def write_plots(report: dict[str, Any], joint_names: list[str], out_dir: Path, title: str) -> list[Path]:
@@ -284,20 +205,22 @@ def _result_from_report(report: dict[str, Any], name: str, per_joint: np.ndarray
     )
 
 
-def print_report(report: dict[str, Any]) -> None:
+def report_lines(report: dict[str, Any]) -> list[str]:
+    """The report in a few lines for a terminal: the headline scores, then the files written."""
+    head = f"{report['model_name']} on {report['dataset']} {report['split']} ({report['frames']} frames): "
     if report["modality"] == "depth":
-        print(
-            f"{report['model_name']} on {report['dataset']} {report['split']} ({report['frames']} frames): "
-            f"mean {report['mean_error_mm']:.2f} mm, median {report['median_error_mm']:.2f} mm, "
+        lines = [
+            head + f"mean {report['mean_error_mm']:.2f} mm, median {report['median_error_mm']:.2f} mm, "
             f"frames within 20/40 mm: {100 * report['success_at_20mm']:.1f}% / {100 * report['success_at_40mm']:.1f}%"
-        )
+        ]
     else:
         auc = report.get("auc_20_50", report.get("auc"))
         auc_text = f", AUC(20-50 mm) {auc:.3f}" if isinstance(auc, float) else ""
-        print(
-            f"{report['model_name']} on {report['dataset']} {report['split']} ({report['frames']} frames): "
-            f"root-relative mean {report['mean_error_mm']:.2f} mm, PA-MPJPE {report['pa_mpjpe_mm']:.2f} mm{auc_text}"
-        )
+        lines = [
+            head
+            + f"root-relative mean {report['mean_error_mm']:.2f} mm, PA-MPJPE {report['pa_mpjpe_mm']:.2f} mm{auc_text}"
+        ]
     for key in ("predictions_uvd", "plots"):
         if key in report:
-            print(f"{key.replace('_', ' ')}: {report[key]}")
+            lines.append(f"{key.replace('_', ' ')}: {report[key]}")
+    return lines
