@@ -60,6 +60,24 @@ def test_decoder_resolutions_at_128():
     torch.testing.assert_close(uv, out["uv"])
 
 
+def test_3d_branch_has_two_conv_relu_per_stage():
+    # The paper's 3D branch: every stage is two 3x3 convolutions with ReLU, then a 2x max-pooling.
+    model = small()
+    assert len(model.branch) == 4
+    for stage, width in zip(model.branch, SMALL["branch_channels"], strict=True):
+        convs = [m for m in stage.modules() if isinstance(m, torch.nn.Conv2d)]
+        relus = [m for m in stage.modules() if isinstance(m, torch.nn.ReLU)]
+        assert len(convs) == 2 and len(relus) == 2
+        assert all(c.kernel_size == (3, 3) for c in convs)
+        assert convs[0].out_channels == convs[1].in_channels == convs[1].out_channels == width
+    # Each stage halves the resolution once: stride 2 in, stride 32 (4x4 at 128 px) out of the last one.
+    seen = []
+    model.branch[-1].register_forward_hook(lambda mod, inp, out: seen.append(out.shape[-1]))
+    with torch.no_grad():
+        model.eval()(torch.zeros(1, 3, 128, 128))
+    assert seen == [8]  # before its max-pooling: 8x8 -> 4x4
+
+
 def test_encoder_is_resnet34_with_torchvision_names(tmp_path):
     model = create_model("resunet", fc_channels=32)
     keys = model.state_dict()

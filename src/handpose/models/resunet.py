@@ -9,8 +9,9 @@ description (see ``docs/models.md`` for every choice we had to make):
   1x1 heatmap conv. The last block's heatmaps are the final ones: 64x64 for a 128x128 crop.
 - Latent heatmap representation: a spatial softmax of ``beta_j * heatmap_j`` with a learnable
   per-joint ``beta`` and its expected coordinates give ``uv`` (Iqbal et al. ECCV'18).
-- 3D branch: convs and 2x max-pooling walk from the final decoder features (plus the final
-  heatmaps) back down to stride 32, concatenating each decoder block's features on the way; two FC
+- 3D branch: four stages of two 3x3 conv + ReLU and a 2x max-pooling (as the paper's 3D branch)
+  walk from the final decoder features (plus the final heatmaps) back down to stride 32,
+  concatenating each decoder block's features on the way; two FC
   layers then regress one 3D vector per bone of the skeleton's kinematic tree (20 for a 21-joint
   hand). Joints are the bones summed from the root (:func:`handpose.codecs.bones.bones_to_joints`),
   pinned so the skeleton's root joint sits at the origin.
@@ -118,7 +119,7 @@ class ResUnet(nn.Module):
         stages, channels = [], decoder_channels[-1] + j
         extra = (0, decoder_channels[2], decoder_channels[1], decoder_channels[0])
         for add, out in zip(extra, branch_channels, strict=True):
-            stages.append(ConvBNReLU(channels + add, out))
+            stages.append(nn.Sequential(ConvBNReLU(channels + add, out), ConvBNReLU(out, out)))
             channels = out
         self.branch = nn.ModuleList(stages)
         cells = (input_size // 32) ** 2
