@@ -164,3 +164,24 @@ def test_freihand_protocol_matches_scipy_alignment(rng):
 def test_shape_mismatch_is_a_handpose_error():
     with pytest.raises(HandposeError, match="differs"):
         metrics.joint_errors(np.zeros((2, 3, 3)), np.zeros((2, 4, 3)))
+
+
+def test_dexter_object_protocol_centroid_alignment_and_missing_tips():
+    gt = np.zeros((2, 5, 3))
+    gt[:, :, 0] = np.arange(5) * 20.0
+    gt[1, 4] = np.nan  # an unannotated tip
+    pred = gt.copy()
+    pred[1, 4] = 999.0  # whatever is predicted there must not count
+    pred[..., 2] += 30.0  # a pure shift: gone after centroid alignment
+    pred[0, 0, 1] += 10.0  # one tip 10 mm off (moves the centroid by 2 mm)
+    res = metrics.dexter_object_protocol(pred, gt)
+    assert res.frames == 2
+    # Frame 0 after alignment: tip 0 is off by (0, 8, 0), the others by (0, -2, 0).
+    errors = np.array([[8.0, 2, 2, 2, 2], [0, 0, 0, 0, np.nan]])
+    per_tip_means = [np.nanmean(errors[:, j]) for j in range(5)]
+    assert res.mean_error_mm == pytest.approx(np.mean(per_tip_means))
+    assert 0.9 < res.auc_0_50 < res.auc_0_100 < 1.0
+    raw = metrics.dexter_object_protocol(pred, gt, align_centroid=False)
+    assert raw.mean_error_mm > 29.0 and raw.auc_0_50 < res.auc_0_50
+    with pytest.raises(HandposeError, match="no frame"):
+        metrics.dexter_object_protocol(pred, np.full_like(gt, np.nan))

@@ -464,13 +464,82 @@ def freihand_protocol(pred: Array, gt: Array) -> FreiHANDResult:
     )
 
 
+@dataclass(frozen=True)
+class DexterObjectResult:
+    """Dexter+Object fingertip results, in mm.
+
+    Attributes:
+        frames: Frames scored (those with at least one annotated fingertip).
+        mean_error_mm: Mean over fingertips of each fingertip's mean distance (annotated tips only).
+        median_error_mm: Mean over fingertips of each fingertip's median distance.
+        auc_0_50: Fingertip PCK AUC over 0-50 mm (20 thresholds, EvalUtil's averaging).
+        auc_0_100: The same over 0-100 mm (20 thresholds), the range of Learnable Groups' D+O plot.
+        thresholds_mm: ``(20,)`` thresholds of ``pck`` (0-50 mm).
+        pck: ``(20,)`` PCK curve over 0-50 mm.
+    """
+
+    frames: int
+    mean_error_mm: float
+    median_error_mm: float
+    auc_0_50: float
+    auc_0_100: float
+    thresholds_mm: np.ndarray
+    pck: np.ndarray
+
+
+def dexter_object_protocol(
+    pred_tips: Array, gt_tips: Array, visible: Array | None = None, align_centroid: bool = True
+) -> DexterObjectResult:
+    """Score fingertip predictions on Dexter+Object (only the five fingertips are annotated there).
+
+    D+O labels no wrist or knuckle, so a root-relative prediction cannot be placed from the labels
+    the way RHD/STB predictions are; with ``align_centroid`` each frame's predicted tips are shifted
+    so that their mean over the annotated tips meets the labels' mean (translation only: no scale or
+    rotation is fitted).
+
+    Args:
+        pred_tips: ``(N, 5, 3)`` predicted fingertips, mm.
+        gt_tips: ``(N, 5, 3)`` labelled fingertips, mm (NaN where not annotated).
+        visible: Optional ``(N, 5)`` mask of annotated tips (default: the finite labels).
+        align_centroid: Shift each prediction onto the labels' fingertip centroid first.
+    """
+    pred = _to_numpy(pred_tips).astype(np.float64)
+    gt = _to_numpy(gt_tips).astype(np.float64)
+    _check_same_shape(pred, gt, min_dims=3)
+    vis = np.all(np.isfinite(gt), axis=-1) if visible is None else _to_numpy(visible).astype(bool)
+    vis = vis & np.all(np.isfinite(gt), axis=-1)
+    keep = vis.any(axis=1)
+    if not keep.any():
+        raise HandposeError("no frame has an annotated fingertip")
+    pred, gt, vis = pred[keep], np.where(vis[keep][..., None], gt[keep], 0.0), vis[keep]
+    if align_centroid:
+        weights = vis[..., None].astype(np.float64)
+        count = weights.sum(axis=1, keepdims=True)
+        shift = ((gt - pred) * weights).sum(axis=1, keepdims=True) / count
+        pred = pred + shift
+    errors = joint_errors(pred, gt)
+    near = zimmermann_measures(errors, vis, 0.0, 50.0, 20)
+    far = zimmermann_measures(errors, vis, 0.0, 100.0, 20)
+    return DexterObjectResult(
+        frames=int(keep.sum()),
+        mean_error_mm=near.epe_mean,
+        median_error_mm=near.epe_median,
+        auc_0_50=near.auc,
+        auc_0_100=far.auc,
+        thresholds_mm=near.thresholds,
+        pck=near.pck,
+    )
+
+
 __all__ = [
     "AUC_20_50_START",
     "SUCCESS_THRESHOLDS_MM",
+    "DexterObjectResult",
     "FreiHANDResult",
     "RGBProtocolResult",
     "ZimmermannMeasures",
     "auc",
+    "dexter_object_protocol",
     "error_2d",
     "freihand_protocol",
     "joint_errors",
