@@ -20,6 +20,7 @@ from handpose.losses import create_loss
 from handpose.models.registry import create_model
 from handpose.training.config import config_from_dict
 from handpose.training.schedule import LRFactor, temperature_at
+from handpose.training.weight_decay import split_weight_decay
 
 VAL_METRIC = "val/mean_error_mm"
 
@@ -159,7 +160,8 @@ class PoseModule(L.LightningModule):
     # -- optimisation --------------------------------------------------------------------------
     def configure_optimizers(self) -> dict[str, Any]:
         o = self.cfg.optim
-        groups = parameter_groups(self.model, o.lr, o.group_lr)
+        # Decay only convolution and linear weights; norms, biases and free parameters are left alone.
+        groups = split_weight_decay(self.model, parameter_groups(self.model, o.lr, o.group_lr), o.weight_decay)
         if o.optimizer == "adam":
             opt: torch.optim.Optimizer = torch.optim.Adam(groups, lr=o.lr, weight_decay=o.weight_decay)
         elif o.optimizer == "adamw":
