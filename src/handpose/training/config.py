@@ -113,8 +113,10 @@ class DataConfig:
         limit_train: Use at most this many training frames (``None``: all).
         limit_val: Use at most this many validation frames (``None``: all).
         transform_kwargs: Extra arguments passed to the crop transform.
-        reader_kwargs: Extra arguments passed to the dataset reader (``subject`` for MSRA's
-            leave-one-subject-out folds, ``centers`` for a centre file, ...).
+        reader_kwargs: Extra arguments passed to the dataset reader (``joints`` for NYU,
+            ``genuine_only`` for ICVL, ``centers`` for a centre file, ...).
+        subject: MSRA's held-out subject (0-8) of a leave-one-subject-out fold: the run trains on
+            the eight others (passed to the reader as ``subject``; overrides ``reader_kwargs``).
         stream: Settings of ``synthetic_stream``.
     """
 
@@ -134,6 +136,7 @@ class DataConfig:
     limit_val: int | None = None
     transform_kwargs: dict[str, Any] = field(default_factory=dict)
     reader_kwargs: dict[str, Any] = field(default_factory=dict)
+    subject: int | None = None
     stream: StreamConfig = field(default_factory=StreamConfig)
 
 

@@ -100,7 +100,10 @@ class PoseDataModule(L.LightningDataModule):
             self.val_indices = np.arange(len(self.val_reader))
         else:
             assert d.root is not None
-            self.train_reader = open_split(d.dataset, d.root, d.train_split, d.reader_kwargs)
+            reader_kwargs = dict(d.reader_kwargs)
+            if d.subject is not None:
+                reader_kwargs["subject"] = d.subject
+            self.train_reader = open_split(d.dataset, d.root, d.train_split, reader_kwargs)
             if d.val_split == "holdout":
                 n = len(self.train_reader)
                 n_val = max(1, round(n * d.val_fraction))
@@ -111,7 +114,7 @@ class PoseDataModule(L.LightningDataModule):
                 self.val_reader = self.train_reader
                 self.val_indices = np.arange(n - n_val, n)
             else:
-                self.val_reader = open_split(d.dataset, d.root, d.val_split, d.reader_kwargs)
+                self.val_reader = open_split(d.dataset, d.root, d.val_split, reader_kwargs)
                 self.train_indices = np.arange(len(self.train_reader))
                 self.val_indices = np.arange(len(self.val_reader))
         reader_modality = getattr(self.train_reader, "modality", self.modality)
