@@ -10,6 +10,8 @@ new batch keys are covered without editing this file.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import typing
 
 import numpy as np
@@ -19,9 +21,10 @@ import torch
 from handpose import batch as batch_contract
 from handpose import skeleton as skeletons
 from handpose.errors import HandposeError
-from handpose.losses import create_loss
+from handpose.losses import check_loss, create_loss
 from handpose.models import create_model, get_spec, list_models
 from handpose.models.onnx_export import onnx_bytes, ort_session
+from handpose.models.registry import aliases, default_loss
 
 DEPTH_SKELETONS = ("icvl16", "nyu14", "msra21")
 RGB_SKELETONS = ("canonical21",)
@@ -129,7 +132,7 @@ def test_model(name: str, skel_name: str, full: bool, tmp_path):
     overrides.update(TEST_OVERRIDES.get(spec.family, {}))
     model = create_model(name, skeleton=skel, **overrides)
     assert model.spec is spec and model.skeleton is skel
-    loss_fn = create_loss(spec.loss, skel)
+    loss_fn = create_loss(spec.loss, skel, **spec.loss_params)
     J, C = skel.num_joints, spec.in_channels
 
     # Forward and backward at batch 2, shapes.
@@ -284,6 +287,8 @@ def test_crossinfonet_loss_uses_reference_weights():
         "heatmaps_finger": maps[:, list(skel.finger_indices)],
     }
     assert loss_fn(perfect, batch)["loss"].item() == pytest.approx(0.0, abs=1e-9)
+    assert "heatmaps" not in create_loss("crossinfonet", skel, heatmap_weight=0.0)(zeros, batch)
+    # The old loss name is an alias of exactly that.
     assert "heatmaps" not in create_loss("crossinfonet_coords", skel)(zeros, batch)
 
 
@@ -428,3 +433,51 @@ def test_imagenet_style_weights_load_into_depth_models():
         create_model(
             "fingerposenet", skeleton="nyu14", input_size=32, backbone="resnet18", width=0.5, weights=rgb.state_dict()
         )
+
+
+def test_losses_and_models_do_not_import_each_other():
+    # Fresh interpreters: importing either package must not pull in the other.
+    code = "import sys, handpose.{0}; print(sorted(m for m in sys.modules if m.startswith('handpose.{1}')))"
+    for first, other in (("losses", "models"), ("models", "losses")):
+        done = subprocess.run(
+            [sys.executable, "-c", code.format(first, other)], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "[]", f"handpose.{first} imports {done.stdout.strip()}"
+
+
+def test_every_model_names_a_registered_loss_with_parameters_it_takes():
+    for name in list_models():
+        spec = get_spec(name)
+        check_loss(spec.loss, spec.loss_params)
+    with pytest.raises(HandposeError, match="takes no parameter sigma"):
+        check_loss("crossinfonet", {"sigma": 2.0})
+    with pytest.raises(HandposeError, match="unknown loss 'l3'"):
+        create_loss("l3", "nyu14")
+
+
+def test_loss_config_overrides_the_model_default():
+    assert default_loss("crossinfonet") == ("crossinfonet", {})
+    assert default_loss("crossinfonet_cross") == ("crossinfonet", {"heatmap_weight": 0.0})
+    # Same loss: parameters merge one by one; another loss: only the run's parameters.
+    assert default_loss("crossinfonet_cross", None, {"heatmap_weight": 0.5}) == (
+        "crossinfonet",
+        {"heatmap_weight": 0.5},
+    )
+    assert default_loss("crossinfonet_cross", "depth_joints_l2") == ("depth_joints_l2", {})
+    loss = create_loss("crossinfonet", "nyu14", heatmap_weight=0.0)
+    assert loss.heatmap_weight == 0.0
+
+
+def test_old_names_are_aliases_not_listed():
+    names = list_models()
+    assert not [n for n in names if n.startswith("ljg_") or n == "resunet_joint_loss"]
+    assert {"learnable_groups_k3", "learnable_groups_one_group", "learnable_groups_manual_nofusion"} <= set(names)
+    old = aliases()
+    assert old["ljg_k3"] == "learnable_groups_k3" and old["resunet_joint_loss"] == "resunet"
+    for alias, target in old.items():
+        assert get_spec(alias) is get_spec(target)
+    assert (
+        create_model("ljg_k2", skeleton="canonical21", **TEST_OVERRIDES["learnable_groups"]).spec.name
+        == "learnable_groups_k2"
+    )

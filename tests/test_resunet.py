@@ -12,6 +12,7 @@ from handpose.errors import HandposeError
 from handpose.losses import create_loss
 from handpose.models import create_model
 from handpose.models.backbones.resnet import resnet34
+from handpose.models.registry import default_loss
 
 SMALL = {"width": 0.25, "decoder_channels": (32, 16, 16, 8), "branch_channels": (8, 8, 16, 16), "fc_channels": 32}
 
@@ -114,9 +115,14 @@ def test_loss_terms():
     assert terms["loss"].item() == pytest.approx(0.0, abs=1e-6)
     off = dict(perfect, bones=perfect["bones"] + 0.5)
     assert create_loss("resunet", skel)(off, batch)["bone"].item() == pytest.approx(0.5)
-    joint_terms = create_loss("resunet_joint", skel)(dict(perfect, joints=target + 0.25), batch)
+    joint_terms = create_loss("resunet", skel, joint_weight=1.0)(dict(perfect, joints=target + 0.25), batch)
     assert joint_terms["joint"].item() == pytest.approx(0.25)
-    assert create_model("resunet_joint_loss", **SMALL).spec.loss == "resunet_joint"
+    # The retired joint-loss model name is the same network trained with that loss parameter.
+    assert create_model("resunet_joint_loss", **SMALL).spec.name == "resunet"
+    assert default_loss("resunet_joint_loss") == ("resunet", {"joint_weight": 1.0})
+    assert create_loss("resunet_joint", skel)(dict(perfect, joints=target + 0.25), batch)[
+        "joint"
+    ].item() == pytest.approx(0.25)
 
 
 def test_wrong_image_size_is_one_line_error():
@@ -137,6 +143,6 @@ def test_loss_skips_missing_labels():
         "heatmaps": gaussian_heatmaps(torch.zeros(1, 21, 2), 8, sigma=2.0),
     }
     outputs["heatmaps"][0, 20] = 5.0  # anything is fine where there is no label
-    terms = create_loss("resunet_joint", skel)(outputs, {"joints": target, "joints_crop": crop})
+    terms = create_loss("resunet", skel, joint_weight=1.0)(outputs, {"joints": target, "joints_crop": crop})
     assert all(torch.isfinite(v) for v in terms.values())
     assert terms["loss"].item() == pytest.approx(0.0, abs=1e-6)

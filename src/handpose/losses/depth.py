@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from handpose import skeleton as skeletons
 from handpose.errors import HandposeError
-from handpose.losses import register_loss
+from handpose.losses.registry import register_loss
 
 
 def half_sum_squares(pred: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
@@ -152,11 +152,6 @@ def _joints_l2(skeleton: skeletons.Skeleton) -> nn.Module:
 @register_loss("crossinfonet")
 def _crossinfonet(skeleton: skeletons.Skeleton, heatmap_weight: float = 0.01) -> nn.Module:
     return CrossInfoNetLoss(skeleton, heatmap_weight)
-
-
-@register_loss("crossinfonet_coords")
-def _crossinfonet_coords(skeleton: skeletons.Skeleton) -> nn.Module:
-    return CrossInfoNetLoss(skeleton, heatmap_weight=0.0)
 
 
 @register_loss("fingerposenet")

@@ -15,7 +15,7 @@ from torch import nn
 from handpose.codecs.bones import joints_to_bones
 from handpose.codecs.heatmap import gaussian_heatmaps
 from handpose.errors import HandposeError
-from handpose.losses import register_loss
+from handpose.losses.registry import register_loss
 from handpose.skeleton import Skeleton
 
 
@@ -69,7 +69,7 @@ class ResUnetLoss(nn.Module):
       that map's resolution (sigma is given at the final resolution and halves with each coarser scale).
     - ``uv``: L1 between the soft-argmax ``u, v`` and the crop coordinates (``joints_crop``).
     - ``bone``: L1 between predicted bone vectors and the target's (from ``joints`` in "rel" space).
-    - ``joint``: L1 on the summed joints (off by default; the ``resunet_joint_loss`` variant turns it on).
+    - ``joint``: L1 on the summed joints (off by default; ``loss: {joint_weight: 1.0}`` turns it on).
 
     Args:
         skeleton: Skeleton giving the kinematic tree of the bone target.
@@ -126,20 +126,6 @@ class ResUnetLoss(nn.Module):
         return {"loss": sum(weighted.values()), **weighted}
 
 
-@register_loss("ljg_l1")
-def ljg_l1(skeleton: Skeleton, **kwargs: float) -> nn.Module:
-    """Learnable Joint Groups: L1 on (u, v) in 256-crop pixels plus 20 x L1 on relative depth."""
-    return LearnableGroupsLoss(skeleton, **kwargs)
-
-
-@register_loss("resunet")
-def resunet_loss(skeleton: Skeleton, **kwargs: float) -> nn.Module:
-    """ResUnet: multi-scale heatmap MSE + latent-heatmap 2D L1 + bone-vector L1."""
-    return ResUnetLoss(skeleton, **kwargs)
-
-
-@register_loss("resunet_joint")
-def resunet_joint_loss(skeleton: Skeleton, **kwargs: float) -> nn.Module:
-    """ResUnet with the joint-position L1 added to the bone loss."""
-    kwargs.setdefault("joint_weight", 1.0)
-    return ResUnetLoss(skeleton, **kwargs)
+# The classes are the factories: their arguments after the skeleton are the loss's parameters.
+register_loss("learnable_groups_l1")(LearnableGroupsLoss)
+register_loss("resunet")(ResUnetLoss)

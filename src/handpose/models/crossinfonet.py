@@ -33,7 +33,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from handpose import skeleton as skeletons
-from handpose.losses import depth as _depth_losses  # noqa: F401  (registers the losses)
 from handpose.models.backbones.fpn import CrossInfoFPN, conv_bn
 from handpose.models.backbones.resnet import slim_resnet50
 from handpose.models.depth_layers import (
@@ -189,20 +188,22 @@ def _builder(cross: bool, heatmaps: bool):
 
 # Table 1 of the paper: Base, Base + HM, Cross, Cross + HM (the full model).
 _VARIANTS = {
-    "crossinfonet": (True, True, "crossinfonet", "CrossInfoNet, full model (cross connection + heatmap supervision)"),
-    "crossinfonet_cross": (True, False, "crossinfonet_coords", "CrossInfoNet ablation: cross connection, no heatmaps"),
-    "crossinfonet_base_hm": (False, True, "crossinfonet", "CrossInfoNet ablation: no cross connection, heatmaps"),
-    "crossinfonet_base": (False, False, "crossinfonet_coords", "CrossInfoNet ablation: baseline, neither"),
+    "crossinfonet": (True, True, "CrossInfoNet, full model (cross connection + heatmap supervision)"),
+    "crossinfonet_cross": (True, False, "CrossInfoNet ablation: cross connection, no heatmaps"),
+    "crossinfonet_base_hm": (False, True, "CrossInfoNet ablation: no cross connection, heatmaps"),
+    "crossinfonet_base": (False, False, "CrossInfoNet ablation: baseline, neither"),
 }
 
-for _name, (_cross, _hm, _loss, _description) in _VARIANTS.items():
+for _name, (_cross, _hm, _description) in _VARIANTS.items():
     register_model(
         _name,
         modality="depth",
         family="crossinfonet",
         input_size=96,
         output_space="cube",
-        loss=_loss,
+        loss="crossinfonet",
+        # Without heatmap heads there is nothing for the heatmap terms to supervise.
+        loss_params={} if _hm else {"heatmap_weight": 0.0},
         description=_description,
         defaults={"cross": _cross, "heatmaps": _hm},
         skeleton_check=needs_partition,

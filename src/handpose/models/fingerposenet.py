@@ -35,7 +35,6 @@ import torch
 from torch import Tensor, nn
 
 from handpose import skeleton as skeletons
-from handpose.losses import depth as _depth_losses  # noqa: F401  (registers the losses)
 from handpose.models.backbones.fpn import CrossInfoFPN
 from handpose.models.backbones.resnet import build_resnet, load_torchvision_weights
 from handpose.models.depth_layers import check_input_size, fc_bn_relu, head_bottleneck

@@ -13,7 +13,6 @@ import torch
 from torch import Tensor, nn
 
 from handpose import skeleton as skeletons
-from handpose.losses import depth as _depth_losses  # noqa: F401  (registers the losses)
 from handpose.models.backbones.resnet import build_resnet, load_torchvision_weights
 from handpose.models.registry import register_model
 

@@ -34,7 +34,6 @@ import torch
 from torch import nn
 from torch.distributions import RelaxedOneHotCategorical
 
-import handpose.losses.rgb  # noqa: F401  (registers the loss the variants name)
 from handpose.codecs.uvz import decode_uvz
 from handpose.errors import HandposeError
 from handpose.models.backbones.hourglass import StackedHourglass
@@ -394,7 +393,7 @@ for _name, _defaults, _what in _VARIANTS:
         family="learnable_groups",
         input_size=256,
         output_space="uvz",
-        loss="ljg_l1",
+        loss="learnable_groups_l1",
         description=f"Learnable Joint Groups (AAAI'21): hourglass, {_what}; 2.5D",
         defaults=_defaults,
         skeleton_check=_check_skeleton(_defaults.get("grouping") == "manual", _groups),

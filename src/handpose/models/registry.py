@@ -39,7 +39,8 @@ class ModelSpec:
         input_size: Default square input side in pixels.
         in_channels: Input channels (1 for depth, 3 for RGB).
         output_space: Meaning of ``outputs["joints"]`` (see :mod:`handpose.batch`).
-        loss: Name of the loss in :mod:`handpose.losses` that trains it.
+        loss: Name of the loss in :mod:`handpose.losses` that trains it by default.
+        loss_params: Keyword arguments of that loss (a run's ``loss:`` config overrides them).
         description: One line for ``handpose models``.
         defaults: Keyword arguments the builder is called with unless overridden.
         skeleton_check: Returns an error message when the model cannot serve a skeleton, else ``None``.
@@ -53,12 +54,73 @@ class ModelSpec:
     in_channels: int
     output_space: OutputSpace
     loss: str
+    loss_params: dict[str, Any] = field(default_factory=dict)
     description: str = ""
     defaults: dict[str, Any] = field(default_factory=dict)
     skeleton_check: Callable[[skeletons.Skeleton], str | None] | None = None
 
 
+@dataclass(frozen=True)
+class ModelAlias:
+    """An old registry name: the model it now stands for, and the loss it trained with when that differs.
+
+    Attributes:
+        model: The registered name.
+        loss: ``(loss name, parameters)`` replacing the model's default loss, or ``None``.
+    """
+
+    model: str
+    loss: tuple[str, dict[str, Any]] | None = None
+
+
 _MODELS: dict[str, ModelSpec] = {}
+_ALIASES: dict[str, ModelAlias] = {}
+
+
+def register_alias(old: str, model: str, loss: str | None = None, loss_params: dict[str, Any] | None = None) -> None:
+    """Keep ``old`` working (configs, checkpoints, packages) as another name of ``model``.
+
+    Args:
+        old: The retired name.
+        model: The registered name it stands for.
+        loss: The loss ``old`` trained with, when it is not ``model``'s default.
+        loss_params: That loss's parameters.
+    """
+    if old in _MODELS or old in _ALIASES:
+        raise ValueError(f"model {old!r} is already registered")
+    _ALIASES[old] = ModelAlias(model, (loss, dict(loss_params or {})) if loss is not None else None)
+
+
+def canonical_name(name: str) -> str:
+    """The registered name behind ``name`` (itself unless it is an alias)."""
+    _load_models()
+    alias = _ALIASES.get(name)
+    return alias.model if alias is not None else name
+
+
+def aliases() -> dict[str, str]:
+    """Every alias and the registered name it stands for."""
+    _load_models()
+    return {old: a.model for old, a in sorted(_ALIASES.items())}
+
+
+def default_loss(
+    model: str, name: str | None = None, params: dict[str, Any] | None = None
+) -> tuple[str, dict[str, Any]]:
+    """The loss that trains ``model``: ``(loss name, parameters)``.
+
+    Args:
+        model: A registered name or alias (an alias may carry its own loss).
+        name: The loss a run asks for (``loss.name``); ``None`` keeps the model's.
+        params: The run's loss parameters. With the model's own loss they override its default
+            parameters one by one; with another loss they are all there is.
+    """
+    spec = get_spec(model)
+    alias = _ALIASES.get(model)
+    own_name, own_params = alias.loss if alias is not None and alias.loss is not None else (spec.loss, spec.loss_params)
+    if name is None or name == own_name:
+        return own_name, {**own_params, **(params or {})}
+    return name, dict(params or {})
 
 
 def register_model(
@@ -69,6 +131,7 @@ def register_model(
     input_size: int,
     output_space: OutputSpace,
     loss: str,
+    loss_params: dict[str, Any] | None = None,
     in_channels: int | None = None,
     description: str = "",
     defaults: dict[str, Any] | None = None,
@@ -77,7 +140,7 @@ def register_model(
     """Decorator registering ``builder`` under ``name`` (see :class:`ModelSpec` for the fields)."""
 
     def wrap(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        if name in _MODELS:
+        if name in _MODELS or name in _ALIASES:
             raise ValueError(f"model {name!r} is already registered")
         _MODELS[name] = ModelSpec(
             name=name,
@@ -88,6 +151,7 @@ def register_model(
             in_channels=in_channels if in_channels is not None else (1 if modality == "depth" else 3),
             output_space=output_space,
             loss=loss,
+            loss_params=dict(loss_params or {}),
             description=description or (builder.__doc__ or "").strip().splitlines()[0],
             defaults=dict(defaults or {}),
             skeleton_check=skeleton_check,
@@ -103,7 +167,7 @@ def _load_models() -> None:
 
 
 def list_models(pattern: str = "*", modality: str | None = None) -> list[str]:
-    """Registered model names matching a glob ``pattern`` (and a modality, if given), sorted."""
+    """Registered model names matching a glob ``pattern`` (and a modality, if given), sorted; no aliases."""
     _load_models()
     return sorted(
         n for n, s in _MODELS.items() if fnmatch.fnmatch(n, pattern) and (modality is None or s.modality == modality)
@@ -111,10 +175,10 @@ def list_models(pattern: str = "*", modality: str | None = None) -> list[str]:
 
 
 def get_spec(name: str) -> ModelSpec:
-    """The :class:`ModelSpec` registered as ``name``."""
+    """The :class:`ModelSpec` registered as ``name`` (or as the model an alias stands for)."""
     _load_models()
     try:
-        return _MODELS[name]
+        return _MODELS[canonical_name(name)]
     except KeyError:
         raise HandposeError(f"unknown model {name!r}; available: {', '.join(sorted(_MODELS))}") from None
 

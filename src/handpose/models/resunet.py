@@ -36,12 +36,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import handpose.losses.rgb  # noqa: F401  (registers the losses the variants name)
 from handpose.codecs.bones import bones_to_joints
 from handpose.errors import HandposeError
 from handpose.models.backbones.resnet import build_resnet, load_torchvision_weights
 from handpose.models.layers import ConvBNReLU, SoftArgmax2d, check_image
-from handpose.models.registry import register_model
+from handpose.models.registry import register_alias, register_model
 from handpose.skeleton import Skeleton
 
 # Encoder output strides of the skips the four decoder blocks consume, coarse to fine.
@@ -171,17 +170,15 @@ def _build(skeleton: Skeleton, **kwargs: Any) -> ResUnet:
     return ResUnet(skeleton, **kwargs)
 
 
-for _name, _loss, _what in (
-    ("resunet", "resunet", "heatmap + 2D + bone losses"),
-    ("resunet_joint_loss", "resunet_joint", "heatmap + 2D + bone + joint losses"),
-):
-    register_model(
-        _name,
-        modality="rgb",
-        family="resunet",
-        input_size=128,
-        output_space="rel",
-        loss=_loss,
-        description=f"ResUnet (Bekiri & Babahenini): ResNet-34 U-Net, latent heatmaps, 20 bone vectors; {_what}",
-        skeleton_check=_check_skeleton,
-    )(_build)
+register_model(
+    "resunet",
+    modality="rgb",
+    family="resunet",
+    input_size=128,
+    output_space="rel",
+    loss="resunet",
+    description="ResUnet (Bekiri & Babahenini): ResNet-34 U-Net, latent heatmaps, 20 bone vectors",
+    skeleton_check=_check_skeleton,
+)(_build)
+# The joint-loss variant is the same network with a loss parameter (loss: {joint_weight: 1.0}).
+register_alias("resunet_joint_loss", "resunet", loss="resunet", loss_params={"joint_weight": 1.0})

@@ -17,8 +17,8 @@ from torch import nn
 from handpose.codecs import decode_batch
 from handpose.errors import HandposeError
 from handpose.losses import create_loss
-from handpose.models.registry import create_model
-from handpose.training.config import config_from_dict
+from handpose.models.registry import create_model, default_loss
+from handpose.training.config import RunConfig, config_from_dict
 from handpose.training.schedule import LRFactor, temperature_at
 from handpose.training.weight_decay import split_weight_decay
 
@@ -39,6 +39,12 @@ def build_network(contract: dict[str, Any], initial_weights: bool = True) -> nn.
     return create_model(contract["model"], skeleton=contract["skeleton"], **kwargs)
 
 
+def training_loss(cfg: RunConfig) -> dict[str, Any]:
+    """``{"name", "params"}`` of the loss a run trains with: its ``loss:`` config over the model's default."""
+    name, params = default_loss(cfg.model.name, cfg.loss.name, cfg.loss.params)
+    return {"name": name, "params": params}
+
+
 class PoseModule(L.LightningModule):
     """Trains a registered model with its registered loss.
 
@@ -54,7 +60,8 @@ class PoseModule(L.LightningModule):
         self.contract = contract
         self.model = build_network(contract)
         self.output_space: str = contract["output_space"]
-        self.loss_fn = create_loss(self.model.spec.loss, contract["skeleton"])
+        loss = contract.get("loss") or training_loss(self.cfg)
+        self.loss_fn = create_loss(loss["name"], contract["skeleton"], **loss["params"])
         self.channels_last = bool(self.cfg.trainer.channels_last)
         self._val_sum = torch.zeros(())
         self._val_count = torch.zeros(())
