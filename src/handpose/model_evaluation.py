@@ -7,7 +7,8 @@ scoring functions of :mod:`handpose.evaluation.checkpoint`, which know nothing o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,12 @@ class EvaluationRequest:
         json_path: Where to write the report as JSON (optional).
         plot_dir: Where to write the figures (optional).
         progress: Show a progress bar on a terminal.
+        reader_options: Extra reader arguments (``subject`` for an MSRA fold; a training checkpoint's
+            own ``data.subject`` is the default).
+        centers: A centre file (A2J ``*_center_test.mat``, V2V text) to crop depth frames on instead
+            of centres from the labels.
+        visible_only: RGB: score only the joints labelled visible (Zimmermann's EvalUtil) instead of
+            all joints (Learnable Groups' protocol).
     """
 
     model: str | Path
@@ -50,6 +57,9 @@ class EvaluationRequest:
     json_path: str | Path | None = None
     plot_dir: str | Path | None = None
     progress: bool = True
+    reader_options: dict[str, Any] = field(default_factory=dict)
+    centers: str | Path | None = None
+    visible_only: bool = False
 
 
 def evaluate_model(request: EvaluationRequest) -> dict[str, Any]:
@@ -63,8 +73,14 @@ def evaluate_model(request: EvaluationRequest) -> dict[str, Any]:
     if not request.root:
         raise HandposeError("--root DIR is needed with --checkpoint")
     est = Estimator.load(request.model, runtime=request.runtime)
-    dataset = open_eval_dataset(est, request.dataset, str(request.root), request.split)
+    options = eval_reader_options(est, request)
+    dataset = open_eval_dataset(
+        est, request.dataset, str(request.root), request.split, options, given_centers=request.centers is not None
+    )
     preds = predict_dataset(est, dataset, progress=request.progress, description=f"{request.dataset} {request.split}")
+    if est.modality == "rgb" and not request.visible_only:
+        # Learnable Groups scores every joint, occluded or not; only unlabelled ones are left out.
+        preds = dataclasses.replace(preds, visible=np.all(np.isfinite(preds.gt_xyz), axis=-1))
     report = evaluation_report(
         preds,
         model=str(request.model),
@@ -75,11 +91,24 @@ def evaluate_model(request: EvaluationRequest) -> dict[str, Any]:
         skeleton=est.skeleton,
         joint_names=est.joint_names,
     )
+    report.update({k: v for k, v in options.items() if k in ("subject", "joints")})
+    if request.centers is not None:
+        report["centers"] = str(request.centers)
+    if est.modality == "rgb":
+        report["scored_joints"] = "visible" if request.visible_only else "all"
     out_dir = _output_dir(request)
+    stem = f"{request.dataset}_{request.split}_{Path(request.model).stem}"
     if est.modality == "depth" and request.dataset in PUBLIC_UVD:
-        uvd_path = out_dir / f"{request.dataset}_{request.split}_{Path(request.model).stem}_uvd.txt"
+        uvd_path = out_dir / f"{stem}_uvd.txt"
         write_public_uvd(uvd_path, request.dataset, preds.pred_xyz, est.skeleton)
         report["predictions_uvd"] = str(uvd_path)
+    if request.dataset == "freihand":
+        from handpose.evaluation.freihand import freihand_scores
+        from handpose.evaluation.submission import write_freihand_pred
+
+        report["freihand"] = freihand_scores(preds.pred_xyz, preds.gt_xyz, est.skeleton)
+        pred_path = write_freihand_pred(out_dir / f"{stem}_pred.json", preds.pred_xyz, est.skeleton, None)
+        report["predictions_json"] = str(pred_path)
     if request.plot_dir:
         figures = write_plots(report, est.joint_names, Path(request.plot_dir), request.dataset)
         report["plots"] = [str(p) for p in figures]
@@ -96,19 +125,59 @@ def _output_dir(request: EvaluationRequest) -> Path:
     return Path(request.model).resolve().parent
 
 
-def open_eval_dataset(est: Any, name: str, root: str, split: str) -> Any:
-    """The :class:`~handpose.training.data.CropDataset` of a split, cropped as the estimator's contract says."""
+def eval_reader_options(est: Any, request: EvaluationRequest) -> dict[str, Any]:
+    """Reader arguments for scoring: the checkpoint's MSRA fold, the model's joint set, a centre file.
+
+    A training checkpoint of a leave-one-subject-out fold is scored on its own held-out subject unless
+    the request names another. A reader offering several joint sets (NYU: ``nyu14``, ``nyu36``) is
+    asked for the model's.
+    """
+    from handpose.datasets.base import get_dataset_class
+
+    options = dict(request.reader_options)
+    subject = (est.info.get("config") or {}).get("data", {}).get("subject")
+    if subject is not None and "subject" not in options and request.dataset == "msra":
+        options["subject"] = int(subject)
+    if est.skeleton in getattr(get_dataset_class(request.dataset), "joint_sets", ()):
+        options.setdefault("joints", est.skeleton)
+    if request.centers is not None:
+        options["centers"] = str(request.centers)
+    return options
+
+
+def open_eval_dataset(
+    est: Any,
+    name: str,
+    root: str,
+    split: str,
+    options: dict[str, Any] | None = None,
+    given_centers: bool = False,
+) -> Any:
+    """The :class:`~handpose.training.data.CropDataset` of a split, cropped as the estimator's contract says.
+
+    Args:
+        est: The model.
+        name: Dataset name.
+        root: Dataset root.
+        split: Split.
+        options: Reader arguments (:func:`eval_reader_options`).
+        given_centers: Crop depth frames on the reader's centre file instead of the contract's centre.
+    """
     from handpose.datasets import open_dataset
     from handpose.training.contract import make_transform
     from handpose.training.data import CropDataset
 
-    reader = open_dataset(name, root, split)
+    try:
+        reader = open_dataset(name, root, split, **(options or {}))
+    except TypeError as exc:
+        raise HandposeError(f"reader options {sorted(options or {})} do not fit the {name} reader: {exc}") from None
     modality = getattr(reader, "modality", est.modality)
     if modality != est.modality:
         raise HandposeError(
             f"model {est.contract['model']!r} takes {est.modality} images; dataset {name!r} is {modality}"
         )
-    transform = make_transform(est.contract, train=False, augment=False)
+    center = "given" if given_centers and est.modality == "depth" else None
+    transform = make_transform(est.contract, train=False, augment=False, center=center)
     return CropDataset(reader, transform, seed=0, skeleton=est.skeleton)
 
 

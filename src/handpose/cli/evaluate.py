@@ -81,6 +81,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="torch",
         help="run the network in PyTorch or, for a package, its ONNX graph or its int8 graph (default: torch)",
     )
+    model.add_argument(
+        "--subject",
+        type=int,
+        metavar="K",
+        help="MSRA: score on held-out subject K (default: the checkpoint's data.subject; also data.subject=K)",
+    )
+    model.add_argument(
+        "--centers",
+        metavar="FILE",
+        help="crop depth frames on this centre file (A2J *_center_test.mat or V2V text), one entry per frame",
+    )
+    model.add_argument(
+        "--visible-only",
+        action="store_true",
+        help="RGB: score only joints labelled visible (Zimmermann) instead of all joints (Learnable Groups)",
+    )
     p.set_defaults(func=run)
 
 
@@ -90,9 +106,27 @@ def run(args: argparse.Namespace) -> int:
     return _run_files(args)
 
 
+def _checkpoint_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Reader options of ``--checkpoint``: ``--subject`` and the ``data.subject=K`` /
+    ``data.reader_kwargs.KEY=VALUE`` words (the training overrides' spelling) in place of PRED files."""
+    import yaml
+
+    options: dict[str, Any] = {}
+    for word in args.predictions:
+        key, sep, value = word.partition("=")
+        if not sep or not (key == "data.subject" or key.startswith("data.reader_kwargs.")):
+            raise HandposeError(
+                f"give either prediction files or --checkpoint, not both ({word!r} is not data.subject=K "
+                "or data.reader_kwargs.KEY=VALUE)"
+            )
+        options[key.removeprefix("data.reader_kwargs.").removeprefix("data.")] = yaml.safe_load(value)
+    if args.subject is not None:
+        options["subject"] = args.subject
+    return options
+
+
 def _run_checkpoint(args: argparse.Namespace) -> int:
-    if args.predictions:
-        raise HandposeError("give either prediction files or --checkpoint, not both")
+    options = _checkpoint_options(args)
     # Imported here: running a model needs torch, which scoring prediction files does not.
     from handpose.evaluation.checkpoint import report_lines
     from handpose.model_evaluation import EvaluationRequest, evaluate_model
@@ -107,6 +141,9 @@ def _run_checkpoint(args: argparse.Namespace) -> int:
         runtime=args.runtime,
         json_path=args.json,
         plot_dir=args.plot,
+        reader_options=options,
+        centers=args.centers,
+        visible_only=args.visible_only,
     )
     for line in report_lines(evaluate_model(request)):
         print(line)
@@ -128,6 +165,9 @@ def _run_files(args: argparse.Namespace) -> int:
         raise HandposeError("--gt FILE is needed to score prediction files")
     if args.root:
         raise HandposeError("--root is only used with --checkpoint")
+    for name in ("subject", "centers"):
+        if getattr(args, name) is not None:
+            raise HandposeError(f"--{name} is only used with --checkpoint")
     bench = get_benchmark(args.dataset)
     order = parse_joint_order(args.joint_order, bench.num_joints) if args.joint_order else None
     names = [n.strip() for n in args.names.split(",")] if args.names else None

@@ -55,6 +55,7 @@ class NYUReader(DepthDatasetReader):
 
     name = "nyu"
     skeleton = "nyu14"
+    joint_sets: ClassVar[tuple[str, ...]] = ("nyu14", "nyu36")
     splits: ClassVar[tuple[str, ...]] = ("train", "test", "test_seq_1", "test_seq_2")
     camera = CAMERAS["nyu"]
 
@@ -69,7 +70,7 @@ class NYUReader(DepthDatasetReader):
         centers: str | Path | None = None,
         centers_y_up: bool = False,
     ) -> None:
-        if joints not in ("nyu36", "nyu14"):
+        if joints not in self.joint_sets:
             raise HandposeError(f"nyu: joints must be 'nyu36' or 'nyu14', got {joints!r}")
         if kinect not in (0, 1, 2):
             raise HandposeError(f"nyu: kinect must be 0, 1 or 2, got {kinect}")
