@@ -49,7 +49,13 @@ DEPTH_MODELS = (
     "fingerposenet_no_fusion",
     "holistic_resnet18",
 )
-RGB_MODELS = ("ljg_one_group", "ljg_manual", "ljg_manual_nofusion", "ljg_k3", "ljg_k3_nofusion")
+RGB_MODELS = (
+    "learnable_groups_one_group",
+    "learnable_groups_manual",
+    "learnable_groups_manual_nofusion",
+    "learnable_groups_k3",
+    "learnable_groups_k3_nofusion",
+)
 SMALL_HOURGLASS = {"features": 64, "stem_channels": 32, "num_modules": 1}
 
 
@@ -92,7 +98,7 @@ def prepare_rgb(work: Path, train_frames: int, test_frames: int) -> tuple[Path, 
 
 def run_config(model: str, modality: str, train_root: Path, args: argparse.Namespace, out: Path) -> dict[str, Any]:
     input_size = args.input_size if modality == "depth" else args.rgb_input_size
-    kwargs = SMALL_HOURGLASS if model.startswith("ljg_") else {}
+    kwargs = SMALL_HOURGLASS if model.startswith("learnable_groups_") else {}
     data: dict[str, Any] = {
         "dataset": "depth_cache" if modality == "depth" else "synthetic",
         "root": str(train_root),
@@ -107,8 +113,8 @@ def run_config(model: str, modality: str, train_root: Path, args: argparse.Names
         data.update({"cube": 250.0, "center": "gt", "eval_center": "gt"})
     # Cosine over the wall-clock budget: every model ends annealed, whatever its speed.
     optim: dict[str, Any] = {"optimizer": "adam", "lr": 1e-3, "schedule": "cosine"}
-    if model.startswith("ljg_"):
-        optim["group_lr"] = ljg_group_lr(model)
+    if model.startswith("learnable_groups_"):
+        optim["group_lr"] = learnable_groups_lr(model)
         optim["temperature"] = {"start": 5.0, "step": 0.1, "every": 100, "min": 0.1}
     return {
         "name": model,
@@ -128,7 +134,7 @@ def run_config(model: str, modality: str, train_root: Path, args: argparse.Names
     }
 
 
-def ljg_group_lr(model: str) -> dict[str, float]:
+def learnable_groups_lr(model: str) -> dict[str, float]:
     """The paper's rates for the groups a Learnable Groups variant has (no selector for fixed groupings)."""
     rates = {}
     if "one_group" not in model and "manual" not in model:

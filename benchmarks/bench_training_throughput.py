@@ -41,7 +41,7 @@ MODELS: tuple[tuple[str, int, dict[str, Any]], ...] = (
     ("crossinfonet", 64, {}),
     ("fingerposenet", 96, {}),
     ("holistic_resnet18", 96, {}),
-    ("ljg_k3", 256, {}),
+    ("learnable_groups_k3", 256, {}),
     ("resunet", 128, {}),
 )
 

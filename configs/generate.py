@@ -40,7 +40,7 @@ CROSSINFONET_VARIANTS = {
 }
 
 # Every registered Learnable Groups variant (the paper's Table 2/3 rows), read from the model registry.
-LJG_VARIANTS = tuple(list_models("ljg_*", modality="rgb"))
+LEARNABLE_GROUPS_VARIANTS = tuple(list_models("learnable_groups_*", modality="rgb"))
 
 
 def depth_data(dataset: str, batch_size: int) -> dict[str, Any]:
@@ -118,7 +118,7 @@ def rgb_data(dataset: str, batch_size: int) -> dict[str, Any]:
     }
 
 
-def ljg_group_lr(model: str) -> dict[str, float]:
+def learnable_groups_lr(model: str) -> dict[str, float]:
     """The paper's rates for the parameter groups a variant has (fixed groupings have no selector)."""
     rates = {}
     if "one_group" not in model and "manual" not in model:
@@ -131,8 +131,8 @@ def ljg_group_lr(model: str) -> dict[str, float]:
 def learnable_groups_configs() -> dict[str, dict[str, Any]]:
     out = {}
     for dataset in ("rhd", "stb", "freihand"):
-        for model in LJG_VARIANTS:
-            out[f"learnable_groups/{dataset}_{model.removeprefix('ljg_')}.yaml"] = {
+        for model in LEARNABLE_GROUPS_VARIANTS:
+            out[f"learnable_groups/{dataset}_{model.removeprefix('learnable_groups_')}.yaml"] = {
                 "name": f"{model}_{dataset}",
                 "seed": 0,
                 "description": (
@@ -145,7 +145,7 @@ def learnable_groups_configs() -> dict[str, dict[str, Any]]:
                     "optimizer": "adam",
                     "lr": 1e-4,
                     "schedule": "constant",
-                    "group_lr": ljg_group_lr(model),
+                    "group_lr": learnable_groups_lr(model),
                     "temperature": {"start": 5.0, "step": 0.1, "every": 1000, "min": 0.1},
                 },
                 "trainer": trainer(100),
@@ -225,12 +225,12 @@ def synthetic_configs() -> dict[str, dict[str, Any]]:
             "optim": adam,
             "trainer": cpu,
         },
-        "synthetic/ljg_k3_cpu.yaml": {
-            "name": "ljg_k3_synthetic",
+        "synthetic/learnable_groups_k3_cpu.yaml": {
+            "name": "learnable_groups_k3_synthetic",
             "seed": 0,
             "description": "Learnable Groups K=3 with a small hourglass on streamed synthetic RGB, 10 CPU minutes",
             "model": {
-                "name": "ljg_k3",
+                "name": "learnable_groups_k3",
                 "input_size": 128,
                 "kwargs": {"features": 64, "stem_channels": 32, "num_modules": 1},
             },

@@ -34,20 +34,20 @@ def tiny(name: str, **kw) -> torch.nn.Module:
 
 def test_variants_registered():
     expected = {
-        "ljg_one_group",
-        "ljg_manual",
-        "ljg_manual_nofusion",
-        "ljg_k2",
-        "ljg_k3",
-        "ljg_k3_nofusion",
-        "ljg_k4",
-        "ljg_k5",
-        "ljg_k21",
+        "learnable_groups_one_group",
+        "learnable_groups_manual",
+        "learnable_groups_manual_nofusion",
+        "learnable_groups_k2",
+        "learnable_groups_k3",
+        "learnable_groups_k3_nofusion",
+        "learnable_groups_k4",
+        "learnable_groups_k5",
+        "learnable_groups_k21",
     }
-    assert expected <= set(list_models("ljg_*", modality="rgb"))
-    assert tiny("ljg_k21").num_groups == 21
-    assert tiny("ljg_k3_nofusion").fusion is None
-    assert tiny("ljg_one_group").num_groups == 1
+    assert expected <= set(list_models("learnable_groups_*", modality="rgb"))
+    assert tiny("learnable_groups_k21").num_groups == 21
+    assert tiny("learnable_groups_k3_nofusion").fusion is None
+    assert tiny("learnable_groups_one_group").num_groups == 1
 
 
 def test_temperature_schedule_steps_and_floor():
@@ -79,12 +79,12 @@ def test_temperature_schedule_state_round_trip():
 
 
 def test_temperature_buffer_is_checkpointed():
-    model = tiny("ljg_k3")
+    model = tiny("learnable_groups_k3")
     assert float(model.temperature) == 5.0
     model.set_temperature(0.7)
     state = model.state_dict()
     assert float(state["temperature"]) == pytest.approx(0.7)
-    fresh = tiny("ljg_k3")
+    fresh = tiny("learnable_groups_k3")
     fresh.load_state_dict(state)
     assert float(fresh.temperature) == pytest.approx(0.7)
     with pytest.raises(ValueError):
@@ -92,7 +92,7 @@ def test_temperature_buffer_is_checkpointed():
 
 
 def test_hard_assignment_at_eval_is_deterministic_argmax():
-    model = tiny("ljg_k3")
+    model = tiny("learnable_groups_k3")
     with torch.no_grad():
         model.selector_logits.copy_(torch.randn(21, 3, generator=torch.Generator().manual_seed(1)) * 3)
     model.eval()
@@ -107,7 +107,7 @@ def test_hard_assignment_at_eval_is_deterministic_argmax():
 
 
 def test_stochastic_eval_and_training_selection():
-    model = tiny("ljg_k3", eval_selection="sample")
+    model = tiny("learnable_groups_k3", eval_selection="sample")
     model.eval()
     x = torch.randn(1, 3, 32, 32)
     with torch.no_grad():
@@ -123,7 +123,7 @@ def test_stochastic_eval_and_training_selection():
 
 
 def test_low_temperature_samples_are_nearly_one_hot():
-    model = tiny("ljg_k4")
+    model = tiny("learnable_groups_k4")
     model.train()
     model.set_temperature(0.05)
     torch.manual_seed(3)
@@ -183,18 +183,18 @@ def test_manual_groups_follow_the_skeleton_fingers():
     thumb_m, index_m, _ = manual_groups(msra)
     assert {msra.joint_names[i] for i in thumb_m} == {canon.joint_names[i] for i in thumb}
     assert {msra.joint_names[i] for i in index_m} == {canon.joint_names[i] for i in index}
-    model = tiny("ljg_manual")
+    model = tiny("learnable_groups_manual")
     torch.testing.assert_close(model.fixed_assignment[list(thumb), 0], torch.ones(4))
     assert model.selector_logits is None
 
 
 def test_param_groups_split_selector_fusion_rest():
-    model = tiny("ljg_k3")
+    model = tiny("learnable_groups_k3")
     groups = {g["name"]: g for g in param_groups(model)}
     assert groups["selector"]["lr"] == 1e-1 and groups["fusion"]["lr"] == 1e-2 and groups["rest"]["lr"] == 1e-4
     ids = [id(p) for g in groups.values() for p in g["params"]]
     assert len(ids) == len(set(ids)) == len(list(model.parameters()))
-    assert [g["name"] for g in param_groups(tiny("ljg_one_group"))] == ["rest"]
+    assert [g["name"] for g in param_groups(tiny("learnable_groups_one_group"))] == ["rest"]
     torch.optim.Adam(param_groups(model))  # accepted as-is by an optimizer
     from handpose.training.module import parameter_groups  # the training loop's view of the same split
 
@@ -216,7 +216,7 @@ def test_soft_argmax_peaks_and_integration():
 
 
 def test_loss_weights_depth_by_twenty():
-    loss = create_loss("ljg_l1", "canonical21")
+    loss = create_loss("learnable_groups_l1", "canonical21")
     target = torch.zeros(2, 21, 3)
     assert loss({"joints": target.clone()}, {"joints": target})["loss"] == 0
     pred = target.clone()
@@ -238,7 +238,7 @@ def test_lift_inverts_the_uvz_encoding(rng):
 
 
 def test_grouping_plot_writes_png(tmp_path):
-    model = tiny("ljg_k5")
+    model = tiny("learnable_groups_k5")
     with torch.no_grad():
         model.selector_logits.copy_(torch.randn(21, 5))
     path = plot_model_grouping(model, tmp_path / "groups.png")
@@ -252,13 +252,13 @@ def test_grouping_plot_writes_png(tmp_path):
 
 
 def test_image_side_must_fit_the_hourglass():
-    model = tiny("ljg_k2").eval()
+    model = tiny("learnable_groups_k2").eval()
     with pytest.raises(HandposeError, match="multiple of 16"):
         model(torch.zeros(1, 3, 40, 40))
 
 
 def test_loss_skips_missing_labels():
-    loss = create_loss("ljg_l1", "canonical21")
+    loss = create_loss("learnable_groups_l1", "canonical21")
     target = torch.zeros(1, 21, 3)
     target[0, 3, 2] = float("nan")  # no depth for one joint
     pred = torch.zeros(1, 21, 3, requires_grad=True)
@@ -269,15 +269,15 @@ def test_loss_skips_missing_labels():
 
 
 def test_input_size_is_checked_at_construction():
-    assert tiny("ljg_k3", input_size=32).input_size == 32
+    assert tiny("learnable_groups_k3", input_size=32).input_size == 32
     with pytest.raises(HandposeError, match="multiple of 64"):
-        create_model("ljg_k3", input_size=200)  # depth 4: stride 4 x 2**4
+        create_model("learnable_groups_k3", input_size=200)  # depth 4: stride 4 x 2**4
 
 
 def test_sampled_selection_refuses_export():
     from handpose.models.onnx_export import onnx_bytes
 
-    model = tiny("ljg_k2", eval_selection="sample").eval()
+    model = tiny("learnable_groups_k2", eval_selection="sample").eval()
     with pytest.raises(HandposeError, match="cannot be exported"):
         onnx_bytes(model, input_size=32)
 
@@ -285,7 +285,7 @@ def test_sampled_selection_refuses_export():
 def test_selector_learns_which_group_predicts_each_joint():
     """With the paper's selector rate and an annealed temperature, each joint ends up on its best group."""
     torch.manual_seed(0)
-    model = tiny("ljg_k3").train()
+    model = tiny("learnable_groups_k3").train()
     joints = torch.arange(21)
     best = (joints * 7) % 3  # any fixed assignment
     per_group = torch.ones(3, 21, 3)

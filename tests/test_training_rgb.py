@@ -23,11 +23,11 @@ def test_learnable_groups_train_evaluate_export(tmp_path: Path) -> None:
     code = cli(
         "train",
         "--config",
-        Path(__file__).resolve().parents[1] / "configs" / "synthetic" / "ljg_k3_cpu.yaml",
+        Path(__file__).resolve().parents[1] / "configs" / "synthetic" / "learnable_groups_k3_cpu.yaml",
         "--out",
         tmp_path / "runs",
         "--name",
-        "ljg",
+        "learnable_groups",
         "data.dataset=synthetic",
         f"data.root={train_data}",
         "data.val_split=val",
@@ -41,7 +41,7 @@ def test_learnable_groups_train_evaluate_export(tmp_path: Path) -> None:
         "optim.temperature.every=2",
     )
     assert code == 0
-    best = tmp_path / "runs" / "ljg" / "checkpoints" / "best.ckpt"
+    best = tmp_path / "runs" / "learnable_groups" / "checkpoints" / "best.ckpt"
     ckpt = torch.load(best, map_location="cpu", weights_only=True)
     steps = ckpt["global_step"]
     assert steps == 5  # 21 training frames (index % 10 != 9) in batches of 4

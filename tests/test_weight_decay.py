@@ -36,7 +36,7 @@ def test_norms_and_biases_are_not_decayed():
 
 
 def test_learnable_groups_keep_their_rates_and_free_parameters_are_not_decayed():
-    model = create_model("ljg_k3", features=16, stem_channels=8, branch_channels=8, depth=2, num_modules=1)
+    model = create_model("learnable_groups_k3", features=16, stem_channels=8, branch_channels=8, depth=2, num_modules=1)
     rates = {"selector": 0.1, "fusion": 0.01}
     groups = {g["name"]: g for g in split_weight_decay(model, parameter_groups(model, 1e-4, rates), 1e-4)}
     # The selector logits and the soft-argmax sharpness are not weights of a layer: never decayed.

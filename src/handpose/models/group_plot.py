@@ -6,7 +6,7 @@ colour, bones across groups are grey. When selector probabilities are given, a s
 placed through each joint's canonical index so every skeleton draws the same way.
 
 Example:
-    >>> plot_model_grouping(create_model("ljg_k3"), "grouping.png")
+    >>> plot_model_grouping(create_model("learnable_groups_k3"), "grouping.png")
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ from handpose.codecs.uvz import decode_uvz
 from handpose.errors import HandposeError
 from handpose.models.backbones.hourglass import StackedHourglass
 from handpose.models.layers import ConvBNReLU, NDDRFusion, ResBlock2d, SoftArgmax2d, check_image, group_cat
-from handpose.models.registry import register_model
+from handpose.models.registry import register_alias, register_model
 from handpose.skeleton import Skeleton
 
 EvalSelection = Literal["hard", "sample", "soft"]
@@ -373,19 +373,21 @@ def _build(skeleton: Skeleton, **kwargs: Any) -> LearnableGroupsNet:
     return LearnableGroupsNet(skeleton, **kwargs)
 
 
+# Suffixes of learnable_groups_*; each name was ljg_<suffix> before (kept as an alias).
 _VARIANTS: Sequence[tuple[str, dict[str, Any], str]] = (
-    ("ljg_one_group", {"grouping": "single", "fusion": False}, "one branch for all joints (baseline)"),
-    ("ljg_manual", {"grouping": "manual", "fusion": True}, "manual groups thumb / index / rest, NDDR fusion"),
-    ("ljg_manual_nofusion", {"grouping": "manual", "fusion": False}, "manual groups thumb / index / rest, no fusion"),
-    ("ljg_k2", {"num_groups": 2, "fusion": True}, "K=2 learned groups, NDDR fusion"),
-    ("ljg_k3", {"num_groups": 3, "fusion": True}, "K=3 learned groups, NDDR fusion (the released RHD model)"),
-    ("ljg_k3_nofusion", {"num_groups": 3, "fusion": False}, "K=3 learned groups, no fusion"),
-    ("ljg_k4", {"num_groups": 4, "fusion": True}, "K=4 learned groups, NDDR fusion"),
-    ("ljg_k5", {"num_groups": 5, "fusion": True}, "K=5 learned groups, NDDR fusion"),
-    ("ljg_k21", {"num_groups": 21, "fusion": True}, "K=21 learned groups (one per joint), NDDR fusion"),
+    ("one_group", {"grouping": "single", "fusion": False}, "one branch for all joints (baseline)"),
+    ("manual", {"grouping": "manual", "fusion": True}, "manual groups thumb / index / rest, NDDR fusion"),
+    ("manual_nofusion", {"grouping": "manual", "fusion": False}, "manual groups thumb / index / rest, no fusion"),
+    ("k2", {"num_groups": 2, "fusion": True}, "K=2 learned groups, NDDR fusion"),
+    ("k3", {"num_groups": 3, "fusion": True}, "K=3 learned groups, NDDR fusion (the released RHD model)"),
+    ("k3_nofusion", {"num_groups": 3, "fusion": False}, "K=3 learned groups, no fusion"),
+    ("k4", {"num_groups": 4, "fusion": True}, "K=4 learned groups, NDDR fusion"),
+    ("k5", {"num_groups": 5, "fusion": True}, "K=5 learned groups, NDDR fusion"),
+    ("k21", {"num_groups": 21, "fusion": True}, "K=21 learned groups (one per joint), NDDR fusion"),
 )
 
-for _name, _defaults, _what in _VARIANTS:
+for _suffix, _defaults, _what in _VARIANTS:
+    _name = f"learnable_groups_{_suffix}"
     _groups = 1 if _defaults.get("grouping") == "single" else int(_defaults.get("num_groups", 3))
     register_model(
         _name,
@@ -398,3 +400,4 @@ for _name, _defaults, _what in _VARIANTS:
         defaults=_defaults,
         skeleton_check=_check_skeleton(_defaults.get("grouping") == "manual", _groups),
     )(_build)
+    register_alias(f"ljg_{_suffix}", _name)
