@@ -3,12 +3,17 @@
 One row per registered name: modality, family, input (channels x side x side), output space, loss,
 parameters and GFLOPs of one frame (counted for ``--skeleton``; the joint count changes the
 output layers only), and the one-line description. ``--json`` prints the rows as a JSON list.
+
+The rows come from the stored table of :mod:`handpose.models.stats`, so listing builds no network;
+only a ``--skeleton`` the table does not hold is counted on the spot.
 """
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
+from importlib import resources
 from typing import Any
 
 
@@ -29,30 +34,46 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def _fits(spec: Any, skeleton_name: str) -> bool:
-    from handpose import skeleton as skeletons
+def _stored_table() -> dict[str, dict[str, Any]]:
+    # Read as package data, without importing handpose.models (and torch).
+    text = resources.files("handpose").joinpath("models", "model_stats.json").read_text(encoding="utf-8")
+    table: dict[str, dict[str, Any]] = json.loads(text)
+    return table
 
-    return spec.skeleton_check is None or spec.skeleton_check(skeletons.get(skeleton_name)) is None
+
+def _row(name: str, entry: dict[str, Any], skeleton: str | None) -> dict[str, Any]:
+    """One listing row; counts a skeleton the table does not hold on a freshly built model."""
+    choice = skeleton or next(iter(entry["counts"]), "canonical21")
+    counts = entry["counts"].get(choice)
+    if counts is None:
+        from handpose.models.stats import fresh_counts
+
+        counts = fresh_counts(name, choice)
+    fields = {k: v for k, v in entry.items() if k != "counts"}
+    return {
+        "name": name,
+        **fields,
+        "skeleton": choice,
+        "parameters": counts["parameters"],
+        "gflops": round(counts["flops"] / 1e9, 3),
+    }
 
 
 def run(args: argparse.Namespace) -> int:
     from handpose import skeleton as skeletons
     from handpose.errors import HandposeError
-    from handpose.models import get_spec, list_models
-    from handpose.models._flops import model_summary
 
-    names = list_models(args.pattern, modality=args.modality)
+    table = _stored_table()
+    names = sorted(
+        n
+        for n, entry in table.items()
+        if fnmatch.fnmatch(n, args.pattern) and args.modality in (None, entry["modality"])
+    )
     if not names:
-        raise HandposeError(f"no model matches {args.pattern!r}; available: {', '.join(list_models())}")
+        raise HandposeError(f"no model matches {args.pattern!r}; available: {', '.join(sorted(table))}")
     if args.skeleton is not None:
         skeletons.get(args.skeleton)  # unknown names fail here, listing what exists
-    rows = []
-    for name in names:
-        spec = get_spec(name)
-        choice = args.skeleton or next(
-            (s for s in ("canonical21", "icvl16", "nyu14", "msra21") if _fits(spec, s)), "canonical21"
-        )
-        rows.append(model_summary(name, choice))
+    rows = [_row(name, table[name], args.skeleton) for name in names]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0

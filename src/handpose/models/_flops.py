@@ -26,23 +26,3 @@ def count_flops(model: nn.Module, input_size: int, in_channels: int, batch: int 
     finally:
         model.train(was_training)
     return int(counter.get_total_flops())
-
-
-def model_summary(name: str, skeleton: str = "canonical21") -> dict[str, object]:
-    """One row of ``handpose models``: name, modality, family, input spec, output space, parameters, GFLOPs."""
-    from handpose.models.registry import create_model, get_spec
-
-    spec = get_spec(name)
-    model = create_model(name, skeleton=skeleton)
-    return {
-        "name": name,
-        "modality": spec.modality,
-        "family": spec.family,
-        "input": f"{spec.in_channels}x{spec.input_size}x{spec.input_size}",
-        "output_space": spec.output_space,
-        "loss": spec.loss,
-        "skeleton": skeleton,
-        "parameters": count_parameters(model),
-        "gflops": round(count_flops(model, spec.input_size, spec.in_channels) / 1e9, 3),
-        "description": spec.description,
-    }
