@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from handpose.errors import HandposeError
-from handpose.geometry import Camera, CubeCrop, uvd_to_xyz, xyz_to_uvd
+from handpose.geometry import Camera, CubeCrop, uvd_to_xyz
 
 # DeepPrior++'s calculateCoM band limits, mm.
 MIN_DEPTH_MM = 10.0
@@ -190,8 +190,3 @@ def load_centers(path: str | Path, camera: Camera, y_up: bool = False) -> np.nda
     if y_up:
         xyz[:, 1] = -xyz[:, 1]
     return xyz
-
-
-def centers_to_uvd(centers_xyz: np.ndarray, camera: Camera) -> np.ndarray:
-    """Convenience inverse for inspection: ``(N, 3)`` camera mm -> pixel u, v, depth."""
-    return xyz_to_uvd(centers_xyz, camera.y_down())

@@ -10,7 +10,6 @@ without stopping, and ``N`` DDP processes together see exactly the batches one p
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -160,15 +159,3 @@ def to_tensor(v: Any) -> torch.Tensor:
 def worker_init(_: int) -> None:
     # Each loader worker renders or crops on its own core; extra intra-op threads only contend.
     torch.set_num_threads(1)
-
-
-@dataclass
-class DataInfo:
-    """What the run learned about its data (goes into the preprocessing contract)."""
-
-    modality: str
-    skeleton: str
-    camera: dict[str, Any] | None
-    train_frames: int
-    val_frames: int
-    description: str
