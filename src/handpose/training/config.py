@@ -36,12 +36,18 @@ class ModelConfig:
         skeleton: Joint convention the model predicts; ``None`` takes the training data's.
         input_size: Square input side in pixels; ``None`` takes the model's default.
         kwargs: Extra builder arguments (for example ``{"dropout": 0.4}``).
+        weights: torchvision ImageNet file for the model's ResNet backbone (``resnet50-0676ba61.pth``
+            ...); ``none`` (or unset) trains it from scratch. Applied to fresh runs only.
+        init_from: A ``handpose train`` checkpoint whose tensors of the same name and shape initialise
+            the network (for example the hourglass stage of Learnable Groups). Fresh runs only.
     """
 
     name: str = "crossinfonet"
     skeleton: str | None = None
     input_size: int | None = None
     kwargs: dict[str, Any] = field(default_factory=dict)
+    weights: str | None = None
+    init_from: str | None = None
 
 
 @dataclass

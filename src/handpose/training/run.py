@@ -27,6 +27,7 @@ from handpose.training.checkpoint import AtomicCheckpointIO
 from handpose.training.config import RunConfig, dump_config
 from handpose.training.contract import build_contract
 from handpose.training.datamodule import PoseDataModule
+from handpose.training.init_weights import initialise
 from handpose.training.module import VAL_METRIC, PoseModule
 
 
@@ -97,6 +98,7 @@ def train(cfg: RunConfig, resume: str | bool | None = None) -> dict[str, Any]:
     """
     from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+    from lightning.pytorch.utilities import rank_zero_info
 
     run_dir = cfg.run_dir
     ckpt_dir = run_dir / "checkpoints"
@@ -111,6 +113,10 @@ def train(cfg: RunConfig, resume: str | bool | None = None) -> dict[str, Any]:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     accelerator = _accelerator(cfg)
     module, dm, contract = build_run(cfg)
+    # Initial weights (model.weights, model.init_from) belong to a fresh run; a resumed one restores its own.
+    initialised = [] if resume else initialise(module.model, cfg.model.weights, cfg.model.init_from)
+    for line in initialised:
+        rank_zero_info(line)
     is_main = int(os.environ.get("RANK", os.environ.get("SLURM_PROCID", "0")) or 0) == 0
     if is_main:
         write_text_atomic(run_dir / "config.yaml", dump_config(cfg))
@@ -195,6 +201,7 @@ def train(cfg: RunConfig, resume: str | bool | None = None) -> dict[str, Any]:
         "val_frames": len(dm.val_indices),
         "wall_s": round(elapsed, 1),
         "world_size": int(trainer.world_size),
+        "initial_weights": initialised,
     }
     if trainer.is_global_zero:
         write_json_atomic(run_dir / "summary.json", summary)
