@@ -19,7 +19,18 @@ from collections.abc import Sequence
 from handpose import __version__
 from handpose.errors import HandposeError
 
-VERBS: tuple[str, ...] = ("demo", "train", "evaluate", "predict", "export", "quantize", "synth", "data", "models")
+VERBS: tuple[str, ...] = (
+    "demo",
+    "train",
+    "folds",
+    "evaluate",
+    "predict",
+    "export",
+    "quantize",
+    "synth",
+    "data",
+    "models",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
