@@ -22,7 +22,6 @@ depth benchmarks centre theirs on published reference points.
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from dataclasses import asdict, dataclass
@@ -467,7 +466,3 @@ def write_report(out: Path, metrics: dict[str, Any], evaluation: dict[str, Any],
         "",
     ]
     write_text_atomic(out / "report.md", "\n".join(lines))
-
-
-def read_metrics(out: str | Path) -> dict[str, Any]:
-    return json.loads((Path(out) / "metrics.json").read_text())

@@ -7,7 +7,6 @@ written atomically.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -157,17 +156,5 @@ def plot_pck(report: dict[str, Any], path: str | Path, title: str = "") -> Path:
     ax.grid(True, alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     ax.set_title(title)
-    fig.tight_layout()
-    return _save(fig, path, plt)
-
-
-def plot_training_curve(epochs: Sequence[float], values: Sequence[float], path: str | Path, label: str) -> Path:
-    """Validation error per epoch (for the demo report)."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
-    ax.plot(list(epochs), list(values), "-o", markersize=3)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(label)
-    ax.grid(True, alpha=0.3)
     fig.tight_layout()
     return _save(fig, path, plt)
