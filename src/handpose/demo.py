@@ -320,9 +320,9 @@ def training_mean_pose(est: Any, cache_root: Path, train_frames: int) -> np.ndar
 
 
 def _plot_success_with_baseline(model: dict[str, Any], baseline: dict[str, Any], path: Path) -> None:
-    from handpose.visualize import _pyplot, _save
+    from handpose.figures import pyplot, save_png
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 5), dpi=100)
     t = model["success_rate"]["thresholds_mm"]
     ax.plot(
@@ -348,7 +348,7 @@ def _plot_success_with_baseline(model: dict[str, Any], baseline: dict[str, Any],
     ax.legend(loc="lower right")
     ax.set_title("Synthetic test frames (NYU camera)")
     fig.tight_layout()
-    _save(fig, path, plt)
+    save_png(fig, path)
 
 
 def predict_demo(out: Path, count: int) -> dict[str, Any]:

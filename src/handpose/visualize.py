@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from handpose import skeleton as skeletons
-from handpose.io import atomic_path
+from handpose.figures import pyplot, save_png
 
 FINGER_COLORS = {
     "thumb": (0.85, 0.15, 0.15),
@@ -25,29 +25,10 @@ FINGER_COLORS = {
 }
 
 
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def bone_colors(skeleton: str) -> list[tuple[tuple[int, int], tuple[float, float, float]]]:
     """``((parent, child), rgb)`` for every bone of ``skeleton``, coloured by the child's finger."""
     skel = skeletons.get(skeleton)
     return [((a, b), FINGER_COLORS.get(skel.joints[b].finger, FINGER_COLORS[None])) for a, b in skel.bones]
-
-
-def _save(fig: Any, path: str | Path, plt: Any) -> Path:
-    path = Path(path)
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png")
-    finally:
-        plt.close(fig)
-    return path
 
 
 def depth_to_gray(depth: np.ndarray, center_z: float | None = None, window: float = 300.0) -> np.ndarray:
@@ -83,7 +64,7 @@ def plot_overlay(
         title: Figure title.
         zoom: Show only the region around the hand.
     """
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.2, 4.2), dpi=100)
     if image.ndim == 2:
         center_z = float(np.median(uvd[:, 2])) if np.all(np.isfinite(uvd[:, 2])) else None
@@ -106,14 +87,14 @@ def plot_overlay(
     if title:
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    return _save(fig, path, plt)
+    return save_png(fig, path)
 
 
 def plot_skeleton_3d(
     xyz: np.ndarray, skeleton: str, path: str | Path, gt_xyz: np.ndarray | None = None, title: str = ""
 ) -> Path:
     """The hand in 3D (camera mm; x right, y down, z forward), labels dashed grey when given."""
-    plt = _pyplot()
+    plt = pyplot()
     fig = plt.figure(figsize=(4.2, 4.2), dpi=100)
     ax = fig.add_subplot(projection="3d")
 
@@ -140,12 +121,12 @@ def plot_skeleton_3d(
     if title:
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    return _save(fig, path, plt)
+    return save_png(fig, path)
 
 
 def plot_pck(report: dict[str, Any], path: str | Path, title: str = "") -> Path:
     """The 3D PCK curve of an RGB evaluation report (thresholds 0-50 mm)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4.5), dpi=100)
     auc = report.get("auc_20_50")
     label = report.get("model_name", "model") + (f" (AUC 20-50: {auc:.3f})" if isinstance(auc, float) else "")
@@ -157,4 +138,4 @@ def plot_pck(report: dict[str, Any], path: str | Path, title: str = "") -> Path:
     ax.legend(loc="lower right", fontsize=8)
     ax.set_title(title)
     fig.tight_layout()
-    return _save(fig, path, plt)
+    return save_png(fig, path)

@@ -8,16 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from handpose.evaluation.evaluator import MethodResult
-from handpose.io import atomic_path
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from handpose.figures import pyplot, save_png
 
 
 def plot_success_curves(results: Sequence[MethodResult], path: str | Path, title: str = "") -> Path:
@@ -28,7 +19,7 @@ def plot_success_curves(results: Sequence[MethodResult], path: str | Path, title
         path: PNG file to write (atomically).
         title: Figure title.
     """
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 6), dpi=100)
     colors = _colors(plt, len(results))
     styles = ("-", "--", ":", "-.")
@@ -49,7 +40,7 @@ def plot_success_curves(results: Sequence[MethodResult], path: str | Path, title
     ax.set_title(title)
     ax.legend(fontsize=7, loc="lower right", ncol=1 if len(results) <= 16 else 2)
     fig.tight_layout()
-    return _save(fig, path, plt)
+    return save_png(fig, path)
 
 
 def plot_per_joint_errors(
@@ -63,7 +54,7 @@ def plot_per_joint_errors(
         path: PNG file to write (atomically).
         title: Figure title.
     """
-    plt = _pyplot()
+    plt = pyplot()
     labels = [*joint_names, "mean"]
     width = 0.8 / max(len(results), 1)
     # Wider with more bars, but capped: the legend goes beside the axes.
@@ -80,7 +71,7 @@ def plot_per_joint_errors(
     ax.set_title(title)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), ncol=1 if len(results) <= 30 else 2)
     fig.tight_layout()
-    return _save(fig, path, plt)
+    return save_png(fig, path)
 
 
 def _colors(plt, n: int) -> list:
@@ -88,16 +79,6 @@ def _colors(plt, n: int) -> list:
     if n <= 20:
         return [plt.get_cmap("tab20")(i) for i in range(n)]
     return [plt.get_cmap("turbo")(x) for x in np.linspace(0.05, 0.95, n)]
-
-
-def _save(fig, path: str | Path, plt) -> Path:
-    path = Path(path)
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png")
-    finally:
-        plt.close(fig)
-    return path
 
 
 __all__ = ["plot_per_joint_errors", "plot_success_curves"]
