@@ -14,7 +14,7 @@
 4. Export a model package (weights + preprocessing contract, and an ONNX graph in the full demo).
 5. Predict a few test frames from their PNG files with the package alone, both with the crop centred
    on the labelled centre and from the depth alone, and draw overlays and 3D skeletons.
-6. Write ``report.md`` and ``metrics.json``.
+6. Write ``metrics.json`` and ``report.md`` (see :mod:`handpose.demo_report`).
 
 Crops in training and evaluation are centred on the labelled middle-finger MCP joint, as the public
 depth benchmarks centre theirs on published reference points.
@@ -30,8 +30,9 @@ from typing import Any
 
 import numpy as np
 
+from handpose.demo_report import plot_success_with_baseline, write_report
 from handpose.errors import HandposeError
-from handpose.io import write_json_atomic, write_text_atomic
+from handpose.io import write_json_atomic
 
 
 @dataclass(frozen=True)
@@ -224,7 +225,7 @@ def run_demo(out: str | Path = "runs/demo", quick: bool = False) -> dict[str, An
         "timings_s": {k: round(v, 1) for k, v in timings.items()},
     }
     write_json_atomic(out / "metrics.json", metrics)
-    write_report(out, metrics, evaluation, predictions)
+    write_report(out, metrics, evaluation, predictions, CUBE_MM)
     _say(
         f"done in {timings['total_s'] / 60:.1f} min: mean error {metrics['mean_error_mm']:.1f} mm vs "
         f"mean pose {metrics['mean_pose_error_mm']:.1f} mm; report: {out / 'report.md'}"
@@ -284,7 +285,7 @@ def evaluate_demo(checkpoint: Path, out: Path, train_frames: int) -> dict[str, A
     }
     figures = out / "figures"
     success_png, per_joint_png = write_plots(report, est.joint_names, figures, "synthetic test frames")
-    _plot_success_with_baseline(model_scores, baseline_scores, figures / "success_rate.png")
+    plot_success_with_baseline(model_scores, baseline_scores, figures / "success_rate.png")
     result = {"model": model_scores, "mean_pose": baseline_scores, "figures": [str(success_png), str(per_joint_png)]}
     write_json_atomic(out / "evaluation.json", result)
     return result
@@ -307,48 +308,16 @@ def training_mean_pose(est: Any, cache_root: Path, train_frames: int) -> np.ndar
     from handpose.skeleton import get
 
     reader = open_dataset("depth_cache", cache_root, "all")
-    crop = est.contract["crop"]
-    if crop["train_center"] != "gt":
+    crop = est.contract.depth_crop
+    if crop.train_center != "gt":
         raise HandposeError("the demo's baseline assumes crops centred on the labelled joint")
     # The training frames are the first ones; the held-out validation tail is left out.
     joints = reader.labels_xyz()[:train_frames].astype(np.float64)
     root = get(est.skeleton).root_index
-    cube = float(crop["cube_mm"])
+    cube = crop.cube_mm
     # Without rotation a cube crop normalises as (xyz - centre) / (cube / 2); the centre is the root joint.
     norm = [CubeCrop.around(j[root], cube, get_camera(CAMERA)).normalize_xyz(j) for j in joints]
     return np.mean(norm, axis=0)
-
-
-def _plot_success_with_baseline(model: dict[str, Any], baseline: dict[str, Any], path: Path) -> None:
-    from handpose.figures import pyplot, save_png
-
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7, 5), dpi=100)
-    t = model["success_rate"]["thresholds_mm"]
-    ax.plot(
-        t,
-        100 * np.asarray(model["success_rate"]["max_error"]),
-        "-",
-        linewidth=2,
-        label=f"CrossInfoNet ({model['mean_error_mm']:.1f} mm)",
-    )
-    ax.plot(
-        t,
-        100 * np.asarray(baseline["success_rate"]["max_error"]),
-        "--",
-        linewidth=1.5,
-        color="0.4",
-        label=f"mean pose ({baseline['mean_error_mm']:.1f} mm)",
-    )
-    ax.set_xlim(0, 80)
-    ax.set_ylim(0, 100)
-    ax.set_xlabel("Maximum allowed distance to GT (mm)")
-    ax.set_ylabel("Fraction of frames with all joints within distance (%)")
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="lower right")
-    ax.set_title("Synthetic test frames (NYU camera)")
-    fig.tight_layout()
-    save_png(fig, path)
 
 
 def predict_demo(out: Path, count: int) -> dict[str, Any]:
@@ -410,59 +379,3 @@ def predict_demo(out: Path, count: int) -> dict[str, Any]:
         "mean_error_mm": float(np.mean(errors_given)),
         "depth_only_mean_error_mm": float(np.mean(errors_depth)),
     }
-
-
-def write_report(out: Path, metrics: dict[str, Any], evaluation: dict[str, Any], predictions: dict[str, Any]) -> None:
-    """``report.md``: the numbers, the plots, the overlays and skeletons."""
-    m, b = evaluation["model"], evaluation["mean_pose"]
-    t = metrics["timings_s"]
-    lines = [
-        "# handpose demo report",
-        "",
-        f"CrossInfoNet trained for {metrics['train_steps']} steps ({metrics['train_epochs']} epochs, "
-        f"{t['train_s'] / 60:.1f} min) on {metrics['train_frames']} synthetic depth frames (NYU camera), "
-        f"best checkpoint chosen on {metrics['val_frames']} validation frames, scored on "
-        f"{metrics['test_frames']} held-out test frames rendered from another seed. Crops are "
-        f"{CUBE_MM:.0f} mm cubes centred on the labelled middle-finger MCP joint.",
-        "",
-        "| | mean error (mm) | median (mm) | frames within 20 mm | within 40 mm |",
-        "|---|---|---|---|---|",
-        f"| CrossInfoNet | {m['mean_error_mm']:.2f} | {m['median_error_mm']:.2f} | "
-        f"{100 * m['success_at_20mm']:.1f}% | {100 * m['success_at_40mm']:.1f}% |",
-        f"| mean pose of the training set | {b['mean_error_mm']:.2f} | {b['median_error_mm']:.2f} | "
-        f"{100 * b['success_at_20mm']:.1f}% | {100 * b['success_at_40mm']:.1f}% |",
-        "",
-        f"Ratio to the mean-pose error: **{metrics['ratio']:.2f}**. With the hand centre found in the depth "
-        f"alone (no labels), the {len(predictions['frames'])} predicted frames below average "
-        f"{predictions['depth_only_mean_error_mm']:.1f} mm (labelled centre: {predictions['mean_error_mm']:.1f} mm).",
-        "",
-        "![success rate](figures/success_rate.png)",
-        "",
-        "![per-joint error](figures/per_joint_error.png)",
-        "",
-        "## Predictions (exported package, PNG inputs)",
-        "",
-        "Labels are drawn dashed.",
-        "",
-    ]
-    for row in predictions["frames"]:
-        n = row["name"]
-        lines += [
-            f"Frame {row['frame']}: {row['error_mm']:.1f} mm (centre from the depth alone: "
-            f"{row['depth_only_error_mm']:.1f} mm)",
-            "",
-            f"![overlay](predictions/{n}_overlay.png) ![3D](predictions/{n}_3d.png) "
-            f"![depth only](predictions/{n}_depth_only_overlay.png)",
-            "",
-        ]
-    lines += [
-        "## Timings (s)",
-        "",
-        "| " + " | ".join(t) + " |",
-        "|" + "---|" * len(t),
-        "| " + " | ".join(f"{v:.1f}" for v in t.values()) + " |",
-        "",
-        "Reproduce: `handpose demo" + (" --quick" if metrics["quick"] else "") + f" --out {out}`.",
-        "",
-    ]
-    write_text_atomic(out / "report.md", "\n".join(lines))
