@@ -12,7 +12,6 @@ Run folder (``out_dir/name``)::
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
@@ -206,7 +205,3 @@ def train(cfg: RunConfig, resume: str | bool | None = None) -> dict[str, Any]:
     if trainer.is_global_zero:
         write_json_atomic(run_dir / "summary.json", summary)
     return summary
-
-
-def read_summary(run_dir: str | Path) -> dict[str, Any]:
-    return json.loads((Path(run_dir) / "summary.json").read_text())
