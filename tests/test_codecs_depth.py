@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from crop_reference import joints_crop, normalized_joints
 from handpose.codecs import cube as cube_codec
 from handpose.codecs.heatmap import (
     crossinfonet_heatmaps,
@@ -93,7 +94,7 @@ def test_cube_codec_matches_cubecrop_and_inverts(rng):
     norm = cube_codec.encode(xyz, center, cube, rot, camera)
     for b in range(len(xyz)):
         crop = CubeCrop.around(center[b], cube[b, 0], cam, 96, rot[b])
-        np.testing.assert_allclose(norm[b], crop.normalize_xyz(xyz[b]), atol=1e-9)
+        np.testing.assert_allclose(norm[b], normalized_joints(crop, xyz[b]), atol=1e-9)
     back = cube_codec.decode(norm, center, cube, rot, camera)
     assert np.abs(back - xyz).max() < 1e-6
 
@@ -115,9 +116,7 @@ def test_crop_codec_matches_cubecrop_pixels(rng):
     crop_norm = cube_codec.encode_crop(xyz, center, cube, rot, camera)
     for b in range(len(xyz)):
         crop = CubeCrop.around(center[b], cube[b, 0], cam, size, rot[b])
-        ref = crop.uvd_to_crop(cam.xyz_to_uvd(xyz[b]))
-        np.testing.assert_allclose((crop_norm[b, :, :2] + 1) * size / 2, ref[:, :2], atol=1e-9)
-        np.testing.assert_allclose(crop_norm[b, :, 2], ref[:, 2], atol=1e-12)
+        np.testing.assert_allclose(crop_norm[b], joints_crop(crop, xyz[b]), atol=1e-9)
     back = cube_codec.decode_crop(crop_norm, center, cube, rot, camera)
     assert np.abs(back - xyz).max() < 1e-6
 
@@ -134,3 +133,24 @@ def test_decode_batch(rng):
     assert isinstance(out, torch.Tensor) and np.abs(out.numpy() - xyz).max() < 1e-6
     with pytest.raises(ValueError):
         cube_codec.decode_batch(norm, batch, space="uvz")
+
+
+def test_depth_encoding_by_hand():
+    # Centre 500 mm, cube depth 200 mm: [400, 600] maps to [-1, 1]; 0 is missing; beyond is background.
+    depth = np.array([[0.0, 399.0, 500.0, 599.0, 601.0]])
+    assert cube_codec.encode_depth(depth, 500.0, 100.0)[0].tolist() == pytest.approx([1.0, 1.0, 0.0, 0.99, 1.0])
+
+
+def test_one_missing_depth_policy_not_finite_or_not_positive():
+    depth = np.array([np.nan, np.inf, -np.inf, -5.0, 0.0, 450.0, 5e-7], dtype=np.float32)
+    assert cube_codec.missing_depth(depth).tolist() == [True, True, True, True, True, False, False]
+    # A centre so near that a depth of 0 would fall inside the window: still missing.
+    out = cube_codec.encode_depth(depth, 60.0, 100.0)
+    assert np.isfinite(out).all()
+    assert out.tolist()[:5] == [1.0] * 5
+    assert out[6] == pytest.approx((5e-7 - 60.0) / 100.0)
+    # uint16 sensors store missing as 0.
+    assert cube_codec.encode_depth(np.array([0, 520], dtype=np.uint16), 500.0, 100.0).tolist() == [
+        1.0,
+        pytest.approx(0.2),
+    ]

@@ -5,9 +5,7 @@ from handpose.errors import HandposeError
 from handpose.geometry import (
     CAMERAS,
     CubeCrop,
-    denormalize_root_scale,
     get_camera,
-    normalize_root_scale,
     procrustes_align,
     uvd_to_xyz,
     xyz_to_uvd,
@@ -38,18 +36,17 @@ def test_custom_camera_parsing():
 
 
 @pytest.mark.parametrize("rotation", [0.0, 37.0, -150.0])
-def test_cube_crop_round_trips(rng, rotation):
+def test_cube_crop_matrix_centres_scales_and_turns(rotation):
     cam = CAMERAS["nyu"]
     center = np.array([-20.0, 35.0, 650.0])
     crop = CubeCrop.around(center, 250.0, cam, out_size=96, rotation_deg=rotation)
-    xyz = center + rng.uniform(-120, 120, size=(14, 3))
-    norm = crop.normalize_xyz(xyz)
-    assert np.abs(crop.denormalize_xyz(norm) - xyz).max() < 1e-9
-    uvd = xyz_to_uvd(xyz, cam)
-    c = crop.uvd_to_crop(uvd)
-    assert np.abs(crop.crop_to_uvd(c) - uvd).max() < 1e-9
+    m = crop.matrix
     # The cube centre lands in the middle of the crop.
-    assert crop.image_to_crop(crop.center_uvd) == pytest.approx([48.0, 48.0, 650.0])
+    assert m[:2, :2] @ crop.center_uvd[:2] + m[:2, 2] == pytest.approx([48.0, 48.0])
+    # A pixel step becomes `scale` crop pixels, turned counter-clockwise on screen (y down).
+    step = m[:2, :2] @ np.array([1.0, 0.0])
+    a = np.deg2rad(rotation)
+    assert step == pytest.approx(crop.scale * np.array([np.cos(a), -np.sin(a)]))
 
 
 def test_cube_crop_scale_by_hand():
@@ -57,8 +54,6 @@ def test_cube_crop_scale_by_hand():
     crop = CubeCrop.around([0.0, 0.0, 500.0], 200.0, cam, out_size=100)
     # The cube's 200 mm at 500 mm spans 2 * 100 * 241.42 / 500 pixels.
     assert crop.scale == pytest.approx(100 / (2 * 100 * 241.42 / 500))
-    depth = np.array([[0.0, 399.0, 500.0, 599.0, 601.0]])
-    assert crop.normalize_depth(depth)[0].tolist() == pytest.approx([1.0, 1.0, 0.0, 0.99, 1.0])
 
 
 def test_procrustes_recovers_similarity(rng):
@@ -76,10 +71,3 @@ def test_procrustes_reflection_flag(rng):
     without = procrustes_align(mirrored, gt)
     assert np.abs(with_reflection - gt).max() < 1e-8
     assert np.abs(without - gt).max() > 1e-3
-
-
-def test_root_scale_normalisation_round_trip(rng):
-    joints = rng.normal(size=(3, 21, 3)) * 40 + np.array([0, 0, 500.0])
-    norm, root, scale = normalize_root_scale(joints, root=9, bone=(9, 10))
-    assert np.allclose(np.linalg.norm(norm[:, 9] - norm[:, 10], axis=-1), 1.0)
-    assert np.abs(denormalize_root_scale(norm, root, scale) - joints).max() < 1e-9

@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from crop_reference import normalized_joints
 from handpose.codecs import decode_batch
 from handpose.errors import HandposeError
 from handpose.training.checkpoint import AtomicCheckpointIO, load_safely
@@ -97,7 +98,7 @@ def test_validation_decoding_matches_the_crop_geometry(rng) -> None:
     cam = CAMERAS["nyu"]
     xyz = rng.normal(0, 40, (2, 21, 3)) + np.array([30.0, -20.0, 450.0])
     crops = [CubeCrop.around(x[9], 250.0, cam, 64, rotation_deg=r) for x, r in zip(xyz, (0.0, 35.0))]
-    norm = np.stack([c.normalize_xyz(x) for c, x in zip(crops, xyz)])
+    norm = np.stack([normalized_joints(c, x) for c, x in zip(crops, xyz)])
     batch = {
         "center_xyz": torch.tensor([c.center_xyz for c in crops]),
         "cube": torch.tensor([c.cube for c in crops]),

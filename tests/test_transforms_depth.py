@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
 
+from crop_reference import joints_crop, normalized_joints
 from handpose.codecs import cube as cube_codec
 from handpose.codecs.heatmap import uv_to_pixels
 from handpose.datasets.base import Sample
@@ -159,12 +162,41 @@ def test_targets_equal_cubecrop_conventions():
         crop = CubeCrop.around(
             out["center_xyz"].astype(float), tuple(out["cube"].astype(float)), CAM, 64, float(out["rotation_deg"])
         )
-        np.testing.assert_allclose(out["joints"], crop.normalize_xyz(sample.joints_xyz), atol=2e-5)
-        ref = crop.uvd_to_crop(CAM.xyz_to_uvd(sample.joints_xyz))
-        np.testing.assert_allclose(out["joints_crop"][:, :2], ref[:, :2] * 2 / 64 - 1, atol=2e-5)
-        np.testing.assert_allclose(out["joints_crop"][:, 2], ref[:, 2], atol=2e-5)
-        np.testing.assert_allclose(
-            out["image"][0],
-            crop.normalize_depth(cv2.warpAffine(sample.image, tf.warp_matrix(crop), (64, 64), flags=cv2.INTER_NEAREST)),
-            atol=1e-6,
-        )
+        np.testing.assert_allclose(out["joints"], normalized_joints(crop, sample.joints_xyz), atol=2e-5)
+        np.testing.assert_allclose(out["joints_crop"], joints_crop(crop, sample.joints_xyz), atol=2e-5)
+        warped = cv2.warpAffine(sample.image, tf.warp_matrix(crop), (64, 64), flags=cv2.INTER_NEAREST)
+        z0, half = crop.center_xyz[2], crop.cube[2] / 2
+        expected = np.where((warped > 0) & (np.abs(warped - z0) <= half), (warped - z0) / half, 1.0)
+        np.testing.assert_allclose(out["image"][0], expected, atol=1e-6)
+
+
+def test_missing_depth_of_any_kind_is_background(rng):
+    sample = _sample(rng)
+    holes = np.zeros(sample.image.shape, bool)
+    u, v, _ = CAM.xyz_to_uvd(sample.joints_xyz[5])
+    holes[round(v) - 2 : round(v) + 3, round(u) - 2 : round(u) + 3] = True  # a joint's blob goes missing
+    tf = DepthCropTransform(out_size=64, center="gt")
+    reference = tf(replace(sample, image=np.where(holes, 0.0, sample.image).astype(np.float32)))
+    assert (reference["image"] == 1.0).sum() > (tf(sample)["image"] == 1.0).sum()  # the hole is in the crop
+    for missing in (np.nan, np.inf, -np.inf, -3.0):
+        out = tf(replace(sample, image=np.where(holes, missing, sample.image).astype(np.float32)))
+        assert np.isfinite(out["image"]).all(), missing
+        np.testing.assert_array_equal(out["image"], reference["image"])
+
+
+def test_estimator_treats_nan_depth_as_missing():
+    # User arrays reach the network through the same transform and codec as training crops.
+    from handpose.datasets import open_dataset
+    from handpose.inference import Estimator
+    from training_helpers import tiny_run
+
+    sample = open_dataset("synthetic", tiny_run().test_data, "test")[0]
+    est = Estimator.load(tiny_run().package)
+    depth = sample.image.astype(np.float32)
+    with_nan = np.where(depth > 0, depth, np.nan).astype(np.float32)
+    with_nan[0, 0] = -np.inf
+    centre = sample.joints_xyz[9]
+    expected = est.predict(depth, camera="nyu", center=centre).xyz
+    got = est.predict(with_nan, camera="nyu", center=centre).xyz
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got, expected, atol=1e-5)

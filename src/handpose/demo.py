@@ -303,8 +303,9 @@ def mean_pose_predictions(est: Any, preds: Any, cache_root: Path, train_frames: 
 
 def training_mean_pose(est: Any, cache_root: Path, train_frames: int) -> np.ndarray:
     """Mean normalised pose ``(J, 3)`` of the training frames, with the contract's crop centring."""
+    from handpose.codecs import cube as cube_codec
     from handpose.datasets import open_dataset
-    from handpose.geometry import CubeCrop, get_camera
+    from handpose.geometry import get_camera
     from handpose.skeleton import get
 
     reader = open_dataset("depth_cache", cache_root, "all")
@@ -315,8 +316,10 @@ def training_mean_pose(est: Any, cache_root: Path, train_frames: int) -> np.ndar
     joints = reader.labels_xyz()[:train_frames].astype(np.float64)
     root = get(est.skeleton).root_index
     cube = crop.cube_mm
+    cam = get_camera(CAMERA)
+    camera = (cam.fx, cam.fy, cam.cx, cam.cy)
     # Without rotation a cube crop normalises as (xyz - centre) / (cube / 2); the centre is the root joint.
-    norm = [CubeCrop.around(j[root], cube, get_camera(CAMERA)).normalize_xyz(j) for j in joints]
+    norm = [cube_codec.encode(j, j[root], (cube,) * 3, 0.0, camera) for j in joints]
     return np.mean(norm, axis=0)
 
 

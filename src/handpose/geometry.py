@@ -1,4 +1,4 @@
-"""Cameras and geometry: intrinsics, uvd <-> xyz, 3D-cube crops, Procrustes, normalisation.
+"""Cameras and geometry: intrinsics, uvd <-> xyz, 3D-cube crops, Procrustes alignment.
 
 Conventions (used everywhere in handpose):
 
@@ -166,11 +166,10 @@ class CubeCrop:
     The cube (``cube`` mm wide, high and deep) centred at ``center_xyz`` is projected at the centre's
     depth to a box in the image; the box is scaled, aspect kept, into an ``out_size`` square, and
     ``rotation_deg`` turns the crop about its centre (augmentation). ``matrix`` maps image pixels to
-    crop pixels; :meth:`crop_to_image` is its exact inverse.
+    crop pixels.
 
-    Normalised coordinates (what depth networks regress): ``(xyz - center_xyz) / (cube / 2)`` —
-    about [-1, 1] for joints inside the cube. Depth pixels are normalised with the same centre and
-    half-depth, background set to +1.
+    Encoding joints and depth pixels for a crop is :mod:`handpose.codecs.cube`'s job; this class is
+    only the geometry.
 
     Attributes:
         center_xyz: Cube centre in camera-space mm.
@@ -226,88 +225,9 @@ class CubeCrop:
         m[:2, 2] = np.array([half, half]) - m[:2, :2] @ np.array([u, v])
         return m
 
-    @property
-    def inverse_matrix(self) -> np.ndarray:
-        return np.linalg.inv(self.matrix)
-
-    def image_to_crop(self, uv: np.ndarray) -> np.ndarray:
-        """Image pixels ``(..., 2+)`` -> crop pixels (extra columns, e.g. depth, pass through)."""
-        return _apply_affine(self.matrix, uv)
-
-    def crop_to_image(self, uv: np.ndarray) -> np.ndarray:
-        return _apply_affine(self.inverse_matrix, uv)
-
-    def normalize_xyz(self, xyz: np.ndarray) -> np.ndarray:
-        """Camera mm -> cube-normalised coordinates ``(xyz' - centre) / (cube / 2)``.
-
-        For a rotated crop, ``xyz'`` are the joints after the same in-plane rotation the image gets:
-        projected to uvd, turned about the centre pixel, back-projected at their own depth (the
-        DeepPrior++ convention), so that targets agree with the warped pixels.
-        """
-        xyz = np.asarray(xyz, dtype=np.float64)
-        if self.rotation_deg:
-            xyz = self._rotate_in_image(xyz, self.rotation_deg)
-        return (xyz - np.asarray(self.center_xyz)) / (np.asarray(self.cube) / 2)
-
-    def denormalize_xyz(self, norm: np.ndarray) -> np.ndarray:
-        """Exact inverse of :meth:`normalize_xyz`."""
-        xyz = np.asarray(norm, dtype=np.float64) * (np.asarray(self.cube) / 2) + np.asarray(self.center_xyz)
-        if self.rotation_deg:
-            xyz = self._rotate_in_image(xyz, -self.rotation_deg)
-        return xyz
-
-    def _rotate_in_image(self, xyz: np.ndarray, degrees: float) -> np.ndarray:
-        uvd = xyz_to_uvd(xyz, self.camera)
-        c = self.center_uvd[:2]
-        a = np.deg2rad(degrees)
-        rot = np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]])
-        uvd[..., :2] = (uvd[..., :2] - c) @ rot.T + c
-        return uvd_to_xyz(uvd, self.camera)
-
-    def normalize_depth(self, depth_mm: np.ndarray, background: float = 1.0) -> np.ndarray:
-        """Depth pixels (mm, 0 = missing) -> [-1, 1], with anything outside the cube set to ``background``."""
-        half = self.cube[2] / 2
-        z0 = self.center_xyz[2]
-        d = np.asarray(depth_mm, dtype=np.float32)
-        out = (d - z0) / half
-        outside = (d <= 0) | (out < -1) | (out > 1) | ~np.isfinite(out)
-        out[outside] = background
-        return out.astype(np.float32)
-
-    def uvd_to_crop(self, uvd: np.ndarray) -> np.ndarray:
-        """Image uvd -> crop pixel u, v and normalised depth ``(d - z0) / (cube_z / 2)``."""
-        uvd = np.asarray(uvd, dtype=np.float64)
-        out = self.image_to_crop(uvd)
-        out[..., 2] = (uvd[..., 2] - self.center_xyz[2]) / (self.cube[2] / 2)
-        return out
-
-    def crop_to_uvd(self, crop_uvd: np.ndarray) -> np.ndarray:
-        """Exact inverse of :meth:`uvd_to_crop`."""
-        crop_uvd = np.asarray(crop_uvd, dtype=np.float64)
-        out = self.crop_to_image(crop_uvd)
-        out[..., 2] = crop_uvd[..., 2] * (self.cube[2] / 2) + self.center_xyz[2]
-        return out
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "center_xyz": list(self.center_xyz),
-            "cube": list(self.cube),
-            "camera": self.camera.to_dict(),
-            "out_size": self.out_size,
-            "rotation_deg": self.rotation_deg,
-        }
-
-
-def _apply_affine(m: np.ndarray, uv: np.ndarray) -> np.ndarray:
-    uv = np.asarray(uv, dtype=np.float64)
-    out = uv.copy()
-    out[..., 0] = m[0, 0] * uv[..., 0] + m[0, 1] * uv[..., 1] + m[0, 2]
-    out[..., 1] = m[1, 0] * uv[..., 0] + m[1, 1] * uv[..., 1] + m[1, 2]
-    return out
-
 
 # ------------------------------------------------------------------------------------------------
-# Alignment and normalisation
+# Alignment
 # ------------------------------------------------------------------------------------------------
 def procrustes_align(
     pred: np.ndarray, gt: np.ndarray, scale: bool = True, allow_reflection: bool = False
@@ -343,42 +263,3 @@ def procrustes_align(
     else:
         k = np.ones(pred.shape[:-2])
     return k[..., None, None] * (p0 @ np.swapaxes(r, -1, -2)) + mu_g
-
-
-def root_relative(joints: np.ndarray, root: int) -> np.ndarray:
-    """Subtract joint ``root`` from ``(..., J, 3)`` joints."""
-    joints = np.asarray(joints, dtype=np.float64)
-    return joints - joints[..., root : root + 1, :]
-
-
-def bone_length(joints: np.ndarray, bone: tuple[int, int]) -> np.ndarray:
-    """Length of the bone between two joint indices, per frame."""
-    joints = np.asarray(joints, dtype=np.float64)
-    return np.linalg.norm(joints[..., bone[0], :] - joints[..., bone[1], :], axis=-1)
-
-
-def normalize_root_scale(
-    joints: np.ndarray, root: int, bone: tuple[int, int]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Root-relative, scale-normalised joints (the 2.5D/RGB convention).
-
-    Args:
-        joints: ``(..., J, 3)`` camera-space mm.
-        root: Root joint index (middle MCP in handpose's RGB convention).
-        bone: Joint pair whose length is the unit (middle MCP–PIP).
-
-    Returns:
-        ``(normalised, root_xyz, scale)`` with ``joints == normalised * scale + root_xyz``.
-    """
-    joints = np.asarray(joints, dtype=np.float64)
-    root_xyz = joints[..., root : root + 1, :]
-    scale = bone_length(joints, bone)
-    if np.any(scale <= 0):
-        raise HandposeError("scale bone has zero length; cannot normalise")
-    return (joints - root_xyz) / scale[..., None, None], root_xyz[..., 0, :], scale
-
-
-def denormalize_root_scale(norm: np.ndarray, root_xyz: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """Exact inverse of :func:`normalize_root_scale`."""
-    norm = np.asarray(norm, dtype=np.float64)
-    return norm * np.asarray(scale)[..., None, None] + np.asarray(root_xyz)[..., None, :]

@@ -14,10 +14,10 @@ as CrossInfoNet uses it (``util/handdetector.py``, ``util/preprocess.py``):
    All three are changes of the crop geometry, so joints follow exactly.
 4. Warp: :class:`~handpose.geometry.CubeCrop`'s affine map with ``cv2.warpAffine`` and nearest-neighbour
    sampling, so foreground and background depths never mix; pixels outside the image are missing.
-5. Normalise: depth ``(d - z_c) / (cube_z / 2)`` in [-1, 1], background and missing pixels +1;
-   joints ``(xyz' - centre) / (cube / 2)`` (``xyz'`` rotated with the image, see
-   :meth:`~handpose.geometry.CubeCrop.normalize_xyz`); ``joints_crop`` = crop u, v in [-1, 1] and the
-   normalised depth.
+5. Encode (:mod:`handpose.codecs.cube`, the only place these encodings live): depth
+   ``(d - z_c) / (cube_z / 2)`` in [-1, 1], background, out-of-cube and missing pixels (not finite or
+   not positive) +1; joints ``(xyz' - centre) / (cube / 2)`` (``xyz'`` rotated with the image);
+   ``joints_crop`` = crop u, v in [-1, 1] and the normalised depth.
 
 Crop pixel convention: the cube's projected box spans the crop exactly, its left edge at ``u = -1``
 and right edge at ``u = +1``; crop pixel ``i`` is centred at ``u = (i + 0.5) * 2 / S - 1`` (as in
@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 
 from handpose import skeleton as skeletons
+from handpose.codecs import cube as cube_codec
 from handpose.datasets.base import Sample
 from handpose.datasets.centers import detect_center, joint_center, refine_center
 from handpose.errors import HandposeError
@@ -205,57 +206,22 @@ class DepthCropTransform:
             borderValue=0.0,
         )
         joints_xyz = np.asarray(sample.joints_xyz, dtype=np.float64)
-        joints, joints_crop = _joint_targets(joints_xyz, crop)
         cam = crop.camera
+        geometry = (crop.center_xyz, crop.cube, crop.rotation_deg, (cam.fx, cam.fy, cam.cx, cam.cy))
+        with np.errstate(invalid="ignore", divide="ignore"):  # unlabelled joints stay NaN
+            joints, joints_crop = cube_codec.encode_joints(joints_xyz, *geometry)
         visible = np.asarray(sample.visibility, dtype=bool) & np.all(np.isfinite(joints_xyz), axis=-1)
         return {
-            "image": _normalize_depth(warped, crop.center_xyz[2], crop.cube[2] / 2)[None],
+            "image": cube_codec.encode_depth(warped, crop.center_xyz[2], crop.cube[2] / 2)[None],
             "joints": joints.astype(np.float32),
             "joints_crop": joints_crop.astype(np.float32),
             "visible": visible,
             "center_xyz": np.asarray(crop.center_xyz, dtype=np.float32),
             "cube": np.asarray(crop.cube, dtype=np.float32),
             "rotation_deg": np.asarray(crop.rotation_deg, dtype=np.float32),
-            "camera": np.array([cam.fx, cam.fy, cam.cx, cam.cy], dtype=np.float32),
+            "camera": np.array(geometry[3], dtype=np.float32),
             "joints_xyz": joints_xyz.astype(np.float32),
         }
-
-
-def _normalize_depth(warped: np.ndarray, z0: float, half: float) -> np.ndarray:
-    """:meth:`CubeCrop.normalize_depth` for a crop, in fewer passes (this runs once per sample)."""
-    out = (warped - np.float32(z0)) * np.float32(1.0 / half)
-    out[(warped <= 0) | (np.abs(out) > 1)] = 1.0
-    return out
-
-
-def _joint_targets(xyz: np.ndarray, crop: CubeCrop) -> tuple[np.ndarray, np.ndarray]:
-    """Cube-normalised joints and ``joints_crop`` in one pass.
-
-    Same results as ``crop.normalize_xyz`` and ``crop.uvd_to_crop`` (rescaled to [-1, 1] across the
-    crop), written out with scalars because numpy's per-call cost dominates for ~20 joints.
-    """
-    cam = crop.camera
-    cx_, cy_, cz = crop.center_xyz
-    cu = cx_ * cam.fx / cz + cam.cx
-    cv = cy_ * cam.fy / cz + cam.cy
-    z = xyz[:, 2]
-    du = xyz[:, 0] * cam.fx / z + cam.cx - cu
-    dv = xyz[:, 1] * cam.fy / z + cam.cy - cv
-    if crop.rotation_deg:
-        a = np.deg2rad(crop.rotation_deg)
-        c, s = np.cos(a), np.sin(a)
-        du, dv = c * du + s * dv, -s * du + c * dv
-    half_box = crop.out_size / (2 * crop.scale)
-    hx, hy, hz = (e / 2 for e in crop.cube)
-    joints = np.empty_like(xyz)
-    joints[:, 0] = ((du + cu - cam.cx) * z / cam.fx - cx_) / hx
-    joints[:, 1] = ((dv + cv - cam.cy) * z / cam.fy - cy_) / hy
-    joints[:, 2] = (z - cz) / hz
-    joints_crop = np.empty_like(xyz)
-    joints_crop[:, 0] = du / half_box
-    joints_crop[:, 1] = dv / half_box
-    joints_crop[:, 2] = joints[:, 2]
-    return joints, joints_crop
 
 
 def collate(rows: list[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
