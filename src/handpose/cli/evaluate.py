@@ -145,7 +145,14 @@ def _run_checkpoint(args: argparse.Namespace) -> int:
         centers=args.centers,
         visible_only=args.visible_only,
     )
-    for line in report_lines(evaluate_model(request)):
+    from handpose import fingertip_evaluation
+
+    if fingertip_evaluation.labels_fingertips_only(args.dataset):
+        # Dexter+Object labels fingertips only: its own lifting and protocol.
+        lines = fingertip_evaluation.report_lines(fingertip_evaluation.evaluate_fingertip_request(request))
+    else:
+        lines = report_lines(evaluate_model(request))
+    for line in lines:
         print(line)
     return 0
 

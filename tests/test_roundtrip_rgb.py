@@ -1,0 +1,89 @@
+"""RGB scoring as the papers do, on a tiny Learnable Groups model trained on FreiHAND-format files.
+
+FreiHAND: every joint scored, ``eval.py``'s aligned keypoint numbers and a ``pred.json``;
+Dexter+Object: the fingertips, lifted at the model's hand size and centroid-aligned.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from fixtures import rgb_formats as rx
+from handpose.evaluation.submission import read_pred_json
+from training_helpers import REPO, _tmp, cli
+
+CONFIG = REPO / "configs" / "synthetic" / "learnable_groups_k3_cpu.yaml"
+
+
+@cache
+def _freihand_run() -> tuple[Path, Path]:
+    root = _tmp() / "freihand"
+    rx.write_freihand(root, np.random.default_rng(3), count=4, eval_count=3)
+    args = [
+        "train",
+        "--config",
+        CONFIG,
+        "--out",
+        _tmp() / "rgb_runs",
+        "--name",
+        "fh",
+        "data.dataset=freihand",
+        f"data.root={root}",
+        "data.val_split=holdout",
+        "data.val_fraction=0.25",
+        "data.batch_size=4",
+        "data.num_workers=0",
+        "model.input_size=64",
+        "trainer.max_epochs=1",
+        "trainer.max_steps=2",
+        "trainer.max_minutes=null",
+        "trainer.progress=none",
+    ]
+    assert cli(*args) == 0
+    return root, _tmp() / "rgb_runs" / "fh" / "checkpoints" / "last.ckpt"
+
+
+def test_freihand_scores_all_joints_aligned_and_writes_pred_json(tmp_path):
+    root, ckpt = _freihand_run()
+    out = tmp_path / "fh.json"
+    assert cli("evaluate", "--checkpoint", ckpt, "--dataset", "freihand", "--root", root, "--json", out) == 0
+    report = json.loads(out.read_text())
+    assert report["scored_joints"] == "all" and report["frames"] == 3
+    fh = report["freihand"]
+    assert 0 <= fh["keypoint_error_aligned_mm"] <= fh["keypoint_error_mm"]
+    assert len(fh["pck_aligned"]) == 100 and 0 <= fh["auc_aligned_0_50"] <= 1
+    xyz, _ = read_pred_json(report["predictions_json"])
+    assert xyz.shape == (3, 21, 3) and (xyz[..., 2] > 0).all()  # metres, camera frame
+    visible = tmp_path / "vis.json"
+    assert (
+        cli(
+            "evaluate",
+            "--checkpoint",
+            ckpt,
+            "--dataset",
+            "freihand",
+            "--root",
+            root,
+            "--json",
+            visible,
+            "--visible-only",
+        )
+        == 0
+    )
+    assert json.loads(visible.read_text())["scored_joints"] == "visible"
+
+
+def test_dexter_object_fingertips(tmp_path):
+    _, ckpt = _freihand_run()
+    dexter = tmp_path / "dexter"
+    truth = rx.write_dexter(dexter, np.random.default_rng(4), frames=3)
+    out = tmp_path / "do.json"
+    assert cli("evaluate", "--checkpoint", ckpt, "--dataset", "dexter", "--root", dexter, "--json", out) == 0
+    report = json.loads(out.read_text())
+    assert report["skeleton"] == "dexter5" and report["frames"] == len(truth["Grasp1"])
+    assert 0 <= report["auc_0_50"] <= report["auc_0_100"] <= 1
+    assert np.isfinite(report["mean_error_mm"]) and report["mean_error_mm"] > 0
