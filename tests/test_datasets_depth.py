@@ -57,6 +57,20 @@ def test_icvl_genuine_frames_only(tmp_path, rng):
         open_dataset("icvl", tmp_path, "train", genuine_only=True)
 
 
+def test_hands2019_test_frames_centred_in_their_box(tmp_path, rng):
+    truth = fx.write_hands2019(tmp_path, rng, n=1, n_test=2)
+    test = open_dataset("hands2019", tmp_path, "test")
+    assert len(test) == 2 and test.frame_ids[1] == "test_images/IMG_D00000001.png"
+    s = test[1]
+    assert np.isnan(s.joints_xyz).all() and s.extras["box_xyxy"].shape == (4,)
+    # The centre is the hand in the box, not the nearer object outside it.
+    _, xyz, _ = truth[2]
+    assert np.linalg.norm(s.center_xyz - xyz.mean(axis=0)) < 60.0
+    (tmp_path / "test_bbs.txt").write_text("IMG_D00000000.png 50 50 40 60\n")
+    with pytest.raises(HandposeError, match="x1 < x2"):
+        open_dataset("hands2019", tmp_path, "test")
+
+
 def test_nyu(tmp_path, rng):
     truth = fx.write_nyu(tmp_path, rng)
     train = open_dataset("nyu", tmp_path, "train", joints="nyu36")
