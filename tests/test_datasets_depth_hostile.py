@@ -156,8 +156,10 @@ def test_wrong_layout_says_what_was_expected(tmp_path):
         open_dataset("hands2019", tmp_path, "train")
     with pytest.raises(HandposeError, match=r"evaluation/"):
         open_dataset("ho3d", tmp_path, "evaluation")
-    with pytest.raises(HandposeError, match=r"unknown split"):
+    with pytest.raises(HandposeError, match=r"test_bbs.txt"):
         open_dataset("hands2019", tmp_path, "test")
+    with pytest.raises(HandposeError, match=r"unknown split"):
+        open_dataset("hands2019", tmp_path, "val")
 
 
 def test_msra_joint_file_problems(tmp_path, rng):
