@@ -75,7 +75,7 @@ def score(est: Any, cache: Path) -> dict[str, float]:
 
 def score_graph(contract: dict[str, Any], graph: bytes, cache: Path) -> dict[str, Any]:
     from handpose.inference import Estimator
-    from handpose.models.onnx_export import ort_session
+    from handpose.onnx_graph import ort_session
 
     return score(Estimator(None, contract, {}, onnx_session=ort_session(graph)), cache)
 
@@ -97,7 +97,7 @@ def run(
     import numpy as np
 
     from handpose.errors import HandposeError
-    from handpose.models.onnx_export import onnx_bytes, quantize_onnx
+    from handpose.onnx_graph import onnx_bytes, quantize_onnx
     from handpose.quantization.finetune import finetune, load_for_int8
     from handpose.quantization.static import quantize_static_onnx
 
@@ -106,7 +106,7 @@ def run(
             raise HandposeError(f"no {what} at {path}; run benchmarks/bench_synthetic_methods.py first or pass it")
     start = load_for_int8(checkpoint, calibration=calibration)
     contract, base, train_crops, crops = start.contract, start.network, start.train_crops, start.calibration
-    size = int(contract["input_size"])
+    size = contract.input_size
     timings: dict[str, float] = {}
 
     def tuned(network: Any, n: int, rate: float, fake_quant: bool, label: str, seed: int = 0) -> Any:
@@ -176,7 +176,7 @@ def batch1_speed(model: str, rounds: int, window: float, threads: int = 2) -> di
 
     from bench_models import matmul_peak
     from handpose.models import create_model, get_spec
-    from handpose.models.onnx_export import onnx_bytes, ort_session, quantize_onnx
+    from handpose.onnx_graph import onnx_bytes, ort_session, quantize_onnx
     from handpose.quantization.static import quantize_static_onnx
 
     torch.set_num_threads(threads)

@@ -64,7 +64,7 @@ def bench_model(name: str, skeleton: str, batches: list[int], seconds: float, th
     from handpose.models import create_model, get_spec
     from handpose.models._flops import count_flops, count_parameters
     from handpose.models.depth_layers import fold_batchnorm_checked
-    from handpose.models.onnx_export import onnx_bytes, ort_session, quantize_onnx
+    from handpose.onnx_graph import onnx_bytes, ort_session, quantize_onnx
 
     spec = get_spec(name)
     model = create_model(name, skeleton=skeleton).eval()

@@ -3,6 +3,8 @@ kind giving one clear line and exit status 2 (never a traceback, never executing
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import struct
@@ -89,6 +91,12 @@ def test_bad_model_files(tmp_path: Path, capsys) -> None:
     broken_pkg = tmp_path / "pkg_broken"
     shutil.copytree(run.package, broken_pkg)
     (broken_pkg / "model.safetensors").write_bytes(b"\x00" * 64)
+    err = _one_line_error(capsys, "predict", broken_pkg, img, "--camera", "nyu")
+    assert "model.safetensors" in err and "SHA-256" in err
+    # A damaged file listed with its own checksum still fails as what it is.
+    meta = json.loads((broken_pkg / "model.json").read_text())
+    meta["files"]["model.safetensors"] = hashlib.sha256(b"\x00" * 64).hexdigest()
+    (broken_pkg / "model.json").write_text(json.dumps(meta))
     assert "corrupt weights" in _one_line_error(capsys, "predict", broken_pkg, img, "--camera", "nyu")
 
 

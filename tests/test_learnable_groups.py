@@ -275,7 +275,7 @@ def test_input_size_is_checked_at_construction():
 
 
 def test_sampled_selection_refuses_export():
-    from handpose.models.onnx_export import onnx_bytes
+    from handpose.onnx_graph import onnx_bytes
 
     model = tiny("learnable_groups_k2", eval_selection="sample").eval()
     with pytest.raises(HandposeError, match="cannot be exported"):

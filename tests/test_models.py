@@ -23,8 +23,8 @@ from handpose import skeleton as skeletons
 from handpose.errors import HandposeError
 from handpose.losses import check_loss, create_loss
 from handpose.models import create_model, get_spec, list_models
-from handpose.models.onnx_export import onnx_bytes, ort_session
 from handpose.models.registry import aliases, default_loss
+from handpose.onnx_graph import onnx_bytes, ort_session
 
 DEPTH_SKELETONS = ("icvl16", "nyu14", "msra21")
 RGB_SKELETONS = ("canonical21",)
@@ -372,7 +372,7 @@ def test_checked_folding_refuses_a_preactivation_pair():
 
 
 def test_int8_export_writes_a_smaller_working_model(tmp_path):
-    from handpose.models.onnx_export import export_onnx
+    from handpose.onnx_graph import export_onnx
 
     model = create_model("crossinfonet_base", skeleton="nyu14", input_size=32).eval()
     fp32 = export_onnx(model, tmp_path / "m.onnx")

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from handpose.codecs import uvz as uvz_codec
+from handpose.contract import BoxCrop, Contract
 from handpose.errors import HandposeError
 from handpose.geometry import Camera
 from handpose.inference import Estimator
@@ -32,18 +33,17 @@ class Oracle(nn.Module):
 
 
 def _estimator(scale_mm: float | None) -> Estimator:
-    skel = get("canonical21")
-    contract = {
-        "model": "oracle",
-        "modality": "rgb",
-        "skeleton": skel.name,
-        "joint_names": list(skel.joint_names),
-        "input_size": SIZE,
-        "output_space": "uvz",
-        "camera": CAMERA.to_dict(),
-        "crop": {"kind": "keypoint_box", "transform_kwargs": {}},
-        "hand_scale_mm": scale_mm,
-    }
+    contract = Contract(
+        model="oracle",
+        skeleton="canonical21",
+        modality="rgb",
+        input_size=SIZE,
+        output_space="uvz",
+        crop=BoxCrop(),
+        in_channels=3,
+        camera=CAMERA.to_dict(),
+        hand_scale_mm=scale_mm,
+    )
     return Estimator(Oracle(), contract)
 
 

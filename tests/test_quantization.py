@@ -11,7 +11,7 @@ import torch
 
 from handpose.models import create_model
 from handpose.models.depth_layers import fold_batchnorm
-from handpose.models.onnx_export import onnx_bytes, ort_session
+from handpose.onnx_graph import onnx_bytes, ort_session
 from handpose.quantization.finetune import prepare_for_int8
 from handpose.quantization.simulate import ActivationFakeQuant, QuantSimulation, WeightFakeQuant
 from handpose.quantization.static import quantize_static_onnx
@@ -125,7 +125,7 @@ def test_simulation_rounds_like_the_static_int8_graph() -> None:
         assert np.allclose(plain, net(x)["joints"].numpy(), atol=1e-6)
     sim.remove()
     # The graph without the fully connected layers' block-wise int8 (this toy has none to match).
-    with mock.patch("handpose.models.onnx_export.quantize_onnx", lambda data, mode: data):
+    with mock.patch("handpose.onnx_graph.quantize_onnx", lambda data, mode: data):
         int8 = quantize_static_onnx(onnx_bytes(net, input_size=SIZE, joints_only=True), crops)
     (ort_int8,) = ort_session(int8).run(["joints"], {"image": crops[:8]})
     rounding = np.abs(plain - ort_int8).mean()

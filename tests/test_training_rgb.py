@@ -61,7 +61,7 @@ def test_learnable_groups_train_evaluate_export(tmp_path: Path) -> None:
     from handpose.inference import Estimator
 
     est = Estimator.load(tmp_path / "package")
-    assert est.modality == "rgb" and est.contract["output_space"] == "uvz"
+    assert est.modality == "rgb" and est.contract.output_space == "uvz"
     assert abs(float(est.network.temperature) - ckpt["temperature"]) < 1e-6
 
     # The package knows the training hands' size, and predicts an unlabelled photo from a hand box alone.
@@ -70,7 +70,7 @@ def test_learnable_groups_train_evaluate_export(tmp_path: Path) -> None:
 
     reader = open_dataset("synthetic", train_data, "train")
     _, scales = root_and_scale(reader.labels_xyz().astype(np.float64), reader.skeleton)
-    assert abs(est.contract["hand_scale_mm"] - np.median(scales)) < 0.01
+    assert abs(est.contract.hand_scale_mm - np.median(scales)) < 0.01
     frame = open_dataset("synthetic", test_data, "all")[0]
     uv = frame.joints_uvd[:, :2]
     lo, hi = uv.min(0) - 10, uv.max(0) + 10

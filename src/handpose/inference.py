@@ -1,8 +1,9 @@
 """Run a trained model on new images: :class:`Estimator`.
 
-An estimator loads a model package (``handpose export``) or a training checkpoint, and preprocesses
-every input with the preprocessing contract stored inside it — the same crop transform training
-used — so nothing but the model file (and the camera intrinsics of the input) is needed.
+An estimator loads a model package (``handpose export``) or a training checkpoint
+(:mod:`handpose.loading`), and preprocesses every input with the transform its preprocessing contract
+describes, the one training used, so nothing but the model file (and the camera intrinsics of the
+input) is needed. Outputs go back to camera space through :func:`handpose.codecs.decode_batch`.
 
 Example:
     >>> from handpose import Estimator
@@ -13,9 +14,7 @@ Example:
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,46 +22,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from handpose.contract import Contract
 from handpose.errors import HandposeError
 from handpose.geometry import Camera, get_camera, xyz_to_uvd
+from handpose.loading import RUNTIMES, open_model
+from handpose.prediction import Prediction
 
-PACKAGE_JSON = "model.json"
-PACKAGE_WEIGHTS = "model.safetensors"
-PACKAGE_ONNX = "model.onnx"
-PACKAGE_ONNX_INT8 = "model.int8.onnx"
-RUNTIMES = ("torch", "onnx", "onnx-int8")
-PACKAGE_FORMAT = "handpose-model"
-
-
-@dataclass
-class Prediction:
-    """Joints of one hand.
-
-    Attributes:
-        xyz: ``(J, 3)`` camera-space mm (x right, y down, z forward).
-        uvd: ``(J, 3)`` pixel column, row and depth mm in the input image.
-        joint_names: Names in the model's skeleton order.
-        skeleton: Skeleton name.
-        center_xyz: Crop centre used, mm (depth models).
-        extras: Crop geometry and anything model-specific.
-    """
-
-    xyz: np.ndarray
-    uvd: np.ndarray
-    joint_names: list[str]
-    skeleton: str
-    center_xyz: np.ndarray | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "skeleton": self.skeleton,
-            "joint_names": self.joint_names,
-            "xyz_mm": np.round(self.xyz, 3).tolist(),
-            "uvd": np.round(self.uvd, 3).tolist(),
-            "center_xyz_mm": None if self.center_xyz is None else np.round(self.center_xyz, 3).tolist(),
-            **self.extras,
-        }
+__all__ = ["RUNTIMES", "Estimator", "Prediction"]
 
 
 class Estimator:
@@ -79,7 +45,7 @@ class Estimator:
     def __init__(
         self,
         network: nn.Module | None,
-        contract: dict[str, Any],
+        contract: Contract,
         info: dict[str, Any] | None = None,
         device: str = "cpu",
         onnx_session: Any | None = None,
@@ -92,7 +58,6 @@ class Estimator:
         self.scale_override_mm: float | None = None
         self._transforms: dict[str, Any] = {}
 
-    # -- loading -------------------------------------------------------------------------------
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu", runtime: str = "torch") -> Estimator:
         """Load a model package folder (or its ``model.json``) or a ``.ckpt`` training checkpoint.
@@ -104,54 +69,30 @@ class Estimator:
                 (the int8 graph of packages exported with ``--quantize int8``).
 
         Raises:
-            HandposeError: Missing, corrupt or unsafe files, weights that do not fit the model, an
-                unavailable device or runtime.
+            HandposeError: Missing, corrupt, changed or unsafe files, weights that do not fit the
+                model, an unavailable device or runtime.
         """
-        if device not in ("cpu", "cuda"):
-            raise HandposeError(f"unknown device {device!r}; use cpu or cuda")
-        if device == "cuda" and not torch.cuda.is_available():
-            raise HandposeError("--device cuda requested but no CUDA device is available")
-        if runtime not in RUNTIMES:
-            raise HandposeError(f"unknown runtime {runtime!r}; use one of: {', '.join(RUNTIMES)}")
-        path = Path(path)
-        if path.is_dir() or path.name == PACKAGE_JSON:
-            folder = path if path.is_dir() else path.parent
-            contract, weights, info = read_package(folder)
-            onnx_path = folder / (PACKAGE_ONNX_INT8 if runtime == "onnx-int8" else PACKAGE_ONNX)
-        elif path.exists():
-            from handpose.training.checkpoint import read_checkpoint
-
-            contract, weights, meta = read_checkpoint(path)
-            info = {"source": str(path), "metrics": {"val_mean_error_mm": meta["val_mean_error_mm"]}, **meta}
-            onnx_path = None
-        else:
-            raise HandposeError("model not found (expected a package folder or a .ckpt file)", path)
-        if runtime != "torch":
-            if onnx_path is None or not onnx_path.is_file():
-                option = "--quantize int8 (or made by handpose quantize)" if runtime == "onnx-int8" else "--onnx"
-                raise HandposeError(f"--runtime {runtime} needs a package exported with {option}", path)
-            return cls(None, contract, info, device, onnx_session=_onnx_session(onnx_path, device))
-        network = build_loaded_network(contract, weights, str(path), info.get("temperature"))
-        return cls(network.to(device), contract, info, device)
+        loaded = open_model(path, device, runtime)
+        return cls(loaded.network, loaded.contract, loaded.info, device, onnx_session=loaded.session)
 
     # -- properties ----------------------------------------------------------------------------
     @property
     def modality(self) -> str:
-        return str(self.contract["modality"])
+        return self.contract.modality
 
     @property
     def skeleton(self) -> str:
-        return str(self.contract["skeleton"])
+        return self.contract.skeleton
 
     @property
     def joint_names(self) -> list[str]:
         from handpose import skeleton as skeletons
 
-        return list(self.contract.get("joint_names") or skeletons.get(self.skeleton).joint_names)
+        return list(self.contract.joint_names or skeletons.get(self.skeleton).joint_names)
 
     @property
     def input_size(self) -> int:
-        return int(self.contract["input_size"])
+        return self.contract.input_size
 
     # -- running -------------------------------------------------------------------------------
     @torch.inference_mode()
@@ -161,16 +102,32 @@ class Estimator:
             arr = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
             (out,) = self.onnx_session.run(["joints"], {"image": arr.astype(np.float32)})
             return np.asarray(out, dtype=np.float64)
-        assert self.network is not None
+        if self.network is None:
+            raise HandposeError("the estimator has neither a network nor an ONNX session")
         x = torch.as_tensor(images, dtype=torch.float32, device=self.device)
         if self.device.type == "cpu":
             x = x.contiguous(memory_format=torch.channels_last)
         return self.network(x)["joints"].float().cpu().numpy().astype(np.float64)
 
+    def decode_batch(self, outputs: np.ndarray, batch: Mapping[str, Any]) -> np.ndarray:
+        """Network outputs ``(B, J, 3)`` -> camera mm, with the stacked crop geometry of the batch."""
+        from handpose.codecs import decode_batch
+
+        geometry = {k: np.asarray(v) for k, v in batch.items()}
+        decoded = decode_batch(
+            np.asarray(outputs, dtype=np.float64),
+            geometry,
+            self.contract.output_space,
+            crop_size=self.input_size,
+            skeleton=self.skeleton,
+        )
+        return np.asarray(decoded, dtype=np.float64)
+
     def transform(self, center_given: bool) -> Any:
+        """The contract's evaluation transform; for depth, with the given centre or one found in the depth."""
         key = "given" if center_given else "detect"
         if key not in self._transforms:
-            from handpose.training.contract import make_transform
+            from handpose.transforms import make_transform
 
             center = key if self.modality == "depth" else None
             self._transforms[key] = make_transform(self.contract, train=False, augment=False, center=center)
@@ -184,7 +141,11 @@ class Estimator:
         box: Sequence[float] | None = None,
         hand: str = "right",
     ) -> dict[str, np.ndarray]:
-        """One input image -> the model's crop and its geometry (a :mod:`handpose.batch` row)."""
+        """One input image -> the model's crop and its geometry (a :mod:`handpose.batch` row).
+
+        The image goes through the same transform as training crops, so the same missing-depth
+        policy applies to user arrays (NaN and zero depth never reach the network as numbers).
+        """
         from handpose.datasets.base import Sample
 
         cam = self._camera(camera)
@@ -202,18 +163,18 @@ class Estimator:
             camera=cam,
             skeleton=self.skeleton,
             frame_id="input",
-            modality=self.modality,  # type: ignore[arg-type]
+            modality="depth",
             center_xyz=center_xyz,
         )
-        return self.transform(center_xyz is not None)(sample, None)
+        return dict(self.transform(center_xyz is not None)(sample, None))
 
     def _rgb_row(self, image: np.ndarray, cam: Camera, box: Sequence[float] | None, hand: str) -> dict[str, np.ndarray]:
         """The crop of a photo's hand box (default: the whole image, for photos already cropped to the hand)."""
         if hand not in ("left", "right"):
             raise HandposeError(f"hand must be left or right, got {hand!r}")
-        if self.contract["output_space"] != "uvz":
+        if self.contract.output_space != "uvz":
             raise HandposeError(
-                f"model {self.contract['model']!r} predicts root-relative joints only; unlabelled photos need a "
+                f"model {self.contract.model!r} predicts root-relative joints only; unlabelled photos need a "
                 "2.5D model (Learnable Groups); evaluate this one on a dataset instead"
             )
         h, w = image.shape[:2]
@@ -222,15 +183,17 @@ class Estimator:
             raise HandposeError(f"the hand box needs a positive width and height, got {list(box or [])}")
         # The box pixel grid: pixel centres at integers, so the box's middle is x + (w - 1) / 2.
         middle = np.array([x + (bw - 1.0) / 2.0, y + (bh - 1.0) / 2.0])
-        row = self.transform(False).crop_box(image, cam, middle, max(bw, bh), left=hand == "left")
+        row = dict(self.transform(False).crop_box(image, cam, middle, max(bw, bh), left=hand == "left"))
         row["left"] = np.array(hand == "left")
+        # No label gives the hand's size: the decoder lifts the 2.5D joints with the assumed one.
+        row["scale"] = np.array(self.hand_scale_mm())
         return row
 
     def hand_scale_mm(self) -> float:
         """Length of the skeleton's scale bone (middle MCP-PIP) assumed for unlabelled RGB photos, mm."""
         if self.scale_override_mm is not None:
             return float(self.scale_override_mm)
-        stored = self.contract.get("hand_scale_mm")
+        stored = self.contract.hand_scale_mm
         if not stored:
             raise HandposeError(
                 "the model stores no hand scale (the training data's median middle MCP-PIP length); "
@@ -249,7 +212,7 @@ class Estimator:
         """Joints for one image.
 
         Args:
-            image: Depth ``(H, W)`` in mm (0 = missing) or RGB ``(H, W, 3)`` uint8.
+            image: Depth ``(H, W)`` in mm (0 or NaN = missing) or RGB ``(H, W, 3)`` uint8.
             camera: Intrinsics of ``image`` (a :class:`Camera`, preset name or ``"fx,fy,cx,cy"``);
                 defaults to the training camera.
             center: Hand centre in camera mm (depth); found in the depth when omitted.
@@ -292,33 +255,23 @@ class Estimator:
             )
         return preds
 
-    def decode(self, output: np.ndarray, row: dict[str, np.ndarray]) -> np.ndarray:
+    def decode(self, output: np.ndarray, row: Mapping[str, Any]) -> np.ndarray:
         """One output ``(J, 3)`` -> camera mm, with the crop geometry of its ``row``."""
-        space = self.contract["output_space"]
-        if space == "cube":
-            from handpose.codecs import cube as cube_codec
-
-            return np.asarray(
-                cube_codec.decode(output, row["center_xyz"], row["cube"], row["rotation_deg"], row["camera"])
-            )
-        from handpose.codecs import uvz as uvz_codec
-
-        if "left" in row:
-            # An unlabelled photo: the root depth follows from the 2.5D joints and the assumed hand scale.
+        geometry = {k: np.asarray(v)[None] for k, v in row.items() if k not in ("image", "left")}
+        xyz = self.decode_batch(np.asarray(output)[None], geometry)[0]
+        if bool(row.get("left", False)):
+            # Left hands were mirrored into the right-hand crop; mirror the joints back.
             from handpose.transforms.rgb import mirror_xyz
 
-            xyz = uvz_codec.lift_uvz(output, row["K_crop"], self.input_size, self.skeleton, self.hand_scale_mm())
-            return mirror_xyz(xyz) if bool(row["left"]) else xyz
-        return np.asarray(
-            uvz_codec.decode_batch(output[None], {k: np.asarray(v)[None] for k, v in row.items()}, space)
-        )[0]
+            xyz = mirror_xyz(xyz)
+        return np.asarray(xyz)
 
     def _camera(self, camera: Camera | str | None) -> Camera:
         if camera is None:
-            stored = self.contract.get("camera")
+            stored = self.contract.camera
             if not stored:
                 raise HandposeError("the model stores no camera; pass the input's intrinsics (--camera)")
-            return Camera.from_dict(stored)
+            return Camera.from_dict(dict(stored))
         return get_camera(camera)
 
     def _check_image(self, image: np.ndarray) -> np.ndarray:
@@ -326,100 +279,9 @@ class Estimator:
         if self.modality == "depth":
             if image.ndim != 2:
                 raise HandposeError(
-                    f"model {self.contract['model']!r} takes depth images (H x W, mm); got shape {image.shape}"
+                    f"model {self.contract.model!r} takes depth images (H x W, mm); got shape {image.shape}"
                 )
             return image.astype(np.float32)
         if image.ndim != 3 or image.shape[2] != 3:
-            raise HandposeError(
-                f"model {self.contract['model']!r} takes RGB images (H x W x 3); got shape {image.shape}"
-            )
+            raise HandposeError(f"model {self.contract.model!r} takes RGB images (H x W x 3); got shape {image.shape}")
         return image
-
-
-def decode_rows(contract: dict[str, Any], outputs: np.ndarray, batch: dict[str, np.ndarray]) -> np.ndarray:
-    """Network outputs ``(B, J, 3)`` -> camera mm, with the stacked crop geometry of the batch."""
-    space = contract["output_space"]
-    if space == "cube":
-        from handpose.codecs import cube as cube_codec
-
-        decoded = cube_codec.decode(outputs, batch["center_xyz"], batch["cube"], batch["rotation_deg"], batch["camera"])
-        return np.asarray(decoded, dtype=np.float64)
-    from handpose.codecs import uvz as uvz_codec
-
-    geometry = {k: np.asarray(v, dtype=np.float64) for k, v in batch.items() if k != "image"}
-    geometry["image"] = np.asarray(batch["image"])
-    return np.asarray(uvz_codec.decode_batch(np.asarray(outputs, dtype=np.float64), geometry, space), dtype=np.float64)
-
-
-def build_loaded_network(
-    contract: dict[str, Any], weights: dict[str, torch.Tensor], source: str, temperature: float | None = None
-) -> nn.Module:
-    """The contract's network with ``weights`` loaded strictly, in eval mode."""
-    from handpose.training.module import build_network
-
-    network = build_network(contract, initial_weights=False)
-    missing, unexpected = _compare_keys(network, weights)
-    if missing or unexpected:
-        raise HandposeError(
-            f"weights do not fit model {contract['model']!r} "
-            f"({len(missing)} missing, {len(unexpected)} unexpected, e.g. {(missing or unexpected)[0]})",
-            source,
-        )
-    try:
-        network.load_state_dict(weights, strict=True)
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()
-        raise HandposeError(
-            f"weights do not fit model {contract['model']!r}: {first[-1].strip()[:160]}", source
-        ) from None
-    if temperature is not None and hasattr(network, "set_temperature"):
-        network.set_temperature(float(temperature))
-    return network.eval()
-
-
-def _compare_keys(network: nn.Module, weights: dict[str, torch.Tensor]) -> tuple[list[str], list[str]]:
-    expected = set(network.state_dict())
-    given = set(weights)
-    return sorted(expected - given), sorted(given - expected)
-
-
-def read_package(folder: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor], dict[str, Any]]:
-    """The contract, weights and metadata of a model package folder."""
-    from handpose.training.contract import check_contract
-
-    meta_path = folder / PACKAGE_JSON
-    if not meta_path.is_file():
-        raise HandposeError(f"not a model package: {PACKAGE_JSON} missing", folder)
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise HandposeError(f"unreadable package description: {exc}", meta_path) from None
-    if not isinstance(meta, dict) or meta.get("format") != PACKAGE_FORMAT:
-        raise HandposeError(f"not a handpose model package (format should be {PACKAGE_FORMAT!r})", meta_path)
-    contract = check_contract(meta.get("contract"), str(meta_path))
-    weights_path = folder / PACKAGE_WEIGHTS
-    if not weights_path.is_file():
-        raise HandposeError(f"package weights missing ({PACKAGE_WEIGHTS})", folder)
-    try:
-        from safetensors.torch import load_file
-
-        weights = load_file(str(weights_path), device="cpu")
-    except Exception as exc:  # safetensors raises its own error types for corrupt headers
-        raise HandposeError(f"corrupt weights file: {str(exc).splitlines()[0][:160]}", weights_path) from None
-    info = {k: v for k, v in meta.items() if k != "contract"}
-    info["source"] = str(folder)
-    return contract, weights, info
-
-
-def _onnx_session(path: Path, device: str) -> Any:
-    try:
-        import onnxruntime as ort
-    except ImportError:  # pragma: no cover - a dependency
-        raise HandposeError("--runtime onnx needs the onnxruntime package") from None
-    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device == "cuda" else ["CPUExecutionProvider"]
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = max(1, min(torch.get_num_threads(), 4))
-    try:
-        return ort.InferenceSession(str(path), sess_options=options, providers=providers)
-    except Exception as exc:  # onnxruntime raises its own exception types for bad graphs
-        raise HandposeError(f"cannot load ONNX graph: {str(exc).splitlines()[0][:160]}", path) from None

@@ -84,7 +84,7 @@ def evaluate_model(request: EvaluationRequest) -> dict[str, Any]:
     report = evaluation_report(
         preds,
         model=str(request.model),
-        model_name=est.contract["model"],
+        model_name=est.contract.model,
         dataset=request.dataset,
         split=request.split,
         modality=est.modality,
@@ -164,8 +164,8 @@ def open_eval_dataset(
         given_centers: Crop depth frames on the reader's centre file instead of the contract's centre.
     """
     from handpose.datasets import open_dataset
-    from handpose.training.contract import make_transform
     from handpose.training.data import CropDataset
+    from handpose.transforms import make_transform
 
     try:
         reader = open_dataset(name, root, split, **(options or {}))
@@ -173,9 +173,7 @@ def open_eval_dataset(
         raise HandposeError(f"reader options {sorted(options or {})} do not fit the {name} reader: {exc}") from None
     modality = getattr(reader, "modality", est.modality)
     if modality != est.modality:
-        raise HandposeError(
-            f"model {est.contract['model']!r} takes {est.modality} images; dataset {name!r} is {modality}"
-        )
+        raise HandposeError(f"model {est.contract.model!r} takes {est.modality} images; dataset {name!r} is {modality}")
     center = "given" if given_centers and est.modality == "depth" else None
     transform = make_transform(est.contract, train=False, augment=False, center=center)
     return CropDataset(reader, transform, seed=0, skeleton=est.skeleton)
@@ -189,8 +187,6 @@ def predict_dataset(
     description: str = "evaluating",
 ) -> PredictionSet:
     """Run an :class:`~handpose.inference.Estimator` over a :class:`~handpose.training.data.CropDataset`."""
-    from handpose.inference import decode_rows
-
     n = len(dataset)
     if n == 0:
         raise HandposeError("the dataset split has no frames")
@@ -208,7 +204,7 @@ def predict_dataset(
                 pad = np.repeat(images[-1:], batch_size - len(rows), axis=0)
                 images = np.concatenate([images, pad])
             out = est.forward(images)[: len(rows)]
-            preds.append(decode_rows(est.contract, out, batch))
+            preds.append(est.decode_batch(out, batch))
             gts.append(batch["joints_xyz"].astype(np.float64))
             vis.append(batch.get("visible", np.ones(batch["joints_xyz"].shape[:2], bool)))
             outs.append(out)

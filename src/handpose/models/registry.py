@@ -22,6 +22,7 @@ from typing import Any, Literal
 from torch import nn
 
 from handpose import skeleton as skeletons
+from handpose.contract import Contract
 from handpose.errors import HandposeError
 
 OutputSpace = Literal["cube", "uvz", "rel"]
@@ -209,3 +210,17 @@ def create_model(name: str, skeleton: str | skeletons.Skeleton = "canonical21", 
     model.skeleton = skel
     model.init_kwargs = kwargs
     return model
+
+
+def build_network(contract: Contract, initial_weights: bool = True) -> nn.Module:
+    """The registered network a preprocessing contract names, built with the contract's arguments.
+
+    Args:
+        contract: The preprocessing contract (its sizes were bounded when it was read).
+        initial_weights: Load the pretrained backbone file named in ``model_kwargs["weights"]``. Off when
+            trained weights are loaded next anyway, so a package never needs the original file.
+    """
+    kwargs = dict(contract.model_kwargs)
+    if not initial_weights:
+        kwargs.pop("weights", None)
+    return create_model(contract.model, skeleton=contract.skeleton, **kwargs)

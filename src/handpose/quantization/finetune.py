@@ -25,20 +25,19 @@ import numpy as np
 import torch
 from torch import nn
 
+from handpose.contract import Contract
 from handpose.errors import HandposeError
 from handpose.quantization import DEFAULT_CALIBRATION, DEFAULT_LR, DEFAULT_STEPS
 from handpose.quantization.simulate import QuantSimulation
 
 
-def training_source(
-    contract: dict[str, Any], dataset: str | None, root: str | None, split: str | None
-) -> dict[str, Any]:
+def training_source(contract: Contract, dataset: str | None, root: str | None, split: str | None) -> dict[str, Any]:
     """Dataset, root, split and frame count to fine-tune on, defaulting to the checkpoint's training data.
 
     With the defaults only the frames the checkpoint trained on are used (when training split off its
     validation frames, they are the end of the split and stay unseen).
     """
-    recorded = contract.get("training_data") or {}
+    recorded = dict(contract.training_data)
     if dataset and dataset != recorded.get("dataset") and not root:
         raise HandposeError(f"--root DIR is needed with --data {dataset} (the checkpoint trained on other data)")
     name, root = dataset or recorded.get("dataset"), root or recorded.get("root")
@@ -50,22 +49,22 @@ def training_source(
     return {"dataset": name, "root": str(root), "split": split, "frames": frames}
 
 
-def open_training_crops(contract: dict[str, Any], source: dict[str, Any]) -> Any:
+def open_training_crops(contract: Contract, source: dict[str, Any]) -> Any:
     """Augmented training crops of ``source`` (from :func:`training_source`)."""
     from handpose.datasets import open_dataset
-    from handpose.training.contract import make_transform
     from handpose.training.data import CropDataset
+    from handpose.transforms import make_transform
 
     reader = open_dataset(source["dataset"], source["root"], source["split"])
     frames = source.get("frames")
     indices = np.arange(min(len(reader), int(frames))) if frames else None
     transform = make_transform(contract, train=True, augment=True)
-    return CropDataset(reader, transform, seed=0, indices=indices, skeleton=contract["skeleton"])
+    return CropDataset(reader, transform, seed=0, indices=indices, skeleton=contract.skeleton)
 
 
-def calibration_crops(contract: dict[str, Any], dataset: Any, count: int) -> np.ndarray:
+def calibration_crops(contract: Contract, dataset: Any, count: int) -> np.ndarray:
     """``count`` crops of ``dataset``'s frames, evenly spread, as the deployed model sees them (no augmentation)."""
-    from handpose.training.contract import make_transform
+    from handpose.transforms import make_transform
 
     if count < 1:
         raise HandposeError(f"--calibration must be at least 1, got {count}")
@@ -76,7 +75,7 @@ def calibration_crops(contract: dict[str, Any], dataset: Any, count: int) -> np.
 
 def prepare_for_int8(network: nn.Module) -> nn.Module:
     """An eval-mode copy with BatchNorm folded into the convolutions (kept as biases) and only ``joints`` computed."""
-    from handpose.models.depth_layers import fold_batchnorm
+    from handpose.models.batchnorm_folding import fold_batchnorm
 
     folded = fold_batchnorm(network, keep_modules=True)
     if hasattr(folded, "joints_only"):
@@ -166,7 +165,7 @@ def finetune(
 class Int8Start:
     """A depth checkpoint made ready for int8 work (:func:`load_for_int8`)."""
 
-    contract: dict[str, Any]
+    contract: Contract
     meta: dict[str, Any]
     network: nn.Module
     """BatchNorm-folded, ``joints`` only (:func:`prepare_for_int8`)."""
@@ -190,16 +189,16 @@ def load_for_int8(
     Raises:
         HandposeError: Not a depth model, no usable training data, or fewer than one calibration crop.
     """
-    from handpose.inference import build_loaded_network
-    from handpose.training.checkpoint import read_checkpoint
+    from handpose.checkpoint_file import read_checkpoint
+    from handpose.loading import load_network
 
     contract, weights, meta = read_checkpoint(checkpoint)
-    if contract.get("output_space") != "cube" or contract.get("modality") != "depth":
+    if contract.output_space != "cube" or contract.modality != "depth":
         raise HandposeError(
-            f"static int8 quantisation supports the depth models; {contract.get('model')!r} is {contract.get('modality')}",
+            f"static int8 quantisation supports the depth models; {contract.model!r} is {contract.modality}",
             checkpoint,
         )
-    network = prepare_for_int8(build_loaded_network(contract, weights, str(checkpoint), meta.get("temperature")))
+    network = prepare_for_int8(load_network(contract, weights, str(checkpoint), meta.get("temperature")))
     source = training_source(contract, dataset, root, split)
     train_crops = open_training_crops(contract, source)
     crops = calibration_crops(contract, train_crops, calibration)
@@ -223,7 +222,7 @@ def quantize_checkpoint(
     Returns:
         The package's ``model.json`` content.
     """
-    from handpose.export import write_package
+    from handpose.export import package_network
 
     start = load_for_int8(checkpoint, dataset, root, split, calibration)
     finetune(start.network, start.train_crops, start.calibration, steps, lr, batch_size, progress=progress)
@@ -235,7 +234,7 @@ def quantize_checkpoint(
         "calibration_frames": len(start.calibration),
         "data": {**start.source, "frames": len(start.train_crops)},
     }
-    return write_package(
+    return package_network(
         start.network,
         start.contract,
         start.meta,

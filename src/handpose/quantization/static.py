@@ -32,7 +32,7 @@ def quantize_static_onnx(data: bytes, calibration: np.ndarray, input_name: str =
     learnt exactly these ranges.
 
     Args:
-        data: fp32 ONNX bytes (:func:`handpose.models.onnx_export.onnx_bytes`).
+        data: fp32 ONNX bytes (:func:`handpose.onnx_graph.onnx_bytes`).
         calibration: ``(N, C, S, S)`` float32 model inputs (real crops: random input has other ranges).
         input_name: The graph's input.
 
@@ -43,7 +43,7 @@ def quantize_static_onnx(data: bytes, calibration: np.ndarray, input_name: str =
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from handpose.models.onnx_export import quantize_onnx
+    from handpose.onnx_graph import quantize_onnx
 
     crops = np.asarray(calibration, dtype=np.float32)
     if crops.ndim != 4 or not len(crops):

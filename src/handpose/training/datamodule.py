@@ -17,10 +17,11 @@ import lightning as L
 import numpy as np
 from torch.utils.data import DataLoader
 
+from handpose.contract import Contract
 from handpose.errors import HandposeError
 from handpose.training.config import RunConfig
-from handpose.training.contract import make_transform
 from handpose.training.data import CropDataset, EpochSampler, worker_init
+from handpose.transforms import make_transform
 
 STREAM = "synthetic_stream"
 
@@ -87,7 +88,7 @@ class PoseDataModule(L.LightningDataModule):
         self.val_reader: Any = None
         self.train_indices: np.ndarray = np.zeros(0, dtype=np.int64)
         self.val_indices: np.ndarray = np.zeros(0, dtype=np.int64)
-        self.contract: dict[str, Any] | None = None
+        self.contract: Contract | None = None
 
     # -- readers -------------------------------------------------------------------------------
     def open(self) -> dict[str, Any]:
@@ -141,19 +142,21 @@ class PoseDataModule(L.LightningDataModule):
             facts["hand_scale_mm"] = median_hand_scale(self.train_reader, self.train_indices)
         return facts
 
-    def use_contract(self, contract: dict[str, Any]) -> None:
-        self.contract = contract
+    def use_contract(self, contract: Contract | dict[str, Any]) -> None:
+        self.contract = (
+            contract if isinstance(contract, Contract) else Contract.from_dict(contract, "the run's contract")
+        )
 
     # -- datasets ------------------------------------------------------------------------------
     def train_dataset(self) -> CropDataset:
         assert self.contract is not None, "call use_contract() first"
         transform = make_transform(self.contract, train=True, augment=self.cfg.data.augment)
-        return CropDataset(self.train_reader, transform, self.cfg.seed, self.train_indices, self.contract["skeleton"])
+        return CropDataset(self.train_reader, transform, self.cfg.seed, self.train_indices, self.contract.skeleton)
 
     def val_dataset(self) -> CropDataset:
         assert self.contract is not None, "call use_contract() first"
         transform = make_transform(self.contract, train=False, augment=False)
-        return CropDataset(self.val_reader, transform, self.cfg.seed + 1, self.val_indices, self.contract["skeleton"])
+        return CropDataset(self.val_reader, transform, self.cfg.seed + 1, self.val_indices, self.contract.skeleton)
 
     def _rank(self) -> tuple[int, int]:
         trainer = self.trainer

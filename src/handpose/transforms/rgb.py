@@ -35,36 +35,47 @@ loader (``datasets/RHD.py``, Li et al. AAAI'21):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Literal
 
 import cv2
 import numpy as np
 
+from handpose import contract as contract_defaults
 from handpose import skeleton as skeletons
 from handpose.codecs import uvz as uvz_codec
 from handpose.datasets.base import Sample
 from handpose.errors import HandposeError
 from handpose.geometry import Camera, uvd_to_xyz, xyz_to_uvd
 
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+# The pixel normalisation comes from the preprocessing contract; these are its defaults.
+IMAGENET_MEAN = np.asarray(contract_defaults.IMAGENET_MEAN, dtype=np.float32)
+IMAGENET_STD = np.asarray(contract_defaults.IMAGENET_STD, dtype=np.float32)
 
 CropFrom = Literal["keypoints", "mask"]
 
-# uint8 value -> normalised float per channel: a table lookup instead of float arithmetic per pixel.
-_NORMALISE_LUTS = tuple(
-    np.ascontiguousarray(((np.arange(256, dtype=np.float32) / 255.0 - m) / sd).reshape(256, 1).astype(np.float32))
-    for m, sd in zip(IMAGENET_MEAN, IMAGENET_STD)
-)
+
+def normalisation_luts(
+    mean: Sequence[float] = contract_defaults.IMAGENET_MEAN,
+    std: Sequence[float] = contract_defaults.IMAGENET_STD,
+    scale: float = 1 / 255,
+) -> tuple[np.ndarray, ...]:
+    """uint8 value -> ``(value * scale - mean) / std`` per channel: a table lookup instead of float arithmetic per pixel."""
+    values = np.arange(256, dtype=np.float64) * scale
+    return tuple(
+        np.ascontiguousarray(((values - m) / sd).reshape(256, 1).astype(np.float32)) for m, sd in zip(mean, std)
+    )
 
 
-def normalise_image(crop: np.ndarray) -> np.ndarray:
-    """``(S, S, 3)`` uint8 RGB -> ``(3, S, S)`` float32, ImageNet mean/std."""
+_NORMALISE_LUTS = normalisation_luts()
+
+
+def normalise_image(crop: np.ndarray, luts: tuple[np.ndarray, ...] = _NORMALISE_LUTS) -> np.ndarray:
+    """``(S, S, 3)`` uint8 RGB -> ``(3, S, S)`` float32 through :func:`normalisation_luts` (default: ImageNet)."""
     out = np.empty((3, *crop.shape[:2]), dtype=np.float32)
     for c, plane in enumerate(cv2.split(crop)):
-        out[c] = cv2.LUT(plane, _NORMALISE_LUTS[c])
+        out[c] = cv2.LUT(plane, luts[c])
     return out
 
 
@@ -144,6 +155,9 @@ class RGBCropTransform:
         crop_from: ``"keypoints"`` (visible ones; the mask box if none) or ``"mask"`` (the hand mask's
             box where the sample has ``extras["mask"]``, else keypoints).
         output_space: What ``"joints"`` holds: ``"uvz"`` or ``"rel"``.
+        mean: Per-channel mean of the pixel normalisation (the contract's).
+        std: Per-channel standard deviation of the pixel normalisation.
+        scale: Factor from uint8 pixel values to the units of ``mean`` and ``std``.
     """
 
     def __init__(
@@ -163,6 +177,9 @@ class RGBCropTransform:
         hue: float = 0.1,
         crop_from: CropFrom = "keypoints",
         output_space: str = "uvz",
+        mean: Sequence[float] = contract_defaults.IMAGENET_MEAN,
+        std: Sequence[float] = contract_defaults.IMAGENET_STD,
+        scale: float = 1 / 255,
     ) -> None:
         if int(out_size) < 8:
             raise HandposeError(f"crop size must be at least 8 pixels, got {out_size}")
@@ -186,6 +203,7 @@ class RGBCropTransform:
         self.hue = float(hue)
         self.crop_from = crop_from
         self.output_space = output_space
+        self.normalisation_luts = normalisation_luts(mean, std, scale)
 
     # -- geometry -----------------------------------------------------------------------------------
     def _joints_in_target(self, sample: Sample) -> tuple[np.ndarray, np.ndarray, str]:
@@ -332,7 +350,10 @@ class RGBCropTransform:
         m[:2, 2] = self.out_size / 2.0 - 0.5 - s * center
         crop = self._warp(image, m, left)
         k_crop = crop_intrinsics(camera, m, s)
-        return {"image": normalise_image(crop).astype(np.float32), "K_crop": k_crop.astype(np.float32)}
+        return {
+            "image": normalise_image(crop, self.normalisation_luts).astype(np.float32),
+            "K_crop": k_crop.astype(np.float32),
+        }
 
     def _targets(
         self, crop: np.ndarray, xyz: np.ndarray, visible: np.ndarray, k_crop: np.ndarray, skel_name: str
@@ -350,7 +371,7 @@ class RGBCropTransform:
                 joints_crop[:, :2] = uvz_codec.pixels_to_unit(uv, self.out_size)
                 joints_rel = np.full_like(xyz, np.nan)
         out = {
-            "image": normalise_image(crop),
+            "image": normalise_image(crop, self.normalisation_luts),
             "joints": joints_crop if self.output_space == "uvz" else joints_rel,
             "joints_crop": joints_crop,
             "joints_rel": joints_rel,
