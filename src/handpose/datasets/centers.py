@@ -1,9 +1,7 @@
-"""Hand centres for cube crops: from the depth image, from ground-truth joints, or from published files.
+"""Published hand centres for cube crops, read from their files.
 
-- :func:`center_of_mass` / :func:`refine_center` / :func:`detect_center`: the DeepPrior++ approach
-  (``util/handdetector.py``): the centre of mass (mean pixel position and mean depth) of the valid
-  pixels inside a depth band, refined by re-cropping a shrinking cube around the current estimate.
-- :func:`joint_center`: one ground-truth joint (or the mean of the finite joints).
+(Centres found in the depth or taken from the labels are :mod:`handpose.hand_center`'s.)
+
 - :func:`load_centers`: precomputed centre files — V2V-PoseNet's ``center_*_refined.txt`` (one
   ``x y z`` line per frame in *world* mm as V2V writes them, ``invalid`` for frames without a hand)
   and A2J's ``*_center_test.mat`` (key ``centre_pixel``, ``N x 1 x 3`` pixel u, v and depth mm).
@@ -17,104 +15,15 @@ from pathlib import Path
 import numpy as np
 
 from handpose.errors import HandposeError
-from handpose.geometry import Camera, CubeCrop, uvd_to_xyz
-
-# DeepPrior++'s calculateCoM band limits, mm.
-MIN_DEPTH_MM = 10.0
-MAX_DEPTH_MM = 1500.0
-
-
-def center_of_mass(
-    depth: np.ndarray, min_depth: float = MIN_DEPTH_MM, max_depth: float = MAX_DEPTH_MM
-) -> np.ndarray | None:
-    """Mean ``(u, v, d)`` of the pixels with ``min_depth <= d <= max_depth``; ``None`` if there are none."""
-    mask = (depth >= min_depth) & (depth <= max_depth)
-    count = int(np.count_nonzero(mask))
-    if count == 0:
-        return None
-    # Row and column sums instead of np.nonzero: no index arrays, same means.
-    per_row = mask.sum(axis=1, dtype=np.float64)
-    per_col = mask.sum(axis=0, dtype=np.float64)
-    v = float(per_row @ np.arange(mask.shape[0], dtype=np.float64)) / count
-    u = float(per_col @ np.arange(mask.shape[1], dtype=np.float64)) / count
-    d = float(np.sum(depth, where=mask, dtype=np.float64)) / count
-    return np.array([u, v, d])
-
-
-def _window(depth: np.ndarray, crop: CubeCrop) -> tuple[np.ndarray, int, int]:
-    """The image rows/columns the crop's box covers (clipped), with its top-left corner."""
-    u, v, _ = crop.center_uvd
-    half = crop.out_size / (2 * crop.scale)
-    h, w = depth.shape
-    x0, x1 = max(int(np.floor(u - half)), 0), min(int(np.ceil(u + half)) + 1, w)
-    y0, y1 = max(int(np.floor(v - half)), 0), min(int(np.ceil(v + half)) + 1, h)
-    if x1 <= x0 or y1 <= y0:
-        return depth[:0, :0], x0, y0
-    return depth[y0:y1, x0:x1], x0, y0
-
-
-def refine_center(
-    depth: np.ndarray, camera: Camera, center_xyz: np.ndarray, cube: float = 250.0, iterations: int = 3
-) -> np.ndarray:
-    """Move ``center_xyz`` to the centre of mass of the depth inside a cube around it, repeatedly.
-
-    Iteration ``k`` (0-based) uses a cube of ``cube * (iterations - k) / iterations`` (DeepPrior++'s
-    ``refineCoMIterative`` shrinks the cube the same way), keeping pixels inside the cube's depth band.
-    When a step finds no pixels the previous estimate is kept.
-
-    Returns:
-        ``(3,)`` camera mm.
-    """
-    current = np.asarray(center_xyz, dtype=np.float64).reshape(3)
-    for k in range(max(int(iterations), 1)):
-        size = cube * (iterations - k) / max(iterations, 1)
-        if not np.all(np.isfinite(current)) or current[2] <= 0:
-            break
-        crop = CubeCrop.around(current, size, camera)
-        window, x0, y0 = _window(depth, crop)
-        com = center_of_mass(window, current[2] - size / 2, current[2] + size / 2)
-        if com is None:
-            break
-        com[0] += x0
-        com[1] += y0
-        current = uvd_to_xyz(com, camera)
-    return current
-
-
-def detect_center(
-    depth: np.ndarray, camera: Camera, cube: float = 250.0, iterations: int = 3, near_percentile: float = 0.5
-) -> np.ndarray:
-    """Hand centre from the depth alone: the closest object, assumed to be the hand.
-
-    Takes the pixels within ``cube`` mm behind the nearest valid depth (a low percentile, so isolated
-    noise does not decide), their centre of mass, then :func:`refine_center`.
-
-    Raises:
-        HandposeError: The image has no valid depth in [10, 1500] mm.
-    """
-    valid = depth[(depth >= MIN_DEPTH_MM) & (depth <= MAX_DEPTH_MM)]
-    if valid.size == 0:
-        raise HandposeError("no valid depth in [10, 1500] mm to find the hand in")
-    near = float(np.percentile(valid, near_percentile))
-    com = center_of_mass(depth, near, near + cube)
-    if com is None:  # pragma: no cover - the band contains at least the percentile pixel
-        raise HandposeError("no valid depth near the camera to find the hand in")
-    return refine_center(depth, camera, uvd_to_xyz(com, camera), cube, iterations)
-
-
-def joint_center(joints_xyz: np.ndarray, index: int | None = None) -> np.ndarray:
-    """Joint ``index`` as the centre, or the mean of the finite joints when ``index`` is None or not finite.
-
-    Raises:
-        HandposeError: No joint is finite.
-    """
-    joints = np.asarray(joints_xyz, dtype=np.float64)
-    if index is not None and np.all(np.isfinite(joints[index])):
-        return joints[index].copy()
-    finite = np.all(np.isfinite(joints), axis=-1)
-    if not finite.any():
-        raise HandposeError("no finite joint to centre the crop on")
-    return joints[finite].mean(axis=0)
+from handpose.geometry import Camera, uvd_to_xyz
+from handpose.hand_center import (  # noqa: F401 - the centre finders' old import path
+    MAX_DEPTH_MM,
+    MIN_DEPTH_MM,
+    center_of_mass,
+    detect_center,
+    joint_center,
+    refine_center,
+)
 
 
 def load_v2v_centers(path: str | Path) -> np.ndarray:

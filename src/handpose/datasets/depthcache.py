@@ -25,6 +25,7 @@ import numpy as np
 from handpose.datasets.base import DatasetReader, Sample, register_dataset
 from handpose.errors import HandposeError
 from handpose.geometry import Camera
+from handpose.hand_center import CENTER_MODES, find_center
 from handpose.io import atomic_path, write_json_atomic
 
 CACHE_VERSION = 1
@@ -68,10 +69,10 @@ def build_depth_cache(
     Returns:
         The split folder written.
     """
-    from handpose.transforms.depth import DepthCropTransform
-
     if reader.modality != "depth":
         raise HandposeError(f"{reader.name}: only depth datasets can be cached, this one is {reader.modality}")
+    if center not in CENTER_MODES:
+        raise HandposeError(f"unknown centre mode {center!r}; use {', '.join(CENTER_MODES)}")
     if patch_size < 16 or margin < 1 or cube <= 0:
         raise HandposeError("cache needs patch_size >= 16, margin >= 1 and a positive cube")
     n = len(reader)
@@ -79,7 +80,6 @@ def build_depth_cache(
         raise HandposeError(f"{reader.name} {reader.split}: no frames to cache")
     folder = Path(out) / reader.split
     folder.mkdir(parents=True, exist_ok=True)
-    finder = DepthCropTransform(cube=cube, center=center)  # type: ignore[arg-type]
     labels: dict[str, list[Any]] = {k: [] for k in ("joints_xyz", "joints_uvd", "visibility", "cameras", "centers")}
     frame_ids: list[str] = []
     indices: Any = range(n)
@@ -91,7 +91,16 @@ def build_depth_cache(
         frames = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint16, shape=(n, patch_size, patch_size))
         for i in indices:
             sample = reader[i]
-            c = finder.find_center(sample, cube)
+            c = find_center(
+                sample.image,
+                sample.camera,
+                center,
+                cube,
+                sample.joints_xyz,
+                sample.skeleton,
+                sample.center_xyz,
+                frame_id=str(sample.frame_id),
+            )
             m = patch_geometry(c, sample.camera, cube, margin, patch_size)
             patch = cv2.warpAffine(
                 np.ascontiguousarray(sample.image, dtype=np.float32),

@@ -33,12 +33,11 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
-from handpose import skeleton as skeletons
 from handpose.codecs import cube as cube_codec
 from handpose.datasets.base import Sample
-from handpose.datasets.centers import detect_center, joint_center, refine_center
 from handpose.errors import HandposeError
 from handpose.geometry import CubeCrop
+from handpose.hand_center import find_center
 
 CenterMode = Literal["gt", "com", "detect", "given"]
 AUGMENT_MODES: tuple[str, ...] = ("rot", "scale", "shift", "none")
@@ -141,24 +140,18 @@ class DepthCropTransform:
         return float(rng.uniform(lo, hi))
 
     def find_center(self, sample: Sample, cube: float) -> np.ndarray:
-        depth, camera = sample.image, sample.camera
-        if self.center == "given":
-            if sample.center_xyz is None or not np.all(np.isfinite(sample.center_xyz)):
-                raise HandposeError(f"{sample.frame_id}: centre mode 'given' but the sample has no centre")
-            return np.asarray(sample.center_xyz, dtype=np.float64)
-        if self.center == "detect":
-            return detect_center(depth, camera, cube, self.com_iterations)
-        index = self.center_joint if self.center_joint is not None else skeletons.get(sample.skeleton).root_index
-        if self.center == "gt":
-            return joint_center(sample.joints_xyz, index)
-        # "com": start from the given centre, else the labels, else the depth alone.
-        if sample.center_xyz is not None and np.all(np.isfinite(sample.center_xyz)):
-            start = np.asarray(sample.center_xyz, dtype=np.float64)
-        elif np.any(np.all(np.isfinite(sample.joints_xyz), axis=-1)):
-            start = joint_center(sample.joints_xyz, index)
-        else:
-            return detect_center(depth, camera, cube, self.com_iterations)
-        return refine_center(depth, camera, start, cube, self.com_iterations)
+        return find_center(
+            sample.image,
+            sample.camera,
+            self.center,
+            cube,
+            sample.joints_xyz,
+            sample.skeleton,
+            sample.center_xyz,
+            self.center_joint,
+            self.com_iterations,
+            str(sample.frame_id),
+        )
 
     def choose_crop(self, sample: Sample, rng: np.random.Generator | None) -> CubeCrop:
         """The crop geometry for ``sample``, augmentation included."""
