@@ -132,3 +132,46 @@ def test_a2j_centre_files_drive_the_nyu_and_icvl_crops(tmp_path, rng):
     fx.write_icvl(icvl, rng, n_train=1, n_test=(702, 894))
     reader = open_dataset("icvl", icvl, "test", centers=icvl_file)
     np.testing.assert_allclose(reader[1595].center_xyz, CAMERAS["icvl"].uvd_to_xyz(load_a2j_centers(icvl_file)[1595]))
+
+
+def test_server_scored_splits_write_their_submissions(tmp_path, rng):
+    from handpose.evaluation.submission import read_pred_json
+
+    h19 = tmp_path / "h19"
+    fx.write_hands2019(h19, rng, n=8, n_test=2)
+    # As the configs do: test crops centred from the depth (here the hand box), never from labels.
+    ckpt = _train(tmp_path, "hands2019", h19, "data.eval_center=com")
+    out = tmp_path / "h19.json"
+    assert (
+        cli("evaluate", "--checkpoint", ckpt, "--dataset", "hands2019", "--root", h19, "--split", "test", "--json", out)
+        == 0
+    )
+    report = json.loads(out.read_text())
+    assert report["scored"] is False and report["frames"] == 2
+    lines = Path(report["submission"]).read_text().splitlines()
+    assert [line.split("\t")[0] for line in lines] == ["IMG_D00000000.png", "IMG_D00000001.png"]
+    assert all(len(line.split("\t")) == 64 for line in lines)
+
+    ho3d = tmp_path / "ho3d"
+    fx.write_ho3d(ho3d, rng, n_train=8, n_eval=2)
+    ckpt = _train(tmp_path, "ho3d", ho3d, "data.eval_center=com")
+    out = tmp_path / "ho3d.json"
+    assert (
+        cli(
+            "evaluate",
+            "--checkpoint",
+            ckpt,
+            "--dataset",
+            "ho3d",
+            "--root",
+            ho3d,
+            "--split",
+            "evaluation",
+            "--json",
+            out,
+        )
+        == 0
+    )
+    report = json.loads(out.read_text())
+    xyz, _ = read_pred_json(report["submission"])
+    assert xyz.shape == (2, 21, 3) and (xyz[..., 2] < 0).all()  # metres, OpenGL axes

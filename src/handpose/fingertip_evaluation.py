@@ -105,18 +105,6 @@ def evaluate_fingertips(
     return report
 
 
-def evaluate_fingertip_request(request: Any) -> dict[str, Any]:
-    """:func:`evaluate_fingertips` for an :class:`~handpose.model_evaluation.EvaluationRequest`."""
-    from handpose.inference import Estimator
-
-    if not request.root:
-        raise HandposeError("--root DIR is needed with --checkpoint")
-    est = Estimator.load(request.model, runtime=request.runtime)
-    return evaluate_fingertips(
-        est, request.dataset, str(request.root), request.split, str(request.model), request.json_path
-    )
-
-
 def report_lines(report: dict[str, Any]) -> list[str]:
     """The fingertip report in one line for a terminal."""
     return [

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from handpose import fingertip_evaluation
 from handpose.errors import HandposeError
 from handpose.evaluation.checkpoint import (
     PUBLIC_UVD,
@@ -23,6 +24,7 @@ from handpose.evaluation.checkpoint import (
     write_plots,
     write_public_uvd,
 )
+from handpose.evaluation.server import server_scored, write_server_submission
 from handpose.io import write_json_atomic
 
 GEOMETRY_KEYS = ("center_xyz", "cube", "rotation_deg", "camera", "root_xyz", "scale", "K_crop")
@@ -73,11 +75,18 @@ def evaluate_model(request: EvaluationRequest) -> dict[str, Any]:
     if not request.root:
         raise HandposeError("--root DIR is needed with --checkpoint")
     est = Estimator.load(request.model, runtime=request.runtime)
+    if est.modality == "rgb" and fingertip_evaluation.labels_fingertips_only(request.dataset):
+        # Dexter+Object labels fingertips only: its own lifting and protocol.
+        return fingertip_evaluation.evaluate_fingertips(
+            est, request.dataset, str(request.root), request.split, str(request.model), request.json_path
+        )
     options = eval_reader_options(est, request)
     dataset = open_eval_dataset(
         est, request.dataset, str(request.root), request.split, options, given_centers=request.centers is not None
     )
     preds = predict_dataset(est, dataset, progress=request.progress, description=f"{request.dataset} {request.split}")
+    if server_scored(request.dataset, preds.gt_xyz):
+        return _submission_report(est, preds, request)
     if est.modality == "rgb" and not request.visible_only:
         # Learnable Groups scores every joint, occluded or not; only unlabelled ones are left out.
         preds = dataclasses.replace(preds, visible=np.all(np.isfinite(preds.gt_xyz), axis=-1))
@@ -112,6 +121,27 @@ def evaluate_model(request: EvaluationRequest) -> dict[str, Any]:
     if request.plot_dir:
         figures = write_plots(report, est.joint_names, Path(request.plot_dir), request.dataset)
         report["plots"] = [str(p) for p in figures]
+    if request.json_path:
+        write_json_atomic(request.json_path, report)
+    return report
+
+
+def _submission_report(est: Any, preds: PredictionSet, request: EvaluationRequest) -> dict[str, Any]:
+    """A split without labels (scored on the benchmark's server): the submission file, no scores."""
+    stem = f"{request.dataset}_{request.split}_{Path(request.model).stem}"
+    names = [Path(f).name for f in preds.frame_ids]
+    path = write_server_submission(request.dataset, _output_dir(request), stem, preds.pred_xyz, est.skeleton, names)
+    report = {
+        "model": str(request.model),
+        "model_name": est.contract.model,
+        "dataset": request.dataset,
+        "split": request.split,
+        "modality": est.modality,
+        "skeleton": est.skeleton,
+        "frames": len(preds.pred_xyz),
+        "scored": False,
+        "submission": str(path),
+    }
     if request.json_path:
         write_json_atomic(request.json_path, report)
     return report

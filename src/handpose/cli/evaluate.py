@@ -147,11 +147,14 @@ def _run_checkpoint(args: argparse.Namespace) -> int:
     )
     from handpose import fingertip_evaluation
 
-    if fingertip_evaluation.labels_fingertips_only(args.dataset):
-        # Dexter+Object labels fingertips only: its own lifting and protocol.
-        lines = fingertip_evaluation.report_lines(fingertip_evaluation.evaluate_fingertip_request(request))
+    report = evaluate_model(request)
+    if "auc_0_100" in report:
+        lines = fingertip_evaluation.report_lines(report)
+    elif not report.get("scored", True):
+        lines = [f"{report['dataset']} {report['split']} has no labels here ({report['frames']} frames predicted)"]
+        lines.append(f"submission for the benchmark's server: {report['submission']}")
     else:
-        lines = report_lines(evaluate_model(request))
+        lines = report_lines(report)
     for line in lines:
         print(line)
     return 0
