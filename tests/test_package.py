@@ -100,3 +100,18 @@ def test_write_then_read_round_trips_and_drops_stale_graphs(tmp_path):
     assert again.weights.keys() == old.weights.keys()
     assert all(np.array_equal(again.weights[k].numpy(), old.weights[k].numpy()) for k in old.weights)
     assert json.loads((out / "model.json").read_text())["contract"]["version"] == old.contract.version
+
+
+@pytest.mark.parametrize("runtime", ["torch", "onnx"])
+def test_nan_in_a_user_depth_map_reaches_no_network(runtime, depth):
+    # Missing depth as NaN (and other non-positive values) goes through the training transform's one
+    # missing-depth policy: the hand is found, and the joints are those of the same map with zeros.
+    est = Estimator.load(V1 / "package", runtime=runtime)
+    holes = depth.copy()
+    holes[depth == 0] = np.nan
+    holes[:5, :5] = -np.inf
+    holes[50, 60] = np.nan  # a hole inside the hand too
+    zeros = np.nan_to_num(holes, nan=0.0, neginf=0.0)
+    got = est.predict(holes, camera="nyu").xyz
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got, est.predict(zeros, camera="nyu").xyz, atol=1e-4)
