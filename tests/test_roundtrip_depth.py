@@ -109,6 +109,13 @@ def test_msra_fold_round_trip_scores_the_held_out_subject(tmp_path, rng):
         == 0
     )
     assert json.loads(other.read_text())["subject"] == 5
+    # A model that records no fold is never scored on a guessed subject.
+    from handpose.errors import HandposeError
+    from handpose.model_evaluation import EvaluationRequest, evaluate_model
+    from training_helpers import tiny_run
+
+    with pytest.raises(HandposeError, match="--subject K"):
+        evaluate_model(EvaluationRequest(model=tiny_run().best, dataset="msra", root=root, progress=False))
 
 
 def test_a2j_centre_files_drive_the_nyu_and_icvl_crops(tmp_path, rng):

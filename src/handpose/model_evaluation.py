@@ -165,8 +165,12 @@ def eval_reader_options(est: Any, request: EvaluationRequest) -> dict[str, Any]:
     from handpose.datasets.base import get_dataset_class
 
     options = dict(request.reader_options)
-    subject = (est.info.get("config") or {}).get("data", {}).get("subject")
-    if subject is not None and "subject" not in options and request.dataset == "msra":
+    if request.dataset == "msra" and "subject" not in options:
+        data = (est.info.get("config") or {}).get("data", {})
+        subject = data.get("subject", (data.get("reader_kwargs") or {}).get("subject"))
+        if subject is None:
+            # Scoring on a subject the model trained on would flatter it: never guess the fold.
+            raise HandposeError("the model does not record its MSRA fold; name the held-out subject with --subject K")
         options["subject"] = int(subject)
     if est.skeleton in getattr(get_dataset_class(request.dataset), "joint_sets", ()):
         options.setdefault("joints", est.skeleton)
