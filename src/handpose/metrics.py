@@ -27,10 +27,12 @@ Conventions, with sources (see ``docs/evaluation.md``):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+from typing_extensions import TypeIs
 
 from handpose.errors import HandposeError
 from handpose.geometry import procrustes_align
@@ -51,7 +53,7 @@ SUCCESS_THRESHOLDS_MM: np.ndarray = np.arange(0, 81, dtype=np.float64)
 AUC_20_50_START: int = 8
 
 
-def _is_torch(x: Any) -> bool:
+def _is_torch(x: Any) -> TypeIs[torch.Tensor]:
     # Checked by module name so that numpy-only callers never import torch.
     return type(x).__module__.split(".")[0] == "torch"
 
@@ -180,21 +182,23 @@ def per_joint_error(errors: Array, mask: Array | None = None) -> Array:
             return errors.mean(dim=0)
         if tuple(mask.shape) != tuple(errors.shape):
             raise HandposeError(f"mask shape {tuple(mask.shape)} differs from errors shape {tuple(errors.shape)}")
-        m = torch.as_tensor(mask, dtype=errors.dtype, device=errors.device)
-        return (errors * m).sum(dim=0) / m.sum(dim=0)
-    errors = np.asarray(errors, dtype=np.float64)
+        weights = torch.as_tensor(mask, dtype=errors.dtype, device=errors.device)
+        return (errors * weights).sum(dim=0) / weights.sum(dim=0)
+    values = np.asarray(errors, dtype=np.float64)
     if mask is None:
-        return errors.mean(axis=0)
-    m = np.asarray(mask, dtype=bool)
-    if m.shape != errors.shape:
-        raise HandposeError(f"mask shape {m.shape} differs from errors shape {errors.shape}")
-    counts = m.sum(axis=0)
-    sums = np.where(m, errors, 0.0).sum(axis=0)
+        return values.mean(axis=0)
+    selected = np.asarray(mask, dtype=bool)
+    if selected.shape != values.shape:
+        raise HandposeError(f"mask shape {selected.shape} differs from errors shape {values.shape}")
+    counts = selected.sum(axis=0)
+    sums = np.where(selected, values, 0.0).sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
 
-def success_rate(errors: Array, thresholds: Array = SUCCESS_THRESHOLDS_MM, mode: SuccessMode = "max") -> Array:
+def success_rate(
+    errors: Array, thresholds: Array | Sequence[float] = SUCCESS_THRESHOLDS_MM, mode: SuccessMode = "max"
+) -> Array:
     """Success-rate curve of the depth benchmarks (``awesome-hand-pose-estimation`` ``compute_error.py``).
 
     Args:
@@ -222,17 +226,17 @@ def success_rate(errors: Array, thresholds: Array = SUCCESS_THRESHOLDS_MM, mode:
         else:
             per_item = errors.reshape(-1)
         return (per_item[:, None] <= t[None, :]).to(errors.dtype).mean(dim=0)
-    errors = np.asarray(errors, dtype=np.float64)
-    t = np.asarray(thresholds, dtype=np.float64)
+    values = np.asarray(errors, dtype=np.float64)
+    limits = np.asarray(thresholds, dtype=np.float64)
     if mode == "max":
-        per_item = errors.max(axis=1)
+        per_frame = values.max(axis=1)
     elif mode == "mean":
-        per_item = errors.mean(axis=1)
+        per_frame = values.mean(axis=1)
     else:
-        per_item = errors.reshape(-1)
+        per_frame = values.reshape(-1)
     # Sorting once makes each threshold a binary search instead of a pass over every frame.
-    ordered = np.sort(per_item)
-    return np.searchsorted(ordered, t, side="right") / max(len(ordered), 1)
+    ordered = np.sort(per_frame)
+    return np.searchsorted(ordered, limits, side="right") / max(len(ordered), 1)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -412,11 +416,11 @@ def pa_mpjpe(pred: Array, gt: Array, allow_reflection: bool = False) -> float | 
     _check_same_shape(pred, gt, min_dims=3)
     aligned = procrustes_align(_to_numpy(pred), _to_numpy(gt), scale=True, allow_reflection=allow_reflection)
     value = float(joint_errors(aligned, _to_numpy(gt).astype(np.float64)).mean())
-    if _is_torch(pred) or _is_torch(gt):
-        import torch
+    for ref in (pred, gt):
+        if _is_torch(ref):
+            import torch
 
-        ref = pred if _is_torch(pred) else gt
-        return torch.tensor(value, dtype=ref.dtype if ref.is_floating_point() else torch.float64, device=ref.device)
+            return torch.tensor(value, dtype=ref.dtype if ref.is_floating_point() else torch.float64, device=ref.device)
     return value
 
 

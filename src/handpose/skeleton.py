@@ -521,8 +521,8 @@ _NYU14_NAMES = (
 )  # fmt: skip
 _nyu14: list[Joint] = []
 for _name14, _i36 in zip(_NYU14_NAMES, NYU14_FROM_NYU36):
-    _src = _nyu36[_i36]
-    _nyu14.append(Joint(_name14, None, _src.finger, _src.canonical))
+    _joint36 = _nyu36[_i36]
+    _nyu14.append(Joint(_name14, None, _joint36.finger, _joint36.canonical))
 _NYU14_PARENTS = {
     "little_tip": "little_mid", "ring_tip": "ring_mid", "middle_tip": "middle_mid", "index_tip": "index_mid",
     "thumb_tip": "thumb_mid", "thumb_mid": "thumb_root",

@@ -164,7 +164,7 @@ def build_report(reader: Any, images: int, progress: bool = True) -> dict[str, A
     except NotImplementedError:
         labels = None
     if labels is not None and labels.ndim == 3 and len(labels):
-        finite = np.isfinite(labels).all(axis=-1)
+        finite = np.all(np.isfinite(labels), axis=-1)
         report["joints"] = int(labels.shape[1])
         report["frames_with_unknown_joints"] = int((~finite).any(axis=1).sum())
         if finite.any():
@@ -291,8 +291,9 @@ def render_sample(sample: Any, size: int, cube: float) -> Any:
     joints = np.asarray(sample.joints_xyz, dtype=np.float64)
     visible = np.asarray(sample.visibility, bool) & np.isfinite(joints).all(axis=1)
     if sample.modality == "depth":
-        from handpose.transforms.depth import DepthCropTransform
+        from handpose.transforms.depth import CenterMode, DepthCropTransform
 
+        mode: CenterMode
         if visible.any():
             mode = "gt"
         elif sample.center_xyz is not None:

@@ -36,7 +36,7 @@ def register(subparsers: Any) -> None:
 
 def _stored_table() -> dict[str, dict[str, Any]]:
     # Read as package data, without importing handpose.models (and torch).
-    text = resources.files("handpose").joinpath("models", "model_stats.json").read_text(encoding="utf-8")
+    text = resources.files("handpose").joinpath("models").joinpath("model_stats.json").read_text(encoding="utf-8")
     table: dict[str, dict[str, Any]] = json.loads(text)
     return table
 
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     header = ("name", "modality", "input", "output", "skeleton", "params (M)", "GFLOPs", "description")
-    table = [
+    cells = [
         (
             r["name"],
             r["modality"],
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         )
         for r in rows
     ]
-    widths = [max(len(str(row[i])) for row in (header, *table)) for i in range(len(header) - 1)]
-    for row in (header, *table):
+    widths = [max(len(str(row[i])) for row in (header, *cells)) for i in range(len(header) - 1)]
+    for row in (header, *cells):
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)) + "  " + str(row[-1]))
     return 0

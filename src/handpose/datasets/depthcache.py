@@ -125,6 +125,7 @@ def build_depth_cache(
     with atomic_path(folder / "labels.npz") as tmp, open(tmp, "wb") as fh:
         np.savez(
             fh,
+            allow_pickle=False,
             **{k: np.asarray(v, dtype=bool if k == "visibility" else np.float64) for k, v in labels.items()},
             frame_ids=np.asarray(frame_ids, dtype=str),
         )

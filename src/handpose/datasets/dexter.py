@@ -129,7 +129,7 @@ class DexterObjectReader(DatasetReader):
             raise IndexError(index)
         image = read_rgb(self.images[index])
         cam = self.camera
-        camera = Camera(cam.fx, cam.fy, cam.cx, cam.cy, image.shape[1], image.shape[0], cam.name)  # type: ignore[union-attr]
+        camera = Camera(cam.fx, cam.fy, cam.cx, cam.cy, image.shape[1], image.shape[0], cam.name)
         xyz = self.xyz[index].copy()
         return Sample(
             image=image,

@@ -84,7 +84,7 @@ class GANeratedReader(DatasetReader):
         u0, v0, scale = read_numbers(crop_path, 3)
         if scale <= 0:
             raise HandposeError(f"crop scale must be positive, got {scale:g}", crop_path)
-        camera = self.camera.crop(u0, v0, scale, size=(256, 256))  # type: ignore[union-attr]
+        camera = self.camera.crop(u0, v0, scale, size=(256, 256))
         joint2d_path = Path(f"{stem}_joint2D.txt")
         joint2d = read_numbers(joint2d_path, 42).reshape(21, 2) if joint2d_path.is_file() else np.full((21, 2), np.nan)
         return xyz, camera, joint2d

@@ -178,7 +178,7 @@ def check_hand_size(joints_mm: np.ndarray, path: str | Path, frame: str = "") ->
     j = np.asarray(joints_mm, dtype=np.float64)
     if j.ndim == 2:
         j = j[None]
-    finite = np.isfinite(j).all(-1)
+    finite = np.all(np.isfinite(j), axis=-1)
     lo = np.where(finite[..., None], j, np.inf).min(axis=1)
     hi = np.where(finite[..., None], j, -np.inf).max(axis=1)
     has = finite.sum(axis=1) >= 2

@@ -87,6 +87,7 @@ class SyntheticFolder(DatasetReader):
         split: ``all``, ``train``, ``val`` or ``test``.
     """
 
+    camera: Camera  # always read from meta.json
     name: ClassVar[str] = "synthetic"
     modality: ClassVar[Modality] = "depth"
     skeleton: ClassVar[str] = "canonical21"

@@ -138,11 +138,11 @@ class MethodResult:
 
     @property
     def per_joint_mm(self) -> np.ndarray:
-        return metrics.per_joint_error(self.errors)
+        return np.asarray(metrics.per_joint_error(self.errors))
 
     def success_at(self, threshold_mm: float) -> float:
         """Fraction of frames whose worst joint is within ``threshold_mm``."""
-        return float(metrics.success_rate(self.errors, [threshold_mm], "max")[0])
+        return float(metrics.success_rate(self.errors, np.array([threshold_mm]), "max")[0])
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -235,13 +235,13 @@ def evaluate_prediction(
         sample = np.unique(np.linspace(0, gt.frames - 1, min(gt.frames, DECISION_FRAMES)).astype(int))
         scores = [float(metrics.joint_errors(x[sample], gt.xyz[sample]).mean()) for _, x in readings]
         label, xyz = readings[int(np.argmin(scores))]
-    errors = metrics.joint_errors(xyz, gt.xyz)
+    errors = np.asarray(metrics.joint_errors(xyz, gt.xyz))
     return MethodResult(
         prediction=str(path),
         method=name or method_name(path, bench.name),
         read_as=f"{pred.container}, {label}",
         errors=errors,
-        success_max=metrics.success_rate(errors, metrics.SUCCESS_THRESHOLDS_MM, "max"),
+        success_max=np.asarray(metrics.success_rate(errors, metrics.SUCCESS_THRESHOLDS_MM, "max")),
     )
 
 

@@ -18,21 +18,23 @@ def _fold_pair(layer: nn.Module, bn: nn.Module, keep_bias_in_bn: bool) -> bool:
         return False
     if not isinstance(layer, (nn.Conv2d, nn.Linear)) or layer.weight.shape[0] != bn.num_features:
         return False
+    mean, var = bn.running_mean, bn.running_var
+    assert mean is not None and var is not None  # track_running_stats keeps both
     with torch.no_grad():
-        scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        scale = bn.weight / torch.sqrt(var + bn.eps)
         shape = (-1,) + (1,) * (layer.weight.ndim - 1)
         layer.weight.mul_(scale.reshape(shape))
         if keep_bias_in_bn:
             if layer.bias is not None:
                 layer.bias.mul_(scale)
-            bn.bias.copy_(bn.bias - bn.running_mean * scale)
+            bn.bias.copy_(bn.bias - mean * scale)
             bn.weight.fill_(1.0)
-            bn.running_mean.zero_()
+            mean.zero_()
             # 1 / sqrt(running_var + eps) == 1: the BatchNorm now only adds its bias.
-            bn.running_var.fill_(1.0 - bn.eps)
+            var.fill_(1.0 - bn.eps)
         else:
-            bias = layer.bias if layer.bias is not None else torch.zeros_like(bn.running_mean)
-            layer.bias = nn.Parameter((bias - bn.running_mean) * scale + bn.bias)
+            bias = layer.bias if layer.bias is not None else torch.zeros_like(mean)
+            layer.bias = nn.Parameter((bias - mean) * scale + bn.bias)
     return True
 
 

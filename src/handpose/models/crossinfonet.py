@@ -165,7 +165,7 @@ class CrossInfoNet(nn.Module):
             return out
         out["joints_palm"] = palm.reshape(batch, -1, 3)
         out["joints_finger"] = finger.reshape(batch, -1, 3)
-        if heatmaps:
+        if fine is not None:  # heatmaps requested
             size = fine.shape[-2:]
             out["heatmaps"] = self.heatmap_head(fine)
             out["heatmaps_palm"] = F.interpolate(

@@ -44,6 +44,8 @@ from handpose.models.registry import register_model
 class ResidualSharing(nn.Module):
     """``S_k = sum_{j != k} a_kj (T - F_j)`` for K tasks, with learned scalar weights ``a``."""
 
+    off_diagonal: Tensor
+
     def __init__(self, num_tasks: int):
         super().__init__()
         init = torch.full((num_tasks, num_tasks), 1.0 / max(1, num_tasks - 1))
@@ -93,6 +95,8 @@ class FingerPoseNet(nn.Module):
         dropout: Drop probability of the FC layers.
     """
 
+    membership: Tensor
+
     def __init__(
         self,
         skeleton: skeletons.Skeleton,
@@ -138,12 +142,11 @@ class FingerPoseNet(nn.Module):
         self.register_buffer("membership", membership, persistent=False)
         if fusion:
             self.slot_logits = nn.Parameter(torch.zeros(len(slots)))
-            self.fuse = nn.Sequential(
-                fc_bn_relu(len(names) * fc_dim + len(slots) * 3, fusion_dim, dropout),
-                nn.Linear(fusion_dim, self.num_joints * 3),
-            )
-            nn.init.zeros_(self.fuse[-1].weight)
-            nn.init.zeros_(self.fuse[-1].bias)
+            hidden = fc_bn_relu(len(names) * fc_dim + len(slots) * 3, fusion_dim, dropout)
+            fused = nn.Linear(fusion_dim, self.num_joints * 3)
+            nn.init.zeros_(fused.weight)
+            nn.init.zeros_(fused.bias)
+            self.fuse = nn.Sequential(hidden, fused)
 
     def combine_weights(self) -> Tensor:
         """``(J, slots)`` convex weights turning the concatenated sub-task estimates into one per joint."""

@@ -45,7 +45,8 @@ def template_layout(skel: skeletons.Skeleton) -> np.ndarray:
     for i, c in enumerate(skel.canonical_indices):
         if c is not None:
             pos[i] = _TEMPLATE_2D[c]
-    for i in np.flatnonzero(np.isnan(pos[:, 0])):
+    for missing in np.flatnonzero(np.isnan(pos[:, 0])):
+        i = int(missing)
         neighbours = [skel.parents[i]] + [c for c, p in enumerate(skel.parents) if p == i]
         placed = [pos[n] for n in neighbours if n >= 0 and not np.isnan(pos[n, 0])]
         pos[i] = np.mean(placed, axis=0) if placed else _TEMPLATE_2D[0]

@@ -174,7 +174,9 @@ class NDDRFusion(nn.Module):
         mix.fill_diagonal_(own_weight)
         weight = torch.kron(mix, torch.eye(c))  # block (g, h) = mix[g, h] * I
         self.conv.weight.copy_(weight.view(k * c, k * c, 1, 1))
-        self.conv.bias.zero_()
+        bias = self.conv.bias
+        assert bias is not None  # built with bias=True
+        bias.zero_()
 
     def block(self, branch: int, source: int) -> torch.Tensor:
         """``(C, C)`` weights branch ``branch``'s output takes from branch ``source``'s channels."""

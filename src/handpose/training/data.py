@@ -100,7 +100,7 @@ class CropDataset(Dataset):
         reader: Any,
         transform: Any,
         seed: int,
-        indices: Sequence[int] | None = None,
+        indices: Sequence[int] | np.ndarray | None = None,
         skeleton: str | None = None,
     ) -> None:
         self.reader = reader

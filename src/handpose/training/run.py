@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -167,7 +168,7 @@ def train(cfg: RunConfig, resume: str | bool | None = None) -> dict[str, Any]:
         precision=_precision(cfg, accelerator),  # type: ignore[arg-type]
         max_epochs=t.max_epochs,
         max_steps=t.max_steps,
-        max_time={"minutes": t.max_minutes} if t.max_minutes else None,
+        max_time=timedelta(minutes=t.max_minutes) if t.max_minutes else None,
         check_val_every_n_epoch=None if t.val_every_n_steps else t.val_every_n_epochs,
         val_check_interval=t.val_every_n_steps or None,
         limit_val_batches=t.limit_val_batches,

@@ -42,7 +42,7 @@ def split_weight_decay(model: nn.Module, groups: list[dict[str, Any]], weight_de
     if weight_decay == 0:
         return [{**g, "weight_decay": 0.0} for g in groups]
     decayed = decayed_parameter_ids(model)
-    out = []
+    out: list[dict[str, Any]] = []
     for group in groups:
         name = group.get("name", f"group{len(out)}")
         params = list(group["params"])

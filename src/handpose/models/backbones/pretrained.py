@@ -84,7 +84,11 @@ def resnet_arch(net: ResNet) -> str:
     """``resnet18``, ``resnet34`` or ``resnet50`` from the layout (``custom`` for anything else)."""
     units = tuple(len(stage) for stage in (net.layer1, net.layer2, net.layer3, net.layer4))
     basic = isinstance(net.layer1[0], BasicBlock)
-    layouts = {(True, (2, 2, 2, 2)): "resnet18", (True, (3, 4, 6, 3)): "resnet34", (False, (3, 4, 6, 3)): "resnet50"}
+    layouts: dict[tuple[bool, tuple[int, ...]], str] = {
+        (True, (2, 2, 2, 2)): "resnet18",
+        (True, (3, 4, 6, 3)): "resnet34",
+        (False, (3, 4, 6, 3)): "resnet50",
+    }
     return layouts.get((basic, units), "custom")
 
 
