@@ -98,7 +98,7 @@ def measure(model: str, size: int, kwargs: dict[str, Any], root: Path, args: arg
     opt = torch.optim.Adam(module.parameters(), 1e-4)
 
     def step(batch: dict[str, torch.Tensor]) -> None:
-        loss = module.loss_fn(module(batch["image"]), batch)["loss"]
+        loss = module.compute_loss(module(batch["image"]), batch)["loss"]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

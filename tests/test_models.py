@@ -20,6 +20,7 @@ import torch
 
 from handpose import batch as batch_contract
 from handpose import skeleton as skeletons
+from handpose.codecs.heatmap import with_heatmap_targets
 from handpose.errors import HandposeError
 from handpose.losses import check_loss, create_loss
 from handpose.models import create_model, get_spec, list_models
@@ -122,6 +123,11 @@ def _outputs_close(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> No
         assert torch.equal(a[key], b[key]), f"output {key} differs between two eval passes"
 
 
+def _loss(loss_fn, outputs, batch):
+    """The loss as the training step calls it: heatmap targets encoded by the codec first."""
+    return loss_fn(outputs, with_heatmap_targets(batch, outputs, getattr(loss_fn, "heatmap_targets", None)))
+
+
 @pytest.mark.parametrize(("name", "skel_name", "full"), _cases())
 def test_model(name: str, skel_name: str, full: bool, tmp_path):
     torch.manual_seed(0)
@@ -141,7 +147,7 @@ def test_model(name: str, skel_name: str, full: bool, tmp_path):
     out = model(batch["image"])
     assert out["joints"].shape == (2, J, 3)
     assert all(v.shape[0] == 2 and torch.isfinite(v).all() for v in out.values())
-    losses = loss_fn(out, batch)
+    losses = _loss(loss_fn, out, batch)
     assert losses["loss"].ndim == 0 and torch.isfinite(losses["loss"])
     losses["loss"].backward()
     grads = [p.grad for p in model.parameters() if p.requires_grad]
@@ -163,7 +169,7 @@ def test_model(name: str, skel_name: str, full: bool, tmp_path):
     history = []
     for _ in range(30):
         optimiser.zero_grad()
-        value = loss_fn(model(data["image"]), data)["loss"]
+        value = _loss(loss_fn, model(data["image"]), data)["loss"]
         value.backward()
         optimiser.step()
         history.append(value.item())
@@ -265,6 +271,9 @@ def test_crossinfonet_loss_uses_reference_weights():
         "heatmaps_palm": torch.zeros(2, 9, 24, 24),
         "heatmaps_finger": torch.zeros(2, 5, 24, 24),
     }
+    with pytest.raises(HandposeError, match="no 24x24 heatmap targets"):
+        loss_fn(zeros, batch)  # the loss renders no targets itself
+    batch = with_heatmap_targets(batch, zeros, loss_fn.heatmap_targets)
     terms = loss_fn(zeros, batch)
     target = batch["joints"]
     l2 = 0.5 * target.pow(2).sum() / 2
@@ -317,11 +326,11 @@ def test_depth_losses_supervise_occluded_joints_and_skip_unlabelled_ones(loss_na
     expected = 0.5 * (2 * 3 * 0.01) / 2 * (0.5 if loss_name == "crossinfonet" else 1.0)
     # Occluded joints are still supervised: their 3D positions are labels like any other.
     hidden = dict(batch, visible=torch.zeros_like(batch["visible"]))
-    assert loss_fn(exact, hidden)["joints"].item() == pytest.approx(expected, rel=1e-4)
+    assert _loss(loss_fn, exact, hidden)["joints"].item() == pytest.approx(expected, rel=1e-4)
     # An unlabelled (NaN) joint 3 no longer counts, and nothing turns NaN.
     unlabelled = dict(batch, joints=batch["joints"].clone())
     unlabelled["joints"][:, 3] = float("nan")
-    terms = loss_fn(exact, unlabelled)
+    terms = _loss(loss_fn, exact, unlabelled)
     assert torch.isfinite(terms["loss"]) and terms["joints"].item() == pytest.approx(0.0, abs=1e-9)
 
 

@@ -7,7 +7,7 @@ import torch
 
 from handpose import skeleton as skeletons
 from handpose.codecs.bones import joints_to_bones
-from handpose.codecs.heatmap import gaussian_heatmaps
+from handpose.codecs.heatmap import HeatmapTargets, gaussian_heatmaps, with_heatmap_targets
 from handpose.errors import HandposeError
 from handpose.losses import create_loss
 from handpose.models import create_model
@@ -110,6 +110,9 @@ def test_loss_terms():
         "heatmaps": gaussian_heatmaps(uv, 16, sigma=2.0),
         "heatmaps_s8": gaussian_heatmaps(uv, 8, sigma=1.0),
     }
+    targets = create_loss("resunet", skel).heatmap_targets
+    assert targets == HeatmapTargets("gaussian", 2.0)
+    batch = with_heatmap_targets(batch, perfect, targets)  # sigma halves with the map's side
     terms = create_loss("resunet", skel)(perfect, batch)
     assert set(terms) == {"loss", "heatmap", "uv", "bone"}
     assert terms["loss"].item() == pytest.approx(0.0, abs=1e-6)
@@ -143,6 +146,8 @@ def test_loss_skips_missing_labels():
         "heatmaps": gaussian_heatmaps(torch.zeros(1, 21, 2), 8, sigma=2.0),
     }
     outputs["heatmaps"][0, 20] = 5.0  # anything is fine where there is no label
-    terms = create_loss("resunet", skel, joint_weight=1.0)(outputs, {"joints": target, "joints_crop": crop})
+    loss = create_loss("resunet", skel, joint_weight=1.0)
+    batch = with_heatmap_targets({"joints": target, "joints_crop": crop}, outputs, loss.heatmap_targets)
+    terms = loss(outputs, batch)
     assert all(torch.isfinite(v) for v in terms.values())
     assert terms["loss"].item() == pytest.approx(0.0, abs=1e-6)

@@ -15,12 +15,20 @@ Two target kinds:
   1/4, 1/2, 1/4) and rescaled so the peak is 1 — i.e. 1 at the pixel, 0.5 beside, 0.25 diagonal.
 
 Joints with a non-finite coordinate get an all-zero map.
+
+Training targets: a loss that supervises heatmaps names the kind it wants in its
+``heatmap_targets`` attribute (a :class:`HeatmapTargets`); the training step calls
+:func:`with_heatmap_targets`, which renders one target set per heatmap resolution the model outputs
+from ``batch["joints_crop"]`` and adds it to the batch as ``batch["heatmap_targets"][side]``. Losses
+read the targets there and render nothing themselves.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 
@@ -190,3 +198,75 @@ def heatmap_argmax(heatmaps: Array, subpixel: bool = False) -> tuple[Array, Arra
             y = y + np.where(inner, 0.25 * np.sign(at(r + 1, col) - at(r - 1, col)), 0.0)
     uv = np.stack([pixels_to_uv(x, w), pixels_to_uv(y, h)], axis=-1).astype(np.float32)
     return uv, peak
+
+
+@dataclass(frozen=True)
+class HeatmapTargets:
+    """Which heatmap targets a loss supervises.
+
+    Attributes:
+        kind: ``"gaussian"`` (:func:`gaussian_heatmaps`) or ``"crossinfonet"`` (:func:`crossinfonet_heatmaps`).
+        sigma: Gaussian sigma in pixels of the model's main map (``outputs["heatmaps"]``); a map of
+            another resolution gets it scaled with its side, at least 0.5 pixel.
+    """
+
+    kind: Literal["gaussian", "crossinfonet"]
+    sigma: float = 1.0
+
+
+def encode_heatmaps(uv: Array, size: int, targets: HeatmapTargets, main_size: int | None = None) -> Array:
+    """Target maps of one resolution: ``(..., J, 2)`` crop ``u, v`` -> ``(..., J, size, size)`` float32.
+
+    Args:
+        uv: Normalised crop coordinates (non-finite joints give all-zero maps).
+        size: Side of the maps.
+        targets: The kind (and sigma) to render.
+        main_size: Side of the map ``targets.sigma`` is given for; ``size`` when omitted.
+    """
+    if targets.kind == "crossinfonet":
+        return crossinfonet_heatmaps(uv, size)
+    if targets.kind == "gaussian":
+        sigma = max(targets.sigma * size / (main_size or size), 0.5)
+        return gaussian_heatmaps(uv, size, sigma=sigma)
+    raise ValueError(f"unknown heatmap target kind {targets.kind!r}; use 'gaussian' or 'crossinfonet'")
+
+
+def with_heatmap_targets(
+    batch: Mapping[str, Any], outputs: Mapping[str, Any], targets: HeatmapTargets | None
+) -> Mapping[str, Any]:
+    """``batch`` plus ``"heatmap_targets"``: ``{side: maps}`` for every heatmap resolution in ``outputs``.
+
+    Every output whose key starts with ``"heatmaps"`` is a ``(B, J, S, S)`` map; targets are rendered
+    once per distinct side ``S`` from ``batch["joints_crop"][..., :2]``, in the outputs' dtype and
+    device (without gradients). ``targets=None`` (a loss without heatmap terms) returns ``batch`` as it is.
+    """
+    if targets is None:
+        return batch
+    heatmaps = {k: v for k, v in outputs.items() if k.startswith("heatmaps")}
+    if not heatmaps:
+        return batch
+    main = heatmaps.get("heatmaps", next(iter(heatmaps.values())))
+    main_size = int(main.shape[-1])
+    uv = batch["joints_crop"][..., :2]
+    maps = {}
+    for side in sorted({int(v.shape[-1]) for v in heatmaps.values()}):
+        rendered = encode_heatmaps(uv, side, targets, main_size)
+        maps[side] = rendered.to(main.dtype) if _is_torch(rendered) else rendered.astype(main.dtype)
+    return {**batch, "heatmap_targets": maps}
+
+
+def heatmap_target(batch: Mapping[str, Any], size: int) -> Any:
+    """The ``size``-sided targets :func:`with_heatmap_targets` added to ``batch``.
+
+    Raises:
+        HandposeError: The batch has none of that size (the training step did not encode them).
+    """
+    from handpose.errors import HandposeError
+
+    maps = batch.get("heatmap_targets") or {}
+    if size not in maps:
+        raise HandposeError(
+            f"the batch has no {size}x{size} heatmap targets; add them with "
+            "handpose.codecs.heatmap.with_heatmap_targets(batch, outputs, loss.heatmap_targets)"
+        )
+    return maps[size]

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from handpose import skeleton as skeletons
+from handpose.codecs.heatmap import HeatmapTargets, heatmap_target
 from handpose.errors import HandposeError
 from handpose.losses.registry import register_loss
 
@@ -63,8 +64,8 @@ class CrossInfoNetLoss(nn.Module):
     ``total = 0.5 * (hw * (L_hm + L_hm_palm + L_hm_finger) + L_joints + L_palm + L_finger)``.
 
     Heatmap targets are CrossInfoNet's blurred one-hot maps
-    (:func:`handpose.codecs.heatmap.crossinfonet_heatmaps`) rendered from ``batch["joints_crop"]`` at
-    the resolution of the predicted maps.
+    (:func:`handpose.codecs.heatmap.crossinfonet_heatmaps`), which the codec renders into
+    ``batch["heatmap_targets"]`` at the resolution of the predicted maps (``heatmap_targets`` below).
 
     Args:
         skeleton: Supplies the palm/finger partition.
@@ -74,6 +75,7 @@ class CrossInfoNetLoss(nn.Module):
     def __init__(self, skeleton: skeletons.Skeleton, heatmap_weight: float = 0.01):
         super().__init__()
         self.heatmap_weight = float(heatmap_weight)
+        self.heatmap_targets = HeatmapTargets("crossinfonet") if self.heatmap_weight > 0 else None
         self.register_buffer("palm", torch.tensor(skeleton.palm_indices, dtype=torch.long), persistent=False)
         self.register_buffer("finger", torch.tensor(skeleton.finger_indices, dtype=torch.long), persistent=False)
 
@@ -91,12 +93,8 @@ class CrossInfoNetLoss(nn.Module):
         total = sum(terms.values())
         if self.heatmap_weight > 0:
             _need(outputs, batch, ("heatmaps", "heatmaps_palm", "heatmaps_finger"), ("joints_crop",))
-            from handpose.codecs.heatmap import crossinfonet_heatmaps
-
-            size = outputs["heatmaps"].shape[-1]
-            uv = batch["joints_crop"][..., :2]
-            maps = crossinfonet_heatmaps(torch.nan_to_num(uv), size).to(outputs["heatmaps"].dtype)
-            labelled_uv = _labelled(uv)[..., None, None]
+            maps = heatmap_target(batch, outputs["heatmaps"].shape[-1])
+            labelled_uv = _labelled(batch["joints_crop"][..., :2])[..., None, None]
             hm = {
                 "heatmaps": half_sum_squares(outputs["heatmaps"], maps, labelled_uv),
                 "heatmaps_palm": half_sum_squares(

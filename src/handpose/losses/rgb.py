@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from handpose.codecs.bones import joints_to_bones
-from handpose.codecs.heatmap import gaussian_heatmaps
+from handpose.codecs.heatmap import HeatmapTargets, heatmap_target
 from handpose.errors import HandposeError
 from handpose.losses.registry import register_loss
 from handpose.skeleton import Skeleton
@@ -66,7 +66,8 @@ class ResUnetLoss(nn.Module):
     Terms (each mean-reduced, then weighted):
 
     - ``heatmap``: MSE between every intermediate heatmap and Gaussian targets of ``sigma`` pixels at
-      that map's resolution (sigma is given at the final resolution and halves with each coarser scale).
+      that map's resolution (sigma is given at the final resolution and halves with each coarser scale),
+      which the codec renders into ``batch["heatmap_targets"]`` (``heatmap_targets`` below).
     - ``uv``: L1 between the soft-argmax ``u, v`` and the crop coordinates (``joints_crop``).
     - ``bone``: L1 between predicted bone vectors and the target's (from ``joints`` in "rel" space).
     - ``joint``: L1 on the summed joints (off by default; ``loss: {joint_weight: 1.0}`` turns it on).
@@ -93,6 +94,7 @@ class ResUnetLoss(nn.Module):
         self.skeleton = skeleton
         self.weights = {"heatmap": heatmap_weight, "uv": uv_weight, "bone": bone_weight, "joint": joint_weight}
         self.sigma = sigma
+        self.heatmap_targets = HeatmapTargets("gaussian", sigma) if heatmap_weight else None
 
     def forward(
         self, outputs: Mapping[str, torch.Tensor], batch: Mapping[str, torch.Tensor]
@@ -103,14 +105,13 @@ class ResUnetLoss(nn.Module):
             uv_target = _target(batch, "joints_crop")[..., :2].to(outputs["uv"].dtype)
         if self.weights["heatmap"]:
             maps = [outputs["heatmaps"]] + [outputs[k] for k in sorted(outputs) if k.startswith("heatmaps_")]
-            final = outputs["heatmaps"].shape[-1]
             total = outputs["heatmaps"].new_zeros(())
             # Joints without a 2D label get no heatmap supervision (not a push towards an empty map).
             labelled = torch.isfinite(uv_target).all(dim=-1).to(outputs["heatmaps"].dtype)[..., None, None]
             cells = labelled.sum().clamp_min(1)
             for hm in maps:
                 size = hm.shape[-1]
-                goal = gaussian_heatmaps(uv_target, size, sigma=max(self.sigma * size / final, 0.5)).to(hm.dtype)
+                goal = heatmap_target(batch, size).to(hm.dtype)
                 total = total + ((hm - goal).square() * labelled).sum() / (cells * size * size)
             terms["heatmap"] = total / len(maps)
         if self.weights["uv"]:

@@ -15,6 +15,7 @@ from lightning.pytorch.callbacks import Timer
 from torch import nn
 
 from handpose.codecs import decode_batch
+from handpose.codecs.heatmap import with_heatmap_targets
 from handpose.errors import HandposeError
 from handpose.losses import create_loss
 from handpose.models.registry import create_model, default_loss
@@ -100,9 +101,14 @@ class PoseModule(L.LightningModule):
         if timer is not None:
             factor.budget_progress = timer.time_elapsed("train") / (60.0 * minutes)
 
+    def compute_loss(self, outputs: dict[str, torch.Tensor], batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """The loss terms of ``outputs`` against ``batch``, with the heatmap targets the loss asks for encoded first."""
+        targets = getattr(self.loss_fn, "heatmap_targets", None)
+        return self.loss_fn(outputs, with_heatmap_targets(batch, outputs, targets))
+
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         outputs = self(batch["image"])
-        terms = self.loss_fn(outputs, batch)
+        terms = self.compute_loss(outputs, batch)
         bs = batch["image"].shape[0]
         for name, value in terms.items():
             self.log(
@@ -155,7 +161,7 @@ class PoseModule(L.LightningModule):
         err = torch.linalg.norm(pred - batch["joints_xyz"].float(), dim=-1).double()  # (B, J)
         self._val_sum += err.sum()
         self._val_count += err.numel()
-        terms = self.loss_fn(outputs, batch)
+        terms = self.compute_loss(outputs, batch)
         self.log("val/loss", terms["loss"].detach(), on_epoch=True, batch_size=batch["image"].shape[0], sync_dist=True)
 
     def on_validation_epoch_end(self) -> None:
