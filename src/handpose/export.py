@@ -91,7 +91,9 @@ def package_network(
         raise HandposeError("output exists and is not a folder", out)
     graphs: dict[str, tuple[bytes, dict[str, Any]]] = {}
     if onnx or quantize is not None or int8_maker is not None:
-        fp32, check = onnx_graph.verified_graph(network, contract.input_size, contract.in_channels)
+        # Root-relative models also need their 2D joints to place a photo's hand in the image.
+        extra = ("uv",) if contract.output_space == "rel" else ()
+        fp32, check = onnx_graph.verified_graph(network, contract.input_size, contract.in_channels, extra_outputs=extra)
         graphs["onnx"] = (fp32, check)
         if int8_maker is not None:
             graphs["onnx-int8"] = int8_maker(fp32)

@@ -95,29 +95,51 @@ class Estimator:
         return self.contract.input_size
 
     # -- running -------------------------------------------------------------------------------
-    @torch.inference_mode()
     def forward(self, images: np.ndarray | torch.Tensor) -> np.ndarray:
         """Network outputs ``(B, J, 3)`` in the model's output space for preprocessed crops ``(B, C, S, S)``."""
+        return self.forward_outputs(images, ("joints",))["joints"]
+
+    @torch.inference_mode()
+    def forward_outputs(self, images: np.ndarray | torch.Tensor, names: Sequence[str]) -> dict[str, np.ndarray]:
+        """The network outputs ``names`` (float64 numpy) for preprocessed crops ``(B, C, S, S)``.
+
+        Raises:
+            HandposeError: The network (or its ONNX graph) has no output of one of the names.
+        """
         if self.onnx_session is not None:
             arr = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
-            (out,) = self.onnx_session.run(["joints"], {"image": arr.astype(np.float32)})
-            return np.asarray(out, dtype=np.float64)
+            available = {o.name for o in self.onnx_session.get_outputs()}
+            missing = [n for n in names if n not in available]
+            if missing:
+                raise HandposeError(
+                    f"the model's ONNX graph has no {', '.join(missing)} output; export the package again "
+                    "(or use --runtime torch)"
+                )
+            got = self.onnx_session.run(list(names), {"image": arr.astype(np.float32)})
+            return {n: np.asarray(v, dtype=np.float64) for n, v in zip(names, got)}
         if self.network is None:
             raise HandposeError("the estimator has neither a network nor an ONNX session")
         x = torch.as_tensor(images, dtype=torch.float32, device=self.device)
         if self.device.type == "cpu":
             x = x.contiguous(memory_format=torch.channels_last)
-        return self.network(x)["joints"].float().cpu().numpy().astype(np.float64)
+        out = self.network(x)
+        missing = [n for n in names if n not in out]
+        if missing:
+            raise HandposeError(f"model {self.contract.model!r} has no {', '.join(missing)} output")
+        return {n: out[n].float().cpu().numpy().astype(np.float64) for n in names}
 
-    def decode_batch(self, outputs: np.ndarray, batch: Mapping[str, Any]) -> np.ndarray:
-        """Network outputs ``(B, J, 3)`` -> camera mm, with the stacked crop geometry of the batch."""
+    def decode_batch(self, outputs: np.ndarray, batch: Mapping[str, Any], space: str | None = None) -> np.ndarray:
+        """Network outputs ``(B, J, 3)`` -> camera mm, with the stacked crop geometry of the batch.
+
+        ``space`` overrides the model's output space (a photo's joints are decoded as 2.5D).
+        """
         from handpose.codecs import decode_batch
 
         geometry = {k: np.asarray(v) for k, v in batch.items()}
         decoded = decode_batch(
             np.asarray(outputs, dtype=np.float64),
             geometry,
-            self.contract.output_space,
+            space or self.contract.output_space,
             crop_size=self.input_size,
             skeleton=self.skeleton,
         )
@@ -172,11 +194,6 @@ class Estimator:
         """The crop of a photo's hand box (default: the whole image, for photos already cropped to the hand)."""
         if hand not in ("left", "right"):
             raise HandposeError(f"hand must be left or right, got {hand!r}")
-        if self.contract.output_space != "uvz":
-            raise HandposeError(
-                f"model {self.contract.model!r} predicts root-relative joints only; unlabelled photos need a "
-                "2.5D model (Learnable Groups); evaluate this one on a dataset instead"
-            )
         h, w = image.shape[:2]
         x, y, bw, bh = (0.0, 0.0, float(w), float(h)) if box is None else (float(v) for v in box)
         if bw <= 0 or bh <= 0:
@@ -185,21 +202,28 @@ class Estimator:
         middle = np.array([x + (bw - 1.0) / 2.0, y + (bh - 1.0) / 2.0])
         row = dict(self.transform(False).crop_box(image, cam, middle, max(bw, bh), left=hand == "left"))
         row["left"] = np.array(hand == "left")
-        # No label gives the hand's size: the decoder lifts the 2.5D joints with the assumed one.
-        row["scale"] = np.array(self.hand_scale_mm())
         return row
 
     def hand_scale_mm(self) -> float:
-        """Length of the skeleton's scale bone (middle MCP-PIP) assumed for unlabelled RGB photos, mm."""
-        if self.scale_override_mm is not None:
-            return float(self.scale_override_mm)
-        stored = self.contract.hand_scale_mm
-        if not stored:
+        """Length of the skeleton's scale bone (middle MCP-PIP) assumed for unlabelled RGB photos, mm.
+
+        Raises:
+            HandposeError: Neither the model nor the caller gives one.
+        """
+        scale = self.assumed_hand_scale_mm()
+        if scale is None:
             raise HandposeError(
                 "the model stores no hand scale (the training data's median middle MCP-PIP length); "
                 "pass one with --hand-scale MM"
             )
-        return float(stored)
+        return scale
+
+    def assumed_hand_scale_mm(self) -> float | None:
+        """:meth:`hand_scale_mm`, or ``None`` when neither the model nor the caller gives one."""
+        if self.scale_override_mm is not None:
+            return float(self.scale_override_mm)
+        stored = self.contract.hand_scale_mm
+        return float(stored) if stored else None
 
     def predict(
         self,
@@ -217,7 +241,9 @@ class Estimator:
                 defaults to the training camera.
             center: Hand centre in camera mm (depth); found in the depth when omitted.
             box: Hand box ``(x, y, width, height)`` in pixels (RGB); the whole image when omitted.
-                The 3D joints of a photo assume the hand's scale bone is :meth:`hand_scale_mm` long.
+                A photo's camera-space joints assume the hand's scale bone is :meth:`hand_scale_mm`
+                long; without that assumption only its 2D joints and its root-relative joints (in
+                scale-bone lengths) are known, and ``xyz`` is NaN.
             hand: ``"right"`` or ``"left"`` (RGB; left hands are mirrored in and out, as in training).
         """
         return self.predict_batch([image], [camera], [center], [box], [hand])[0]
@@ -238,33 +264,88 @@ class Estimator:
         hands = list(hands) if hands is not None else ["right"] * n
         rows = [self.preprocess(*args) for args in zip(images, cameras, centers, boxes, hands)]
         batch = np.stack([r["image"] for r in rows]).astype(np.float32)
-        outputs = self.forward(batch)
+        if self.modality == "rgb":
+            outputs = self.forward_outputs(batch, self._photo_outputs())
+            return [
+                self._photo_prediction({k: v[i] for k, v in outputs.items()}, row, self._camera(cam))
+                for i, (row, cam) in enumerate(zip(rows, cameras))
+            ]
+        joints = self.forward(batch)
         preds = []
-        for row, out, cam in zip(rows, outputs, cameras):
+        for row, out, cam in zip(rows, joints, cameras):
             xyz = self.decode(out, row)
-            camera = self._camera(cam)
             preds.append(
                 Prediction(
                     xyz=xyz,
-                    uvd=xyz_to_uvd(xyz, camera),
+                    uvd=xyz_to_uvd(xyz, self._camera(cam)),
                     joint_names=self.joint_names,
                     skeleton=self.skeleton,
-                    center_xyz=np.asarray(row["center_xyz"], dtype=np.float64) if "center_xyz" in row else None,
-                    extras={"cube_mm": np.asarray(row["cube"]).tolist()} if "cube" in row else {},
+                    center_xyz=np.asarray(row["center_xyz"], dtype=np.float64),
+                    extras={"cube_mm": np.asarray(row["cube"]).tolist()},
                 )
             )
         return preds
 
-    def decode(self, output: np.ndarray, row: Mapping[str, Any]) -> np.ndarray:
-        """One output ``(J, 3)`` -> camera mm, with the crop geometry of its ``row``."""
-        geometry = {k: np.asarray(v)[None] for k, v in row.items() if k not in ("image", "left")}
-        xyz = self.decode_batch(np.asarray(output)[None], geometry)[0]
-        if bool(row.get("left", False)):
+    def _photo_outputs(self) -> tuple[str, ...]:
+        """The outputs that place a photo's hand: 2.5D joints, or root-relative joints and 2D joints."""
+        return ("joints",) if self.contract.output_space == "uvz" else ("joints", "uv")
+
+    def _photo_prediction(
+        self, outputs: Mapping[str, np.ndarray], row: Mapping[str, Any], camera: Camera
+    ) -> Prediction:
+        """A photo's joints from its crop's outputs.
+
+        Both kinds of RGB model give the 2.5D joints of the crop: a 2.5D model directly, a
+        root-relative one as its 2D joints with the depth part of its root-relative 3D joints (both
+        relative to the root and in scale-bone lengths). The 2.5D joints are lifted to a hand whose
+        scale bone is one unit long; the assumed hand scale (if any) turns units into millimetres.
+        """
+        from handpose import skeleton as skeletons
+
+        joints = np.asarray(outputs["joints"], dtype=np.float64)
+        if "uv" in outputs:
+            uvz = np.concatenate([outputs["uv"], joints[:, 2:]], axis=-1)
+            relative = joints
+        else:
+            uvz, relative = joints, None
+        geometry = {"K_crop": np.asarray(row["K_crop"])[None], "scale": np.ones(1)}
+        unit_xyz = self.decode_batch(uvz[None], geometry, space="uvz")[0]
+        left = bool(row.get("left", False))
+        if left:
             # Left hands were mirrored into the right-hand crop; mirror the joints back.
             from handpose.transforms.rgb import mirror_xyz
 
-            xyz = mirror_xyz(xyz)
-        return np.asarray(xyz)
+            unit_xyz = mirror_xyz(unit_xyz)
+            relative = None if relative is None else mirror_xyz(relative)
+        if relative is None:
+            relative = unit_xyz - unit_xyz[skeletons.get(self.skeleton).root_index]
+        scale = self.assumed_hand_scale_mm()
+        if scale is None:
+            xyz = np.full_like(unit_xyz, np.nan)
+            uvd = xyz_to_uvd(unit_xyz, camera)  # projection does not depend on the scale
+            uvd[:, 2] = np.nan
+            return Prediction(
+                xyz=xyz,
+                uvd=uvd,
+                joint_names=self.joint_names,
+                skeleton=self.skeleton,
+                root_relative=relative,
+                root_relative_units="scale bone",
+            )
+        xyz = unit_xyz * scale
+        return Prediction(
+            xyz=xyz,
+            uvd=xyz_to_uvd(xyz, camera),
+            joint_names=self.joint_names,
+            skeleton=self.skeleton,
+            root_relative=relative * scale,
+            extras={"hand_scale_mm": scale},
+        )
+
+    def decode(self, output: np.ndarray, row: Mapping[str, Any]) -> np.ndarray:
+        """One output ``(J, 3)`` -> camera mm, with the crop geometry of its ``row``."""
+        geometry = {k: np.asarray(v)[None] for k, v in row.items() if k != "image"}
+        return np.asarray(self.decode_batch(np.asarray(output)[None], geometry)[0])
 
     def _camera(self, camera: Camera | str | None) -> Camera:
         if camera is None:

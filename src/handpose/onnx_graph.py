@@ -78,6 +78,7 @@ def onnx_bytes(
     opset: int = OPSET,
     joints_only: bool = False,
     in_channels: int | None = None,
+    outputs: Sequence[str] | None = None,
 ) -> bytes:
     """The serialised fp32 ONNX graph of ``model`` (eval mode, BatchNorm folded).
 
@@ -88,6 +89,7 @@ def onnx_bytes(
         joints_only: Export only ``"joints"``, dropping training-only heads (models that offer
             ``joints_only()`` skip their computation; for others the exporter prunes unused nodes).
         in_channels: Input channels; default: the model spec's.
+        outputs: Export exactly these outputs, in this order (overrides ``joints_only``).
 
     Raises:
         HandposeError: The exporter failed (first line of its message).
@@ -98,10 +100,11 @@ def onnx_bytes(
         raise HandposeError(f"opset must be {OPSET} or later, got {opset}")
     size, channels = input_shape(model, input_size, in_channels)
     folded = fold_batchnorm_checked(model.float(), random_inputs(2, channels, size, seed=2))
+    default = [JOINTS] if joints_only else None
+    names = list(outputs or default or _output_names(folded, size, channels))
     skip_heads = getattr(folded, "joints_only", None)
-    if joints_only and callable(skip_heads):
+    if names == [JOINTS] and callable(skip_heads):
         skip_heads()
-    names = [JOINTS] if joints_only else _output_names(folded, size, channels)
     # eval() on the wrapper itself: exporters restore the wrapper's own mode.
     wrapper = GraphOutputs(folded, names).eval()
     buffer = io.BytesIO()
@@ -162,9 +165,13 @@ def max_deviation(session: Any, network: nn.Module, batches: Sequence[torch.Tens
 
 
 def verified_graph(
-    network: nn.Module, input_size: int, in_channels: int, tolerance: float = PARITY_TOLERANCE
+    network: nn.Module,
+    input_size: int,
+    in_channels: int,
+    tolerance: float = PARITY_TOLERANCE,
+    extra_outputs: Sequence[str] = (),
 ) -> tuple[bytes, dict[str, Any]]:
-    """The deployed graph (``image -> joints``) of ``network``, checked against PyTorch.
+    """The deployed graph (``image -> joints``, plus ``extra_outputs``) of ``network``, checked against PyTorch.
 
     The check runs on the export batch size and on batch 1 (the batch axis is dynamic).
 
@@ -174,12 +181,19 @@ def verified_graph(
     Raises:
         HandposeError: Export failed or the outputs differ by more than ``tolerance``.
     """
-    data = onnx_bytes(network, input_size, joints_only=True, in_channels=in_channels)
+    names = [JOINTS, *extra_outputs]
+    data = onnx_bytes(network, input_size, in_channels=in_channels, outputs=names)
     batches = (random_inputs(2, in_channels, input_size, seed=0), random_inputs(1, in_channels, input_size, seed=1))
     worst = max_deviation(ort_session(data), network, batches)
     if not worst <= tolerance:
         raise HandposeError(f"ONNX outputs differ from PyTorch by {worst:.2e} (> {tolerance}); not written")
-    info = {"opset": OPSET, "max_abs_diff": worst, "tolerance": tolerance, "inputs": "image (B,C,S,S)"}
+    info = {
+        "opset": OPSET,
+        "max_abs_diff": worst,
+        "tolerance": tolerance,
+        "inputs": "image (B,C,S,S)",
+        "outputs": names,
+    }
     return data, info
 
 

@@ -71,7 +71,9 @@ def predict_files(
                 from handpose.visualize import plot_overlay, plot_skeleton_3d
 
                 plot_overlay(frame.image, pred.uvd, pred.skeleton, out / f"{name}_overlay.png", title=name)
-                plot_skeleton_3d(pred.xyz, pred.skeleton, out / f"{name}_3d.png", title=name)
+                # Without a hand-scale assumption a photo has no camera-space joints: draw the root-relative ones.
+                shape = pred.xyz if pred.has_camera_xyz or pred.root_relative is None else pred.root_relative
+                plot_skeleton_3d(shape, pred.skeleton, out / f"{name}_3d.png", title=name)
             entries.append({"input": str(frame.source), "name": name, "json": f"{name}.json"})
         pending.clear()
 

@@ -48,7 +48,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--hand-scale",
         type=float,
         metavar="MM",
-        help="middle MCP-PIP length assumed for RGB photos (default: the training data's median, stored in the model)",
+        help=(
+            "middle MCP-PIP length assumed for RGB photos (default: the training data's median, stored in the "
+            "model); without one, photos get 2D and root-relative joints only"
+        ),
     )
     p.add_argument("--out", default="runs/predict", metavar="DIR", help="output folder (default: runs/predict)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to run the network")
