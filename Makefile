@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CONSTRAINTS := requirements/constraints.txt
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install demo test lint pytest bench clean
+.PHONY: install demo test lint typecheck pytest bench clean
 
 install: $(STAMP)
 
@@ -25,13 +25,17 @@ lint: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 
+# Settings in pyproject.toml ([tool.mypy]); the cache in .mypy_cache makes reruns take seconds.
+typecheck: install
+	$(BIN)/mypy
+
 pytest: install
 	$(BIN)/python -m pytest -q
 
-test: lint pytest
+test: lint typecheck pytest
 
 bench: install
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .mypy_cache
