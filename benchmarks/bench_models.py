@@ -63,7 +63,7 @@ def matmul_peak(seconds: float, n: int = 2048) -> float:
 def bench_model(name: str, skeleton: str, batches: list[int], seconds: float, threads: int) -> dict[str, object]:
     from handpose.models import create_model, get_spec
     from handpose.models._flops import count_flops, count_parameters
-    from handpose.models.depth_layers import fold_batchnorm_checked
+    from handpose.models.batchnorm_folding import fold_batchnorm_checked
     from handpose.onnx_graph import onnx_bytes, ort_session, quantize_onnx
 
     spec = get_spec(name)

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from handpose.models import create_model
-from handpose.models.depth_layers import fold_batchnorm
+from handpose.models.batchnorm_folding import fold_batchnorm
 from handpose.onnx_graph import onnx_bytes, ort_session
 from handpose.quantization.finetune import prepare_for_int8
 from handpose.quantization.simulate import ActivationFakeQuant, QuantSimulation, WeightFakeQuant
