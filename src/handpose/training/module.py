@@ -16,28 +16,15 @@ from torch import nn
 
 from handpose.codecs import decode_batch
 from handpose.codecs.heatmap import with_heatmap_targets
+from handpose.contract import Contract
 from handpose.errors import HandposeError
 from handpose.losses import create_loss
-from handpose.models.registry import create_model, default_loss
+from handpose.models.registry import build_network, default_loss
 from handpose.training.config import RunConfig, config_from_dict
 from handpose.training.schedule import LRFactor, temperature_at
 from handpose.training.weight_decay import split_weight_decay
 
 VAL_METRIC = "val/mean_error_mm"
-
-
-def build_network(contract: dict[str, Any], initial_weights: bool = True) -> nn.Module:
-    """The registered network a contract names, with the contract's builder arguments.
-
-    Args:
-        contract: The preprocessing contract.
-        initial_weights: Load the pretrained backbone file named in ``model_kwargs["weights"]``. Off when
-            trained weights are loaded next anyway, so a package never needs the original file.
-    """
-    kwargs = dict(contract.get("model_kwargs") or {})
-    if not initial_weights:
-        kwargs.pop("weights", None)
-    return create_model(contract["model"], skeleton=contract["skeleton"], **kwargs)
 
 
 def training_loss(cfg: RunConfig) -> dict[str, Any]:
@@ -58,11 +45,11 @@ class PoseModule(L.LightningModule):
         super().__init__()
         self.save_hyperparameters({"config": config, "contract": contract})
         self.cfg = config_from_dict(config)
-        self.contract = contract
-        self.model = build_network(contract)
-        self.output_space: str = contract["output_space"]
-        loss = contract.get("loss") or training_loss(self.cfg)
-        self.loss_fn = create_loss(loss["name"], contract["skeleton"], **loss["params"])
+        self.contract = Contract.from_dict(contract, "the run's preprocessing contract")
+        self.model = build_network(self.contract)
+        self.output_space: str = self.contract.output_space
+        loss = self.contract.loss.to_dict() if self.contract.loss is not None else training_loss(self.cfg)
+        self.loss_fn = create_loss(loss["name"], self.contract.skeleton, **loss["params"])
         self.channels_last = bool(self.cfg.trainer.channels_last)
         self._val_sum = torch.zeros(())
         self._val_count = torch.zeros(())
