@@ -121,20 +121,6 @@ def test_crop_codec_matches_cubecrop_pixels(rng):
     assert np.abs(back - xyz).max() < 1e-6
 
 
-def test_decode_batch(rng):
-    _, xyz, center, cube, rot, camera = _random_geometry(rng, batch=3)
-    batch = {"center_xyz": center, "cube": cube, "rotation_deg": rot, "camera": camera}
-    norm = cube_codec.encode(xyz, center, cube, rot, camera)
-    crop = cube_codec.encode_crop(xyz, center, cube, rot, camera)
-    assert np.abs(cube_codec.decode_batch(norm, batch) - xyz).max() < 1e-6
-    assert np.abs(cube_codec.decode_batch(crop, batch, space="crop") - xyz).max() < 1e-6
-    tbatch = {k: torch.from_numpy(np.asarray(v)) for k, v in batch.items()}
-    out = cube_codec.decode_batch(torch.from_numpy(norm), tbatch)
-    assert isinstance(out, torch.Tensor) and np.abs(out.numpy() - xyz).max() < 1e-6
-    with pytest.raises(ValueError):
-        cube_codec.decode_batch(norm, batch, space="uvz")
-
-
 def test_depth_encoding_by_hand():
     # Centre 500 mm, cube depth 200 mm: [400, 600] maps to [-1, 1]; 0 is missing; beyond is background.
     depth = np.array([[0.0, 399.0, 500.0, 599.0, 601.0]])

@@ -8,7 +8,9 @@ import torch
 
 from handpose import skeleton
 from handpose.codecs import bones as bones_codec
+from handpose.codecs import decode_batch
 from handpose.codecs import uvz as uvz_codec
+from handpose.codecs.heatmap import pixels_to_uv, uv_to_pixels
 from handpose.errors import HandposeError
 
 
@@ -100,9 +102,9 @@ def test_uvz_round_trip_torch_float32(rng):
 
 
 def test_unit_range_is_crop_edges():
-    assert uvz_codec.pixels_to_unit(np.array(-0.5), 64) == -1.0
-    assert uvz_codec.pixels_to_unit(np.array(63.5), 64) == 1.0
-    assert uvz_codec.unit_to_pixels(np.array(0.0), 64) == 31.5
+    assert pixels_to_uv(np.array(-0.5), 64) == -1.0
+    assert pixels_to_uv(np.array(63.5), 64) == 1.0
+    assert uv_to_pixels(np.array(0.0), 64) == 31.5
 
 
 def test_rel_round_trip_and_batch_decode(rng):
@@ -112,10 +114,10 @@ def test_rel_round_trip_and_batch_decode(rng):
     np.testing.assert_allclose(uvz_codec.decode_rel(rel, root, scale), joints, atol=1e-9)
     uvz, _, _ = uvz_codec.encode_uvz(joints, K, 64, "canonical21")
     batch = {"root_xyz": root, "scale": scale, "K_crop": K, "image": np.zeros((2, 3, 64, 64))}
-    assert np.abs(uvz_codec.decode_batch(uvz, batch, "uvz") - joints).max() < 0.01
-    assert np.abs(uvz_codec.decode_batch(rel, batch, "rel") - joints).max() < 0.01
-    with pytest.raises(HandposeError, match="output space"):
-        uvz_codec.decode_batch(rel, batch, "cube")
+    assert np.abs(decode_batch(uvz, batch, "uvz") - joints).max() < 0.01
+    assert np.abs(decode_batch(rel, batch, "rel") - joints).max() < 0.01
+    with pytest.raises(HandposeError, match="needs center_xyz"):
+        decode_batch(rel, batch, "cube")
 
 
 def test_uvz_rejects_skeleton_without_scale_bone(rng):

@@ -11,6 +11,7 @@ from fixtures import rgb_formats as fx
 from handpose import skeleton
 from handpose.batch import RGBBatch
 from handpose.codecs import uvz as uvz_codec
+from handpose.codecs.heatmap import pixels_to_uv, uv_to_pixels
 from handpose.datasets.base import Sample
 from handpose.errors import HandposeError
 from handpose.geometry import Camera, xyz_to_uvd
@@ -76,7 +77,7 @@ def test_output_keys_shapes_and_exact_inverse(rng):
     # Every keypoint lies inside the crop (1.2x margin) and the crop shows the drawn joints.
     assert np.abs(out["joints_crop"][:, :2]).max() < 1.0
     pix = _pixels(out)
-    uv = uvz_codec.unit_to_pixels(out["joints_crop"][:, :2], 128)
+    uv = uv_to_pixels(out["joints_crop"][:, :2], 128)
     bright = [pix[round(v), round(u)].mean() for u, v in uv]
     assert np.mean(bright) > 150
 
@@ -114,7 +115,7 @@ def test_augmentation_keeps_image_and_3d_consistent(rng, handedness):
         xyz = out["joints_xyz"].astype(np.float64)
         # Targets agree with the crop camera ...
         uv = xyz_to_uvd(xyz, Camera.from_K(k))[:, :2]
-        np.testing.assert_allclose(uvz_codec.pixels_to_unit(uv, 128), out["joints_crop"][:, :2], atol=1e-4)
+        np.testing.assert_allclose(pixels_to_uv(uv, 128), out["joints_crop"][:, :2], atol=1e-4)
         decoded = uvz_codec.decode_uvz(out["joints_crop"].astype(np.float64), k, 128, out["root_xyz"][2], out["scale"])
         assert np.abs(decoded - xyz).max() < 0.01
         # ... depth and bone-length scale are those of the input hand ...
@@ -122,7 +123,7 @@ def test_augmentation_keeps_image_and_3d_consistent(rng, handedness):
         # ... and the drawn joints are where the targets say (rotation, scale, shift and mirroring).
         pix = _pixels(out)
         inside = np.abs(out["joints_crop"][:, :2]).max(-1) < 0.95
-        pu = uvz_codec.unit_to_pixels(out["joints_crop"][inside, :2], 128)
+        pu = uv_to_pixels(out["joints_crop"][inside, :2], 128)
         bright = [pix[round(v), round(u)].mean() for u, v in pu]
         assert np.mean(bright) > 120
 

@@ -50,7 +50,7 @@ def _ancestor_matrix(name: str) -> np.ndarray:
     return a
 
 
-def bone_indices(skel: Skeleton | str) -> tuple[np.ndarray, np.ndarray]:
+def _bone_indices(skel: Skeleton | str) -> tuple[np.ndarray, np.ndarray]:
     """``(parent, child)`` index arrays of the skeleton's bones, in :attr:`Skeleton.bones` order."""
     skel = skeleton_registry.get(skel)
     bones = np.asarray(skel.bones, dtype=np.int64).reshape(-1, 2)
@@ -69,7 +69,7 @@ def joints_to_bones(joints: ArrayT, skel: Skeleton | str) -> ArrayT:
     """
     skel = skeleton_registry.get(skel)
     _check_count(joints.shape, skel.num_joints, "joints", skel)
-    parent, child = bone_indices(skel)
+    parent, child = _bone_indices(skel)
     if isinstance(joints, torch.Tensor):
         p = torch.as_tensor(parent, device=joints.device)
         c = torch.as_tensor(child, device=joints.device)
@@ -110,12 +110,6 @@ def bones_to_joints(
     if root_xyz is not None:
         joints = joints + root_xyz[..., None, :]
     return joints
-
-
-def bone_lengths(joints: ArrayT, skel: Skeleton | str) -> ArrayT:
-    """``(..., B)`` bone lengths of ``(..., J, 3)`` joints."""
-    b = joints_to_bones(joints, skel)
-    return (b * b).sum(-1) ** 0.5
 
 
 def _check_count(shape: tuple[int, ...] | torch.Size, expected: int, what: str, skel: Skeleton) -> None:

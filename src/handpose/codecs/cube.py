@@ -204,23 +204,3 @@ def decode_crop(joints_crop: Array, center_xyz: Array, cube: Array, rotation_deg
     d = crop[..., 2] * (cube_[..., 2] / 2) + center[..., 2]
     x, y = _backproject(du + cu, dv + cv, d, cam)
     return ops.stack([x, y, d])
-
-
-def decode_batch(joints: Array, batch: Any, space: str = "cube") -> Array:
-    """Decode a model's joints with the geometry stored in a :class:`~handpose.batch.DepthBatch`.
-
-    Args:
-        joints: ``(B, J, 3)`` model output.
-        batch: Mapping with ``center_xyz``, ``cube``, ``rotation_deg`` and ``camera``.
-        space: ``"cube"`` (cube-normalised xyz, :func:`decode`) or ``"crop"`` (``joints_crop`` layout,
-            :func:`decode_crop`).
-
-    Returns:
-        ``(B, J, 3)`` camera mm.
-    """
-    geometry = (batch["center_xyz"], batch["cube"], batch["rotation_deg"], batch["camera"])
-    if space == "cube":
-        return decode(joints, *geometry)
-    if space == "crop":
-        return decode_crop(joints, *geometry)
-    raise ValueError(f"unknown space {space!r}; use 'cube' or 'crop'")

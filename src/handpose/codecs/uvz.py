@@ -20,13 +20,13 @@ kind, so a model's outputs decode with gradients. Round trips in float64 are exa
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import numpy as np
 import torch
 
 from handpose import skeleton as skeleton_registry
+from handpose.codecs.heatmap import pixels_to_uv, uv_to_pixels
 from handpose.errors import HandposeError
 from handpose.skeleton import Skeleton
 
@@ -58,16 +58,6 @@ def root_and_scale(joints_xyz: ArrayT, skel: Skeleton | str) -> tuple[ArrayT, Ar
     return joints_xyz[..., root, :], (d * d).sum(-1) ** 0.5
 
 
-def pixels_to_unit(pix: ArrayT, crop_size: int) -> ArrayT:
-    """Crop pixel coordinates -> [-1, 1] across the crop (outer pixel edges at -1 and +1)."""
-    return (2.0 * pix + 1.0) / crop_size - 1.0
-
-
-def unit_to_pixels(unit: ArrayT, crop_size: int) -> ArrayT:
-    """Exact inverse of :func:`pixels_to_unit`."""
-    return ((unit + 1.0) * crop_size - 1.0) / 2.0
-
-
 def encode_uvz(
     joints_xyz: ArrayT, K_crop: ArrayT, crop_size: int, skel: Skeleton | str
 ) -> tuple[ArrayT, ArrayT, ArrayT]:
@@ -86,8 +76,8 @@ def encode_uvz(
     x, y, z = joints_xyz[..., 0], joints_xyz[..., 1], joints_xyz[..., 2]
     fx, fy = K_crop[..., 0, 0, None], K_crop[..., 1, 1, None]
     cx, cy = K_crop[..., 0, 2, None], K_crop[..., 1, 2, None]
-    u = pixels_to_unit(fx * x / z + cx, crop_size)
-    v = pixels_to_unit(fy * y / z + cy, crop_size)
+    u = pixels_to_uv(fx * x / z + cx, crop_size)
+    v = pixels_to_uv(fy * y / z + cy, crop_size)
     z_rel = (z - root_xyz[..., 2, None]) / scale[..., None]
     return _stack([u, v, z_rel], joints_xyz), root_xyz, scale
 
@@ -105,8 +95,8 @@ def decode_uvz(uvz: ArrayT, K_crop: ArrayT, crop_size: int, root_depth: ArrayT, 
     z = uvz[..., 2] * scale[..., None] + root_depth[..., None]
     fx, fy = K_crop[..., 0, 0, None], K_crop[..., 1, 1, None]
     cx, cy = K_crop[..., 0, 2, None], K_crop[..., 1, 2, None]
-    x = z * (unit_to_pixels(uvz[..., 0], crop_size) - cx) / fx
-    y = z * (unit_to_pixels(uvz[..., 1], crop_size) - cy) / fy
+    x = z * (uv_to_pixels(uvz[..., 0], crop_size) - cx) / fx
+    y = z * (uv_to_pixels(uvz[..., 1], crop_size) - cy) / fy
     return _stack([x, y, z], uvz)
 
 
@@ -133,7 +123,7 @@ def recover_root_depth(uvz: np.ndarray, K_crop: np.ndarray, crop_size: int, skel
     _, a, b = _root_and_scale_indices(skel)
     uvz = np.asarray(uvz, dtype=np.float64)
     K = np.asarray(K_crop, dtype=np.float64)
-    pix = unit_to_pixels(uvz[..., :2], crop_size)
+    pix = uv_to_pixels(uvz[..., :2], crop_size)
     fx, fy, cx, cy = K[..., 0, 0], K[..., 1, 1], K[..., 0, 2], K[..., 1, 2]
 
     def ray(j: int) -> np.ndarray:
@@ -170,20 +160,3 @@ def encode_rel(joints_xyz: ArrayT, skel: Skeleton | str) -> tuple[ArrayT, ArrayT
 def decode_rel(rel: ArrayT, root_xyz: ArrayT, scale: ArrayT) -> ArrayT:
     """Exact inverse of :func:`encode_rel`."""
     return rel * scale[..., None, None] + root_xyz[..., None, :]
-
-
-def decode_batch(joints: ArrayT, batch: Mapping[str, Any], space: str, crop_size: int | None = None) -> ArrayT:
-    """Model outputs in ``space`` -> camera mm, using the geometry an :class:`~handpose.batch.RGBBatch` carries.
-
-    Args:
-        joints: ``(B, J, 3)`` predictions in ``"uvz"`` or ``"rel"`` space.
-        batch: Holds ``root_xyz`` and ``scale`` (and ``K_crop`` plus ``image`` for ``"uvz"``).
-        space: ``"uvz"`` or ``"rel"``.
-        crop_size: Crop side; read from ``batch["image"]`` when omitted.
-    """
-    if space == "rel":
-        return decode_rel(joints, batch["root_xyz"], batch["scale"])
-    if space == "uvz":
-        size = int(batch["image"].shape[-1]) if crop_size is None else int(crop_size)
-        return decode_uvz(joints, batch["K_crop"], size, batch["root_xyz"][..., 2], batch["scale"])
-    raise HandposeError(f"unknown RGB output space {space!r}; expected 'uvz' or 'rel'")

@@ -7,9 +7,9 @@ the model's output dict, ``batch`` a :class:`handpose.batch.DepthBatch` or
 Importing this package registers every loss it ships.
 """
 
-from handpose.losses.registry import check_loss, create_loss, loss_names, register_loss, resolve_loss
+from handpose.losses.registry import check_loss, create_loss, register_loss
 
-__all__ = ["check_loss", "create_loss", "loss_names", "register_loss", "resolve_loss"]
+__all__ = ["check_loss", "create_loss", "register_loss"]
 
 from handpose.losses import depth as depth
 from handpose.losses import rgb as rgb

@@ -40,7 +40,7 @@ def register_loss(name: str) -> Callable[[LossFactory], LossFactory]:
     return wrap
 
 
-def resolve_loss(name: str, params: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+def _resolve(name: str, params: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
     """``(registered name, parameters)`` of ``name``, an alias's parameters under the given ones."""
     if name in LOSS_ALIASES:
         target, preset = LOSS_ALIASES[name]
@@ -52,7 +52,7 @@ def resolve_loss(name: str, params: dict[str, Any] | None = None) -> tuple[str, 
 
 def check_loss(name: str, params: dict[str, Any] | None = None) -> None:
     """Raise a one-line :class:`HandposeError` unless ``name`` is a loss taking all of ``params``."""
-    target, merged = resolve_loss(name, params)
+    target, merged = _resolve(name, params)
     signature = inspect.signature(_LOSSES[target])
     accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values())
     known = [
@@ -68,13 +68,8 @@ def check_loss(name: str, params: dict[str, Any] | None = None) -> None:
 def create_loss(name: str, skeleton: str | skeletons.Skeleton, **params: Any) -> nn.Module:
     """Build the loss registered as ``name`` (or an alias) for ``skeleton`` with ``params``."""
     check_loss(name, params)
-    target, merged = resolve_loss(name, params)
+    target, merged = _resolve(name, params)
     try:
         return _LOSSES[target](skeletons.get(skeleton), **merged)
     except (TypeError, ValueError) as exc:
         raise HandposeError(f"loss {target!r}: bad parameters {merged}: {exc}") from None
-
-
-def loss_names() -> list[str]:
-    """Registered loss names (aliases not included), sorted."""
-    return sorted(_LOSSES)

@@ -45,6 +45,7 @@ import numpy as np
 from handpose import contract as contract_defaults
 from handpose import skeleton as skeletons
 from handpose.codecs import uvz as uvz_codec
+from handpose.codecs.heatmap import pixels_to_uv
 from handpose.datasets.base import Sample
 from handpose.errors import HandposeError
 from handpose.geometry import Camera, uvd_to_xyz, xyz_to_uvd
@@ -368,7 +369,7 @@ class RGBCropTransform:
                 root_xyz, scale = np.full(3, np.nan), np.array(np.nan)
                 joints_crop = np.full_like(xyz, np.nan)
                 uv = xyz_to_uvd(xyz, Camera.from_K(k_crop))[:, :2]
-                joints_crop[:, :2] = uvz_codec.pixels_to_unit(uv, self.out_size)
+                joints_crop[:, :2] = pixels_to_uv(uv, self.out_size)
                 joints_rel = np.full_like(xyz, np.nan)
         out = {
             "image": normalise_image(crop, self.normalisation_luts),
