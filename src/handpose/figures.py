@@ -18,12 +18,18 @@ def pyplot() -> Any:
     return plt
 
 
-def save_png(fig: Any, path: str | Path) -> Path:
-    """Write ``fig`` to ``path`` as PNG (atomically) and close it, also when writing fails."""
+def save_png(fig: Any, path: str | Path, dpi: float | None = None) -> Path:
+    """Write ``fig`` to ``path`` as PNG (atomically) and close it, also when writing fails.
+
+    Args:
+        fig: A matplotlib figure.
+        path: The PNG file.
+        dpi: Resolution of the file; the figure's own when not given.
+    """
     path = Path(path)
     try:
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png")
+            fig.savefig(tmp, format="png", dpi=dpi if dpi is not None else "figure")
     finally:
         pyplot().close(fig)
     return path

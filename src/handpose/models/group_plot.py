@@ -19,7 +19,7 @@ import numpy as np
 
 from handpose import skeleton as skeletons
 from handpose.errors import HandposeError
-from handpose.io import write_with_atomic
+from handpose.figures import pyplot, save_png
 
 # An open right hand, palm towards the viewer, y up, in canonical21 order (unit: roughly palm length).
 _TEMPLATE_2D = np.array(
@@ -74,11 +74,7 @@ def plot_grouping(
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     skel = skeletons.get(skeleton)
     sel = np.asarray(selection.detach().cpu() if hasattr(selection, "detach") else selection, dtype=float)
     if sel.ndim == 2 and sel.shape[0] == skel.num_joints:
@@ -137,12 +133,7 @@ def plot_grouping(
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    out = Path(path)
-    try:
-        write_with_atomic(out, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
-    finally:
-        plt.close(fig)
-    return out
+    return save_png(fig, path, dpi=110)
 
 
 def plot_model_grouping(model: Any, path: str | PathLike, title: str | None = None) -> Path:
