@@ -103,6 +103,7 @@ def load_network(
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()
         raise HandposeError(f"weights do not fit model {contract.model!r}: {first[-1].strip()[:160]}", source) from None
-    if temperature is not None and hasattr(network, "set_temperature"):
-        network.set_temperature(float(temperature))
+    set_temperature = getattr(network, "set_temperature", None)
+    if temperature is not None and callable(set_temperature):
+        set_temperature(float(temperature))
     return network.eval()

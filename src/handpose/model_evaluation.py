@@ -224,7 +224,12 @@ def predict_dataset(
     n = len(dataset)
     if n == 0:
         raise HandposeError("the dataset split has no frames")
-    preds, gts, vis, outs, targets, frame_ids = [], [], [], [], [], []
+    preds: list[np.ndarray] = []
+    gts: list[np.ndarray] = []
+    vis: list[np.ndarray] = []
+    outs: list[np.ndarray] = []
+    targets: list[np.ndarray] = []
+    frame_ids: list[str] = []
     geometry: dict[str, list[np.ndarray]] = {}
     with TerminalProgress(progress) as bar:
         task = bar.add_task(description, total=n) if bar else None

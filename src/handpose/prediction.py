@@ -56,5 +56,6 @@ class Prediction:
 
 def _rounded(values: np.ndarray) -> Any:
     """Rounded to 0.001 as nested lists, NaN as ``None`` (JSON has no NaN)."""
-    arr = np.round(np.asarray(values, dtype=np.float64), 3)
-    return np.where(np.isfinite(arr), arr, None).tolist()
+    out = np.round(np.asarray(values, dtype=np.float64), 3).astype(object)
+    out[~np.isfinite(np.asarray(values, dtype=np.float64))] = None
+    return out.tolist()

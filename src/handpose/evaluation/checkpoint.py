@@ -108,7 +108,7 @@ def score_rgb(pred_xyz: np.ndarray, gt_xyz: np.ndarray, visible: np.ndarray, roo
 def _plain(obj: Any) -> dict[str, Any]:
     import dataclasses
 
-    data = dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else dict(obj)
+    data = dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) and not isinstance(obj, type) else dict(obj)
     return {k: (np.asarray(v).tolist() if isinstance(v, np.ndarray) else v) for k, v in data.items()}
 
 

@@ -78,8 +78,9 @@ def prepare_for_int8(network: nn.Module) -> nn.Module:
     from handpose.models.batchnorm_folding import fold_batchnorm
 
     folded = fold_batchnorm(network, keep_modules=True)
-    if hasattr(folded, "joints_only"):
-        folded.joints_only()
+    skip_heads = getattr(folded, "joints_only", None)
+    if callable(skip_heads):
+        skip_heads()
     return folded
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from handpose.contract import BoxCrop, Contract, DepthCrop
 from handpose.errors import HandposeError
+from handpose.hand_center import CENTER_MODES, CenterMode
 
 
 def make_transform(contract: Contract, train: bool, augment: bool = False, center: str | None = None) -> Any:
@@ -30,8 +31,12 @@ def make_transform(contract: Contract, train: bool, augment: bool = False, cente
         if train and crop.train_cube_mm:
             cube = crop.train_cube_mm
         mode = center or (crop.train_center if train else crop.eval_center)
+        if mode not in CENTER_MODES:
+            raise HandposeError(f"unknown centre mode {mode!r}; use {', '.join(CENTER_MODES)}")
         try:
-            return DepthCropTransform(out_size=contract.input_size, cube=cube, augment=augment, center=mode, **extra)
+            return DepthCropTransform(
+                out_size=contract.input_size, cube=cube, augment=augment, center=cast(CenterMode, mode), **extra
+            )
         except TypeError as exc:
             raise HandposeError(f"data.transform_kwargs: {exc}") from None
     assert isinstance(crop, BoxCrop)
