@@ -202,7 +202,8 @@ class TrainerConfig:
         devices: Devices per node (an int, or ``auto``).
         num_nodes: Machines (SLURM or torchrun set the rest).
         strategy: Lightning strategy (``auto``, ``ddp``, ...).
-        precision: ``auto`` (bf16-mixed on GPUs that support it, else 32), or any Lightning value.
+        precision: ``auto`` (bf16-mixed on GPUs that support it and on CPUs with AVX512-BF16 or AMX,
+            else 32; see :mod:`handpose.training.precision`), or any Lightning value.
         val_every_n_epochs: Validate every this many epochs.
         val_every_n_steps: Validate every this many training batches instead, across epoch boundaries
             (short epochs then cost no validation each); a run stopped by ``max_minutes`` still

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -40,13 +41,22 @@ def _accelerator(cfg: RunConfig) -> str:
     return acc
 
 
-def _precision(cfg: RunConfig, accelerator: str) -> str:
-    p = cfg.trainer.precision
-    if p != "auto":
-        return p
-    if accelerator == "gpu":
-        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
-    return "32-true"
+def resolve_precision(cfg: RunConfig, accelerator: str) -> tuple[RunConfig, str]:
+    """The config with ``trainer.precision`` resolved for this machine (saved so), and why."""
+    from handpose.training.precision import choose_precision, cpu_flags
+
+    cuda_bf16 = accelerator == "gpu" and torch.cuda.is_bf16_supported()
+    precision, why = choose_precision(cfg.trainer.precision, accelerator, cpu_flags(), cuda_bf16)
+    return replace(cfg, trainer=replace(cfg.trainer, precision=precision)), why
+
+
+def run_line(cfg: RunConfig, accelerator: str, precision_reason: str, train_frames: int, val_frames: int) -> str:
+    """The one line that says what a run trains, on what, and in which precision."""
+    where = f"{torch.get_num_threads()} CPU threads" if accelerator == "cpu" else f"{cfg.trainer.devices} GPU(s)"
+    return (
+        f"[train] {cfg.model.name} on {train_frames} frames ({val_frames} validation), {where}, "
+        f"{cfg.data.num_workers} loader worker(s), precision {cfg.trainer.precision} ({precision_reason})"
+    )
 
 
 def _strategy(cfg: RunConfig) -> Any:
@@ -112,6 +122,8 @@ def train(cfg: RunConfig, resume: str | bool | None = None) -> dict[str, Any]:
 
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     accelerator = _accelerator(cfg)
+    # Resolved before anything records the config: config.yaml and the checkpoints say what ran.
+    cfg, precision_reason = resolve_precision(cfg, accelerator)
     module, dm, contract = build_run(cfg)
     # Initial weights (model.weights, model.init_from) belong to a fresh run; a resumed one restores its own.
     initialised = [] if resume else initialise(module.model, cfg.model.weights, cfg.model.init_from)
@@ -119,6 +131,7 @@ def train(cfg: RunConfig, resume: str | bool | None = None) -> dict[str, Any]:
         rank_zero_info(line)
     is_main = int(os.environ.get("RANK", os.environ.get("SLURM_PROCID", "0")) or 0) == 0
     if is_main:
+        print(run_line(cfg, accelerator, precision_reason, len(dm.train_indices), len(dm.val_indices)), flush=True)
         write_text_atomic(run_dir / "config.yaml", dump_config(cfg))
         write_json_atomic(run_dir / "contract.json", contract)
 
@@ -165,7 +178,7 @@ def train(cfg: RunConfig, resume: str | bool | None = None) -> dict[str, Any]:
         devices=t.devices,
         num_nodes=t.num_nodes,
         strategy=_strategy(cfg),
-        precision=_precision(cfg, accelerator),  # type: ignore[arg-type]
+        precision=cfg.trainer.precision,  # type: ignore[arg-type]
         max_epochs=t.max_epochs,
         max_steps=t.max_steps,
         max_time=timedelta(minutes=t.max_minutes) if t.max_minutes else None,

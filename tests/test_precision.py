@@ -1,0 +1,68 @@
+"""trainer.precision: auto picks bf16 mixed precision only where the hardware computes in bfloat16."""
+
+from __future__ import annotations
+
+import pytest
+
+from handpose.training.precision import choose_precision, cpu_flags, cpu_has_bf16
+
+ZEN4 = {"sse4_2", "avx2", "avx512f", "avx512_bf16", "avx512_vnni"}
+SAPPHIRE_RAPIDS = {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "amx_int8"}
+AMX_ONLY = {"avx2", "avx512f", "amx_bf16", "amx_tile"}
+SKYLAKE = {"sse4_2", "avx2", "avx512f", "avx512_vnni"}
+LAPTOP = {"sse4_2", "avx2", "fma"}
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (ZEN4, "bf16-mixed"),
+        (SAPPHIRE_RAPIDS, "bf16-mixed"),
+        (AMX_ONLY, "bf16-mixed"),
+        (SKYLAKE, "32-true"),
+        (LAPTOP, "32-true"),
+        (set(), "32-true"),
+    ],
+)
+def test_auto_on_cpu_follows_bf16_instructions(flags: set[str], expected: str) -> None:
+    precision, why = choose_precision("auto", "cpu", flags)
+    assert precision == expected
+    assert why.startswith("auto")
+    assert cpu_has_bf16(flags) == (expected == "bf16-mixed")
+
+
+def test_reason_names_the_instructions_found() -> None:
+    assert "AMX_BF16" in choose_precision("auto", "cpu", SAPPHIRE_RAPIDS)[1]
+    assert "AVX512_BF16" in choose_precision("auto", "cpu", ZEN4)[1]
+
+
+def test_auto_on_gpu_follows_cuda_support_not_cpu_flags() -> None:
+    assert choose_precision("auto", "gpu", LAPTOP, cuda_bf16=True)[0] == "bf16-mixed"
+    assert choose_precision("auto", "gpu", ZEN4, cuda_bf16=False)[0] == "16-mixed"
+
+
+@pytest.mark.parametrize("requested", ["32-true", "bf16-mixed", "16-mixed", "64-true"])
+def test_an_explicit_choice_is_kept(requested: str) -> None:
+    assert choose_precision(requested, "cpu", ZEN4 if requested == "32-true" else LAPTOP) == (
+        requested,
+        "set in the config",
+    )
+
+
+def test_cpu_flags_reads_this_machine() -> None:
+    flags = cpu_flags()
+    assert isinstance(flags, frozenset)
+    assert all(isinstance(f, str) and f for f in flags)
+
+
+def test_a_run_states_and_saves_the_precision_it_chose(tmp_path, capsys) -> None:
+    from handpose.training.config import load_config
+    from training_helpers import cli, render, train_args
+
+    data = render(40, 1)
+    assert cli(*train_args(tmp_path, data, "p", "trainer.max_epochs=1", "trainer.progress=none")) == 0
+    expected, why = choose_precision("auto", "cpu", cpu_flags())
+    saved = load_config(tmp_path / "p" / "config.yaml", [])
+    assert saved.trainer.precision == expected
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("[train]"))
+    assert f"precision {expected} ({why})" in line
