@@ -180,4 +180,4 @@ def test_oversized_label_text_is_refused(tmp_path, rng):
     fx.write_ganerated(tmp_path, rng, ("0001",))
     reader = open_dataset("ganerated", tmp_path, "test")
     Path(f"{reader.stems[0]}_joint_pos_global.txt").write_text("1," * (1 << 20))
-    _raises("far smaller", reader.__getitem__, 0)
+    _raises("over the 1 MiB cap", reader.__getitem__, 0)

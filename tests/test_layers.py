@@ -24,6 +24,7 @@ LAYERS: dict[str, int] = {
     "handpose.geometry": 0,
     "handpose.errors": 0,
     "handpose.io": 0,
+    "handpose.safe_read": 0,
     "handpose.batch": 0,
     "handpose.contract": 0,
     "handpose.hand_center": 0,

@@ -24,6 +24,7 @@ from handpose.hand_center import (  # noqa: F401 - the centre finders' old impor
     joint_center,
     refine_center,
 )
+from handpose.safe_read import read_text
 
 
 def load_v2v_centers(path: str | Path) -> np.ndarray:
@@ -36,10 +37,7 @@ def load_v2v_centers(path: str | Path) -> np.ndarray:
         ``(N, 3)`` float64, NaN rows for ``invalid`` lines.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="ascii", errors="strict")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise HandposeError(f"cannot read centre list: {exc}", path) from None
+    text = read_text(path, "list", "centre list", encoding="ascii")
     rows: list[list[float]] = []
     for lineno, line in enumerate(text.splitlines(), start=1):
         parts = line.split()

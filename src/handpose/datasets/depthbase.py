@@ -17,6 +17,7 @@ from handpose.datasets.base import DatasetReader, Sample
 from handpose.datasets.centers import load_centers
 from handpose.errors import HandposeError
 from handpose.geometry import Camera, get_camera
+from handpose.safe_read import inside_root
 
 
 class DepthDatasetReader(DatasetReader):
@@ -66,8 +67,10 @@ class DepthDatasetReader(DatasetReader):
         raise NotImplementedError
 
     def image_path(self, index: int) -> Path:
-        """File holding frame ``index``'s depth."""
-        return self.root / self.frame_ids[index]
+        """File holding frame ``index``'s depth; refused when a label names a path (or symlink) leaving the root."""
+        path = self.root / self.frame_ids[index]
+        inside_root(self.root, path, self.root)
+        return path
 
     def frame_camera(self, index: int) -> Camera:
         assert self.camera is not None

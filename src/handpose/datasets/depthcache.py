@@ -15,7 +15,6 @@ when read), ``labels.npz`` (joints, visibility, patch intrinsics, centres, frame
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,7 +26,10 @@ from handpose.errors import HandposeError
 from handpose.geometry import Camera
 from handpose.hand_center import CENTER_MODES, find_center
 from handpose.io import atomic_path, write_json_atomic
+from handpose.safe_read import check_npz, read_json
 
+# Labels of a cached split (joints, centres, cubes per frame): a million frames is ~400 MB.
+MAX_LABELS_BYTES = 1 << 30
 CACHE_VERSION = 1
 CACHE_SPLITS: tuple[str, ...] = ("train", "test", "test_seq_1", "test_seq_2", "evaluation", "all")
 
@@ -161,8 +163,8 @@ class DepthCacheReader(DatasetReader):
         info_path = folder / "info.json"
         if not info_path.is_file():
             raise HandposeError(f"depth_cache layout: expected {split}/info.json, frames.npy, labels.npz", self.root)
+        info = read_json(info_path, "json", "cache description")
         try:
-            info = json.loads(info_path.read_text(encoding="utf-8"))
             if info.get("version") != CACHE_VERSION:
                 raise HandposeError(
                     f"cache version {info.get('version')} is not {CACHE_VERSION}; rebuild it", info_path
@@ -174,6 +176,7 @@ class DepthCacheReader(DatasetReader):
             raise HandposeError(f"corrupt cache description: {exc}", info_path) from None
         try:
             self.frames = np.load(folder / "frames.npy", mmap_mode="r", allow_pickle=False)
+            check_npz(folder / "labels.npz", MAX_LABELS_BYTES, "cache (labels.npz)")
             with np.load(folder / "labels.npz", allow_pickle=False) as z:
                 self._labels = {k: z[k] for k in z.files}
         except (OSError, ValueError) as exc:

@@ -23,6 +23,7 @@ from handpose.datasets.base import DatasetReader, Sample, register_dataset
 from handpose.datasets.rgbio import check_hand_size, read_rgb
 from handpose.errors import HandposeError
 from handpose.geometry import CAMERAS, Camera, xyz_to_uvd
+from handpose.safe_read import read_text
 
 SEQUENCES = ("Grasp1", "Grasp2", "Occlusion", "Rigid", "Pinch", "Rotate")
 COLOR_EXTRINSICS = np.array(
@@ -45,10 +46,7 @@ def read_annotations_3d(path: Path) -> np.ndarray:
     """``(N, 5, 3)`` raw fingertips of a ``<seq>3D.txt`` file, NaN where unannotated."""
     if not path.is_file():
         raise HandposeError("missing 3D annotation file", path)
-    try:
-        lines = path.read_text(encoding="ascii").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise HandposeError(f"cannot read annotations ({type(exc).__name__})", path) from None
+    lines = read_text(path, "label", "3D annotation file", encoding="ascii").splitlines()
     frames = []
     for lineno, line in enumerate(lines, 1):
         if not line.strip():

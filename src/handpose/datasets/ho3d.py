@@ -32,6 +32,7 @@ from handpose.datasets.imageio import read_ho3d_depth
 from handpose.datasets.unpickle import safe_load
 from handpose.errors import HandposeError
 from handpose.geometry import Camera, xyz_to_uvd
+from handpose.safe_read import read_bytes
 
 NUM_JOINTS = 21
 # OpenGL (x right, y up, z backwards) -> handpose (x right, y down, z forward).
@@ -74,7 +75,8 @@ class HO3DReader(DepthDatasetReader):
         list_file = self.root / f"{self.folder}.txt"
         keys: list[str] = []
         if list_file.is_file():
-            for lineno, line in enumerate(list_file.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+            listed = read_bytes(list_file, "list", "frame list", self.root).decode("utf-8", errors="replace")
+            for lineno, line in enumerate(listed.splitlines(), 1):
                 entry = line.strip()
                 if not entry:
                     continue

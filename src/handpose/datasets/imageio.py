@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from handpose.errors import HandposeError
+from handpose.safe_read import quiet_native_stderr, read_bytes
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_IMAGE_SIDE = 8192
@@ -51,20 +52,12 @@ class PngInfo:
 def read_file_bytes(path: str | Path, what: str = "image") -> bytes:
     """The bytes of ``path``, refusing missing, empty and implausibly large files."""
     path = Path(path)
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise HandposeError(f"missing {what}", path) from None
-    except OSError as exc:
-        raise HandposeError(f"cannot read {what}: {exc.strerror}", path) from None
-    if size == 0:
+    if not path.exists():
+        raise HandposeError(f"missing {what}", path)
+    data = read_bytes(path, "image", what, cap=MAX_FILE_BYTES)
+    if not data:
         raise HandposeError(f"empty {what} file", path)
-    if size > MAX_FILE_BYTES:
-        raise HandposeError(f"{what} file is {size >> 20} MiB; larger than any depth frame", path)
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise HandposeError(f"cannot read {what}: {exc.strerror}", path) from None
+    return data
 
 
 def png_info(data: bytes, path: str | Path = "<bytes>") -> PngInfo:
@@ -108,10 +101,16 @@ def png_info(data: bytes, path: str | Path = "<bytes>") -> PngInfo:
 def _decode(data: bytes, path: str | Path) -> np.ndarray:
     import cv2
 
-    img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    with quiet_native_stderr():
+        img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if img is None:
         raise HandposeError("corrupt PNG (image data does not decode)", path)
     return img
+
+
+def decode_png(data: bytes, path: str | Path) -> np.ndarray:
+    """Decode PNG bytes (already checked by :func:`png_info`) unchanged: depth, grey, BGR or BGRA."""
+    return _decode(data, path)
 
 
 def _check_size(img: np.ndarray, size: tuple[int, int] | None, path: str | Path) -> None:

@@ -13,9 +13,20 @@ from pathlib import Path
 import numpy as np
 
 from handpose.errors import HandposeError
+from handpose.safe_read import read_bytes
 
 MAX_LABEL_BYTES = 2 << 30
 _BLOCK_VALUES = 1 << 20
+# Pixels or millimetres beyond a kilometre are nonsense that later squares to inf.
+MAX_LABEL_VALUE = 1e6
+
+
+def _check_name(name: str, path: Path, lineno: int) -> None:
+    """Image names are paths relative to the dataset: refuse absolute ones and ``..`` steps out of it."""
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or "\0" in name:
+        raise HandposeError(f"image name {name[:80]!r} is not a path relative to the dataset", path, lineno)
+    if ".." in name and ".." in name.replace("\\", "/").split("/"):
+        raise HandposeError(f"image name {name[:80]!r} leads outside the dataset root; refusing", path, lineno)
 
 
 def read_label_table(
@@ -45,17 +56,14 @@ def read_label_table(
             or no lines at all.
     """
     path = Path(path)
+    if not path.exists():
+        raise HandposeError("missing label file", path)
+    data = read_bytes(path, "label", "label file", cap=MAX_LABEL_BYTES)
     try:
-        size = path.stat().st_size
-        if size > MAX_LABEL_BYTES:
-            raise HandposeError(f"label file is {size >> 20} MiB; larger than any published label file", path)
-        text = path.read_text(encoding="utf-8", errors="strict")
-    except FileNotFoundError:
-        raise HandposeError("missing label file", path) from None
+        text = data.decode("utf-8", errors="strict")
     except UnicodeDecodeError:
         raise HandposeError("not a text label file (invalid UTF-8)", path) from None
-    except OSError as exc:
-        raise HandposeError(f"cannot read label file: {exc.strerror}", path) from None
+    del data
     expected = values_per_line + (1 if name_column else 0)
     what = f"{'an image name and ' if name_column else ''}{values_per_line} numbers"
     names: list[str] = []
@@ -92,6 +100,7 @@ def read_label_table(
         if len(parts) != expected:
             raise HandposeError(f"expected {what}, got {len(parts)} fields", path, lineno)
         if name_column:
+            _check_name(parts[0], path, lineno)
             names.append(parts[0])
             fields.extend(parts[1:])
         else:
@@ -109,4 +118,10 @@ def read_label_table(
         if bad.any():
             row = int(np.flatnonzero(bad.any(axis=1))[0])
             raise HandposeError("non-finite value (NaN or inf) in the labels", path, line_numbers[row])
+        huge = np.abs(values) > MAX_LABEL_VALUE
+        if huge.any():
+            row = int(np.flatnonzero(huge.any(axis=1))[0])
+            raise HandposeError(
+                f"value beyond +-{MAX_LABEL_VALUE:g} in the labels (not a joint position)", path, line_numbers[row]
+            )
     return names, values

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from handpose.errors import HandposeError
+from handpose.safe_read import check_regular, open_regular
 
 # Label files are at most a few hundred MB (NYU train: ~500 MB); refuse anything far larger before parsing.
 MAX_MAT_BYTES = 4 << 30
@@ -66,6 +67,22 @@ def check_mat5_sizes(path: Path, limit: int | None = None) -> None:
                 fh.seek(nbytes + (-nbytes % 8), 1)
 
 
+def check_mat_file(path: str | Path, limit: int | None = None) -> int:
+    """Refuse a non-regular file, and a v5 file whose variables inflate beyond ``limit``; return the major version.
+
+    Returns:
+        1 for v4 and v5 files (what scipy reads), 2 for v7.3 (HDF5).
+    """
+    path = Path(path)
+    with open_regular(path, ".mat file") as fh:
+        head = fh.read(128)
+    if b"MATLAB 7.3" in head or head.startswith(b"\x89HDF"):
+        return 2
+    if head.startswith(b"MATLAB 5.0"):  # v4 files (no header text) have no compression to bound
+        check_mat5_sizes(path, limit)
+    return 1
+
+
 def load_mat(path: str | Path, variable_names: list[str] | None = None) -> dict[str, Any]:
     """``scipy.io.loadmat`` with every failure turned into one :class:`HandposeError` line.
 
@@ -74,19 +91,12 @@ def load_mat(path: str | Path, variable_names: list[str] | None = None) -> dict[
     import scipy.io
 
     path = Path(path)
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise HandposeError(f"cannot read: {exc.strerror}", path) from None
+    size = check_regular(path, ".mat file")
     if size > MAX_MAT_BYTES:
         raise HandposeError(f"file is {size / 2**30:.1f} GiB; a label .mat this large is not expected", path)
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(128)
-        if b"MATLAB 7.3" in head or head.startswith(b"\x89HDF"):
+        if check_mat_file(path) == 2:
             raise HandposeError("MATLAB v7.3 (HDF5) files are not supported; save it with -v7", path)
-        if head.startswith(b"MATLAB 5.0"):  # v4 files (no header text) have no compression to bound
-            check_mat5_sizes(path)
         data = scipy.io.loadmat(str(path), variable_names=variable_names)
     except HandposeError:
         raise

@@ -27,6 +27,7 @@ from handpose.datasets.depthbase import DepthDatasetReader
 from handpose.datasets.labeltext import read_label_table
 from handpose.errors import HandposeError
 from handpose.geometry import CAMERAS, Camera, xyz_to_uvd
+from handpose.safe_read import open_regular
 
 GESTURES: tuple[str, ...] = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "I", "IP", "L", "MP", "RP", "T", "TIP", "Y")
 SUBJECTS = 9
@@ -55,7 +56,7 @@ def read_msra_depth(path: str | Path, size: tuple[int, int] = IMAGE_SIZE) -> np.
     """
     path = Path(path)
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path, "depth file") as fh:
             header = fh.read(24)
             if len(header) < 24:
                 raise HandposeError(f"truncated MSRA depth file ({len(header)} bytes; the header alone is 24)", path)
@@ -172,8 +173,8 @@ class MSRAReader(DepthDatasetReader):
     @staticmethod
     def _read_joint_file(path: Path) -> np.ndarray:
         try:
-            with open(path, encoding="utf-8") as fh:
-                first = fh.readline()
+            with open_regular(path, "joint file") as fh:
+                first = fh.readline(256).decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise HandposeError(f"cannot read joint file: {exc}", path) from None
         try:

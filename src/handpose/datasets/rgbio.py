@@ -6,14 +6,16 @@ names the file, so a broken download never surfaces as a traceback.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from handpose.datasets.matfile import check_mat_file
 from handpose.errors import HandposeError
+from handpose.safe_read import check_regular, quiet_native_stderr, read_bytes
+from handpose.safe_read import read_json as read_bounded_json
 
 # Largest image side accepted; a corrupt header claiming more is refused before decoding.
 MAX_IMAGE_SIDE = 8192
@@ -28,8 +30,9 @@ MAX_HAND_EXTENT_MM = 800.0
 
 
 def _require_file(path: Path, what: str) -> None:
-    if not path.is_file():
+    if not path.exists():
         raise HandposeError(f"missing {what}", path)
+    check_regular(path, what)
 
 
 def image_size_from_header(data: bytes | np.ndarray) -> tuple[int, int] | None:
@@ -58,14 +61,15 @@ def _decode(path: Path, flags: int, what: str) -> np.ndarray:
     import cv2
 
     _require_file(path, what)
-    data = np.fromfile(path, dtype=np.uint8)
+    data = np.frombuffer(read_bytes(path, "image", what), dtype=np.uint8)
     if data.size == 0:
         raise HandposeError(f"empty {what} file", path)
     size = image_size_from_header(data)
     # Refuse oversized headers before OpenCV allocates for them.
     if size is not None and max(size) > MAX_IMAGE_SIDE:
         raise HandposeError(f"{what} claims {size[0]}x{size[1]} pixels; larger than {MAX_IMAGE_SIDE} px", path)
-    img = cv2.imdecode(data, flags)
+    with quiet_native_stderr():
+        img = cv2.imdecode(data, flags)
     if img is None:
         raise HandposeError(f"cannot decode {what} (corrupt or not a PNG/JPG)", path)
     if max(img.shape[:2]) > MAX_IMAGE_SIDE:
@@ -106,11 +110,10 @@ def read_numbers(path: str | Path, count: int | None = None) -> np.ndarray:
     """
     path = Path(path)
     _require_file(path, "label file")
-    if path.stat().st_size > MAX_TEXT_BYTES:
-        raise HandposeError(f"label file is {path.stat().st_size} bytes; a per-frame label is far smaller", path)
+    data = read_bytes(path, "label", "label file", cap=MAX_TEXT_BYTES)
     try:
-        text = path.read_text(encoding="ascii", errors="strict")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = data.decode("ascii", errors="strict")
+    except UnicodeDecodeError as exc:
         raise HandposeError(f"cannot read label text ({type(exc).__name__})", path) from None
     tokens = [t for t in re.split(r"[\s,;]+", text.strip()) if t]
     try:
@@ -125,24 +128,31 @@ def read_numbers(path: str | Path, count: int | None = None) -> np.ndarray:
 
 
 def read_json(path: str | Path) -> Any:
-    """Parse a JSON file."""
+    """Parse a JSON annotation file (bounded size and nesting)."""
     path = Path(path)
     _require_file(path, "annotation file")
-    try:
-        with path.open("r", encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise HandposeError(f"cannot parse JSON: {exc}", path) from None
+    return read_bounded_json(path, "json", "annotation file")
 
 
 def as_array(value: Any, shape: tuple[int | None, ...], what: str, path: str | Path) -> np.ndarray:
-    """``value`` as a float64 array of ``shape`` (``None`` = any length), or one clear error."""
+    """``value`` as a finite float64 array of ``shape`` (``None`` = any length), or one clear error.
+
+    Numbers written as strings are refused rather than converted: an annotation that stores
+    ``"0.1"`` is not the format the dataset publishes.
+    """
     try:
-        arr = np.asarray(value, dtype=np.float64)
+        raw = np.asarray(value)
     except (ValueError, TypeError):
-        raise HandposeError(f"{what}: not a numeric array of shape {_fmt(shape)}", path) from None
+        raw = np.asarray([], dtype=object)
+    if raw.dtype.kind not in "iuf":
+        raise HandposeError(
+            f"{what}: not a numeric array of shape {_fmt(shape)} (holds {raw.dtype.kind!r} values)", path
+        )
+    arr = raw.astype(np.float64)
     if arr.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, arr.shape)):
         raise HandposeError(f"{what}: expected shape {_fmt(shape)}, got {arr.shape}", path)
+    if not np.all(np.isfinite(arr)):
+        raise HandposeError(f"{what}: holds NaN or infinite values", path)
     return arr
 
 
@@ -156,6 +166,7 @@ def load_mat_variable(path: str | Path, key: str) -> np.ndarray:
 
     path = Path(path)
     _require_file(path, "label file")
+    check_mat_file(path)
     try:
         mat = scipy.io.loadmat(str(path), variable_names=[key])
     except (OSError, ValueError, TypeError, NotImplementedError, MemoryError) as exc:
@@ -164,7 +175,10 @@ def load_mat_variable(path: str | Path, key: str) -> np.ndarray:
         raise HandposeError(f"cannot read .mat file ({type(exc).__name__})", path) from None
     if key not in mat:
         raise HandposeError(f"variable {key!r} not found", path)
-    return np.asarray(mat[key])
+    value = np.asarray(mat[key])
+    if value.dtype.kind not in "iuf":
+        raise HandposeError(f"variable {key!r} is not a numeric array (a cell or struct array?)", path)
+    return value
 
 
 def check_hand_size(joints_mm: np.ndarray, path: str | Path, frame: str = "") -> None:

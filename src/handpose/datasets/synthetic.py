@@ -11,15 +11,16 @@ Splits of a folder: ``all`` and ``test`` are every frame, ``train`` the frames w
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
 from handpose.datasets.base import DatasetReader, Modality, Sample, register_dataset
+from handpose.datasets.imageio import decode_png, png_info, read_file_bytes
 from handpose.errors import HandposeError
 from handpose.geometry import Camera, xyz_to_uvd
+from handpose.safe_read import check_regular, read_json
 
 SPLITS = ("all", "train", "val", "test")
 
@@ -37,21 +38,26 @@ def split_indices(count: int, split: str) -> np.ndarray:
 def _camera_name(root: Path) -> str:
     # The preset name lives in synth.json (meta.json keeps the bare intrinsics); absent -> "custom".
     try:
-        settings = json.loads((root / "synth.json").read_text(encoding="utf-8"))
+        settings = read_json(root / "synth.json", "json", "synth.json", root)
         return str(settings.get("camera_name", "custom"))
-    except (OSError, ValueError, AttributeError):
+    except (HandposeError, AttributeError):
         return "custom"
 
 
 def _load_array(path: Path, shape: tuple[int, ...], dtype_kind: str) -> np.ndarray:
-    if not path.is_file():
+    if not path.exists():
         raise HandposeError("missing label file", path)
+    check_regular(path, "label file")
     try:
-        array = np.load(path, allow_pickle=False)
+        # Memory-mapped first: the header's shape is checked before a byte of data is read.
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise HandposeError(f"unreadable .npy file: {exc}", path) from None
     if array.shape != shape or array.dtype.kind not in dtype_kind:
         raise HandposeError(f"expected shape {shape} ({dtype_kind}), got {array.shape} {array.dtype}", path)
+    array = np.array(array)
+    if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+        raise HandposeError("holds NaN or infinite values", path)
     return array
 
 
@@ -129,9 +135,9 @@ class SyntheticFolder(DatasetReader):
             raise IndexError(f"index {index} out of range for {len(self)} frames")
         frame = int(self._indices[index])
         path = self.image_path(frame)
-        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if image is None:
-            raise HandposeError("missing or unreadable image", path)
+        data = read_file_bytes(path)
+        png_info(data, path)  # refuses a header asking for more pixels than a frame has before decoding
+        image = decode_png(data, path)
         if self.modality == "depth":
             if image.ndim != 2 or image.dtype != np.uint16:
                 raise HandposeError(

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from handpose.errors import HandposeError
+from handpose.safe_read import read_bytes
 
 # (module, name) pairs a numpy array or scalar needs to be rebuilt, across numpy 1.x and 2.x.
 _ALLOWED_GLOBALS: frozenset[tuple[str, str]] = frozenset(
@@ -64,8 +65,5 @@ def safe_loads(data: bytes, source: str | Path = "<bytes>", encoding: str = "lat
 def safe_load(path: str | Path, encoding: str = "latin1") -> Any:
     """Read and :func:`safe_loads` the pickle file at ``path``."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise HandposeError(f"cannot read: {exc.strerror}", path) from None
+    data = read_bytes(path, "pickle", "pickle file")
     return safe_loads(data, path, encoding=encoding)

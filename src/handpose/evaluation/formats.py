@@ -32,13 +32,21 @@ from typing import Literal
 
 import numpy as np
 
+from handpose.datasets.matfile import check_mat_file
 from handpose.errors import HandposeError
+from handpose.safe_read import check_npz, check_regular, open_regular, read_bytes
 
 Space = Literal["uvd", "xyz"]
 Container = Literal["text", "named text", "mat", "npy", "npz"]
 
 # Arrays beyond this are not joint files; refusing them avoids loading something huge by mistake.
 MAX_ARRAY_BYTES = 2 * 1024**3
+# Joint coordinates (mm or pixels) beyond a kilometre are nonsense, and squaring them overflows to inf.
+MAX_COORDINATE = 1e6
+_SNIFF_BYTES = 1 << 16
+# What compressed .mat / .npz joint files may inflate to: the largest published test set
+# (HANDS 2017, 295k frames x 21 joints) is 150 MB as float64.
+MAX_INFLATED_BYTES = 512 * 1024**2
 
 _FIRST_TOKEN = re.compile(rb"(?m)^[ \t]*\S+")
 # Key words that say what a .mat/.npz array holds, most specific first.
@@ -88,35 +96,24 @@ def detect_container(path: str | Path) -> Container:
 
 def _first_tokens(path: Path) -> list[bytes]:
     try:
-        with open(path, "rb") as fh:
-            for line in fh:
-                tokens = line.split()
-                if tokens:
-                    return tokens
+        with open_regular(path, "joint file") as fh:
+            # Only the first non-blank line matters; a file of endless blank bytes stops at the cap.
+            head = fh.read(_SNIFF_BYTES)
     except OSError as exc:
         raise HandposeError(f"cannot read: {exc.strerror or exc}", path) from None
+    for line in head.splitlines():
+        tokens = line.split()
+        if tokens:
+            return tokens
     return []
 
 
 def _check_readable(path: Path) -> None:
-    try:
-        with open(path, "rb"):
-            pass
-    except IsADirectoryError:
-        raise HandposeError("is a directory, expected a joint file", path) from None
-    except OSError as exc:
-        raise HandposeError(f"cannot read: {exc.strerror or exc}", path) from None
+    check_regular(path, "joint file")
 
 
 def _read_bytes(path: Path) -> bytes:
-    try:
-        if path.is_dir():
-            raise HandposeError("is a directory, expected a joint file", path)
-        if path.stat().st_size > MAX_ARRAY_BYTES:
-            raise HandposeError(f"{path.stat().st_size} bytes is too large for a joint file", path)
-        return path.read_bytes()
-    except OSError as exc:
-        raise HandposeError(f"cannot read: {exc.strerror or exc}", path) from None
+    return read_bytes(path, "predictions", "joint file")
 
 
 def read_text_joints(path: str | Path, num_joints: int, named: bool | None = None) -> JointFile:
@@ -139,6 +136,7 @@ def read_text_joints(path: str | Path, num_joints: int, named: bool | None = Non
         values = None  # a line holding only a name: the careful reader reports it
     if values is None:
         values = _careful_parse(p, raw, width, named)
+    _check_magnitude(values.reshape(len(values), -1), p, "values")
     return JointFile(str(path), values.reshape(-1, num_joints, 3), None, _container(named))
 
 
@@ -291,7 +289,18 @@ def _as_joints(array: np.ndarray, num_joints: int, path: Path, what: str) -> np.
     if bad.any():
         frame = int(np.argwhere(bad)[0][0])
         raise HandposeError(f"{what}: frame {frame} (0-based) holds NaN or infinity; every value must be finite", path)
+    _check_magnitude(out, path, what)
     return out
+
+
+def _check_magnitude(values: np.ndarray, path: Path, what: str) -> None:
+    huge = np.abs(values) > MAX_COORDINATE
+    if huge.any():
+        frame = int(np.argwhere(huge)[0][0])
+        raise HandposeError(
+            f"{what}: frame {frame} (0-based) holds a coordinate beyond +-{MAX_COORDINATE:g}; not a joint position",
+            path,
+        )
 
 
 def _pick(
@@ -329,6 +338,7 @@ def read_mat_joints(path: str | Path, num_joints: int) -> JointFile:
     if major == 2:
         arrays = _read_mat73(p)
     else:
+        check_mat_file(p, MAX_INFLATED_BYTES)  # bound what compressed variables inflate to before scipy does
         try:
             content = scipy.io.loadmat(str(p))
         except Exception as exc:
@@ -374,9 +384,7 @@ def read_npz_joints(path: str | Path, num_joints: int) -> JointFile:
     p = Path(path)
     _check_readable(p)
     try:
-        with zipfile.ZipFile(p) as zf:
-            if sum(info.file_size for info in zf.infolist()) > MAX_ARRAY_BYTES:
-                raise HandposeError("archive is too large for a joint file", p)
+        check_npz(p, MAX_INFLATED_BYTES, "joint archive")
         with np.load(p, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
     except (ValueError, OSError, zipfile.BadZipFile) as exc:

@@ -20,7 +20,6 @@ The same arguments give byte-identical files whatever the number of workers.
 from __future__ import annotations
 
 import io
-import json
 import multiprocessing
 import os
 import shutil
@@ -268,10 +267,9 @@ def read_meta(root: str | os.PathLike) -> dict[str, Any]:
     path = Path(root) / "meta.json"
     if not path.is_file():
         raise HandposeError("no meta.json: not a handpose-synth folder, or its generation did not finish", path)
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise HandposeError(f"unreadable meta.json: {exc}", path) from None
+    from handpose.safe_read import read_json  # bounded size and nesting
+
+    meta = read_json(path, "json", "meta.json")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise HandposeError(
             f"not a {FORMAT} meta.json (format is {meta.get('format') if isinstance(meta, dict) else None!r})", path
