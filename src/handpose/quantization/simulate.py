@@ -38,6 +38,13 @@ class ActivationFakeQuant(nn.Module):
             max-pooling and resizing the quantisation of their input.
     """
 
+    # Buffers and plain attributes, declared so that type checkers do not read them as submodules.
+    low: Tensor
+    high: Tensor
+    follow: ActivationFakeQuant | None
+    calibrating: bool
+    enabled: bool
+
     def __init__(self, follow: ActivationFakeQuant | None = None) -> None:
         super().__init__()
         self.register_buffer("low", torch.tensor(0.0))
@@ -62,6 +69,8 @@ class ActivationFakeQuant(nn.Module):
 
 class WeightFakeQuant(nn.Module):
     """Per-output-channel symmetric rounding of a convolution weight to ``[-64, 64]`` (a parametrisation)."""
+
+    enabled: bool
 
     def __init__(self) -> None:
         super().__init__()
@@ -171,7 +180,8 @@ class QuantSimulation:
 
     def set_enabled(self, enabled: bool) -> None:
         """Round (``True``) or run in plain float (``False``, the fp32 control of an experiment)."""
-        for rounding in (*self.activations, *self.weight_rounding):
+        roundings: list[ActivationFakeQuant | WeightFakeQuant] = [*self.activations, *self.weight_rounding]
+        for rounding in roundings:
             rounding.enabled = enabled
 
     def remove(self) -> None:
