@@ -209,6 +209,15 @@ class Contract:
         return _Reader(source).contract(data)
 
 
+def check_model_kwargs(kwargs: Any, source: str, key: str = "model_kwargs") -> dict[str, Any]:
+    """The model-argument checks of :meth:`Contract.from_dict` (finite, layer sizes bounded), for run configs too.
+
+    Raises:
+        HandposeError: A non-finite value or a layer size outside its bound, naming ``source``.
+    """
+    return _Reader(source, key).model_kwargs(kwargs)
+
+
 def _plain(value: Any, key: str) -> Any:
     """``value`` reduced to JSON types (tuples become lists)."""
     if isinstance(value, Mapping):
@@ -223,8 +232,9 @@ def _plain(value: Any, key: str) -> Any:
 class _Reader:
     """Field checks that raise one line naming the source file."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, kwargs_key: str = "model_kwargs") -> None:
         self.source = source
+        self.kwargs_key = kwargs_key
 
     def fail(self, message: str) -> HandposeError:
         return HandposeError(f"preprocessing contract: {message}", self.source)
@@ -362,13 +372,13 @@ class _Reader:
         return (low, high)
 
     def model_kwargs(self, value: Any) -> dict[str, Any]:
-        kwargs = self.mapping(value or {}, "model_kwargs")
+        kwargs = self.mapping(value or {}, self.kwargs_key)
         for key, item in kwargs.items():
             if isinstance(item, float) and not math.isfinite(item):
-                raise self.fail(f"model_kwargs.{key} must be finite, got {item!r}")
+                raise self.fail(f"{self.kwargs_key}.{key} must be finite, got {item!r}")
             for pattern, bound in _SIZE_KWARGS:
                 if pattern.search(key) and item is not None:
-                    self.sizes(item, f"model_kwargs.{key}", bound)
+                    self.sizes(item, f"{self.kwargs_key}.{key}", bound)
         return kwargs
 
     def sizes(self, value: Any, key: str, bound: int) -> None:

@@ -246,7 +246,9 @@ def compose_yaml(text: str, source: str | os.PathLike, what: str = "YAML") -> An
     except RecursionError:
         raise HandposeError(f"{what} is nested more than {MAX_NESTING} levels deep; refusing", source) from None
     except yaml.YAMLError as exc:
-        raise HandposeError(f"not valid {what}: {' '.join(str(exc).split())}", source) from None
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+        raise HandposeError(f"invalid YAML: {problem}", source, mark.line + 1 if mark else None) from None
     if node is not None:
         _yaml_nodes(node, source, what)
     return node

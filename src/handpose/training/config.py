@@ -16,6 +16,7 @@ plain dict (:meth:`RunConfig.to_dict`), so a run can always be reproduced from i
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from typing import Any, Literal
 import yaml
 
 from handpose.errors import HandposeError
+from handpose.safe_read import compose_yaml, read_text
 
 
 @dataclass
@@ -315,14 +317,9 @@ def dump_config(cfg: RunConfig) -> str:
 
 
 def _read_yaml(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
+    text = read_text(path, "config", "config file")
+    node = compose_yaml(text, path, "config")  # refuses alias bombs and deep nesting before anything walks it
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise HandposeError("config file not found", path) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise HandposeError(f"cannot read config: {exc}", path) from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -459,6 +456,7 @@ def _check_values(cfg: RunConfig, source: str | None, lines: dict[str, int]) -> 
             raise HandposeError(f"{key}: {message}", source, lines.get(key))
 
     d, o, t = cfg.data, cfg.optim, cfg.trainer
+    _check_bounds(cfg, need, source)
     need(bool(cfg.name) and "/" not in cfg.name, "name", "must be a non-empty name without '/'")
     need(
         d.val_split != "test" and d.val_split != d.train_split,
@@ -522,3 +520,48 @@ def _plain(value: Any) -> bool:
     if isinstance(value, list):
         return all(_plain(v) for v in value)
     return value is None or isinstance(value, (str, int, float, bool))
+
+
+# Upper bounds that keep a mistyped or hostile config from asking for unbounded memory or time.
+_UPPER_BOUNDS = {
+    "data.batch_size": 65536,
+    "data.num_workers": 256,
+    "data.stream.count": 10_000_000,
+    "data.stream.val_count": 1_000_000,
+    "optim.lr": 100.0,
+}
+
+
+def _check_bounds(cfg: RunConfig, need: Any, source: str | None) -> None:
+    """Every number finite, the sizes bounded, and the model arguments checked as a contract checks them."""
+    from handpose.contract import MAX_CUBE_MM, MAX_INPUT_SIZE, check_model_kwargs
+
+    stack: list[tuple[str, Any]] = [("", cfg)]
+    while stack:
+        prefix, node = stack.pop()
+        items = (
+            ((f.name, getattr(node, f.name)) for f in dataclasses.fields(node))
+            if dataclasses.is_dataclass(node)
+            else (node.items() if isinstance(node, dict) else enumerate(node))
+        )
+        for name, value in items:
+            key = f"{prefix}{name}"
+            if isinstance(value, float):
+                need(math.isfinite(value), key, f"must be a finite number, got {value!r}")
+            elif dataclasses.is_dataclass(value) or isinstance(value, (dict, list, tuple)):
+                stack.append((key + ".", value))
+    values = {
+        "data.batch_size": cfg.data.batch_size,
+        "data.num_workers": cfg.data.num_workers,
+        "data.stream.count": cfg.data.stream.count,
+        "data.stream.val_count": cfg.data.stream.val_count,
+        "optim.lr": cfg.optim.lr,
+    }
+    for key, bound in _UPPER_BOUNDS.items():
+        need(values[key] <= bound, key, f"must be at most {bound:g}, got {values[key]!r}")
+    need(cfg.data.cube <= MAX_CUBE_MM, "data.cube", f"must be at most {MAX_CUBE_MM:g} mm")
+    for edge in cfg.data.train_cube or []:
+        need(edge <= MAX_CUBE_MM, "data.train_cube", f"must be at most {MAX_CUBE_MM:g} mm")
+    size = cfg.model.input_size
+    need(size is None or size <= MAX_INPUT_SIZE, "model.input_size", f"must be at most {MAX_INPUT_SIZE}")
+    check_model_kwargs(cfg.model.kwargs, source or "config", "model.kwargs")
