@@ -16,7 +16,6 @@ file is one line naming the file, never a model that silently predicts something
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from handpose import __version__
 from handpose.contract import Contract
 from handpose.errors import HandposeError
 from handpose.io import atomic_path, write_bytes_atomic, write_json_atomic
+from handpose.safe_read import read_json
 
 PACKAGE_FORMAT = "handpose-model"
 PACKAGE_VERSION = 1
@@ -106,10 +106,7 @@ def read_package(folder: str | Path) -> Package:
     meta_path = folder / PACKAGE_JSON
     if not meta_path.is_file():
         raise HandposeError(f"not a model package: {PACKAGE_JSON} missing", folder)
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise HandposeError(f"unreadable package description: {exc}", meta_path) from None
+    meta = read_json(meta_path, "json", "package description")  # bounded size and nesting
     if not isinstance(meta, dict) or meta.get("format") != PACKAGE_FORMAT:
         raise HandposeError(f"not a handpose model package (format should be {PACKAGE_FORMAT!r})", meta_path)
     version = meta.get("version", 1)
