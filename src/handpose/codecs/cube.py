@@ -73,6 +73,8 @@ def _is_torch(x: Any) -> bool:
 class _Ops:
     """The few array operations needed, on one backend, with every input converted to it."""
 
+    mod: Any  # numpy or torch
+
     def __init__(self, like: Any) -> None:
         self.torch = _is_torch(like)
         if self.torch:

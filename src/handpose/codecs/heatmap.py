@@ -52,6 +52,9 @@ def pixels_to_uv(pixels: Array, size: int) -> Array:
 
 def _axis_profiles(uv: Array, size: int) -> tuple[Array, Array, Array]:
     """Per-joint signed distances (in map pixels) from every column and row centre, and a finite mask."""
+    pix: Any
+    grid: Any
+    finite: Any
     if _is_torch(uv):
         import torch
 
@@ -116,6 +119,9 @@ def crossinfonet_heatmaps(uv: Array, size: int = 24) -> Array:
     _check(uv, size)
     dx, dy, finite = _axis_profiles(uv, size)
     # The nearest pixel centre is where |d| <= 0.5; take the one with the rounded coordinate.
+    grid: Any
+    wx: Any
+    wy: Any
     if _is_torch(uv):
         import torch
 
@@ -151,33 +157,41 @@ def heatmap_argmax(heatmaps: Array, subpixel: bool = False) -> tuple[Array, Arra
         ``(uv, peak)``: ``(..., J, 2)`` normalised crop coordinates (u from the width, v from the
         height) and ``(..., J)`` the maximum value.
     """
-    h, w = heatmaps.shape[-2], heatmaps.shape[-1]
     if _is_torch(heatmaps):
-        import torch
+        return _argmax_torch(heatmaps, subpixel)
+    return _argmax_numpy(np.asarray(heatmaps), subpixel)
 
-        flat = heatmaps.detach().reshape(*heatmaps.shape[:-2], h * w)
-        peak, idx = flat.max(dim=-1)
-        row = torch.div(idx, w, rounding_mode="floor")
-        col = idx - row * w
-        x, y = col.to(torch.float32), row.to(torch.float32)
-        if subpixel:
-            maps = heatmaps.detach()
-            r, c = row.clamp(1, h - 2) if h > 2 else row, col.clamp(1, w - 2) if w > 2 else col
 
-            def at(rr: Any, cc: Any) -> Any:
-                return torch.gather(maps.reshape(*maps.shape[:-2], h * w), -1, (rr * w + cc)[..., None])[..., 0]
+def _argmax_torch(heatmaps: Any, subpixel: bool) -> tuple[Any, Any]:
+    import torch
 
-            if w > 2:
-                gx = at(row, c + 1) - at(row, c - 1)
-                inner = (col > 0) & (col < w - 1)
-                x = x + torch.where(inner, 0.25 * torch.sign(gx), torch.zeros_like(x))
-            if h > 2:
-                gy = at(r + 1, col) - at(r - 1, col)
-                inner = (row > 0) & (row < h - 1)
-                y = y + torch.where(inner, 0.25 * torch.sign(gy), torch.zeros_like(y))
-        uv = torch.stack([pixels_to_uv(x, w), pixels_to_uv(y, h)], dim=-1)
-        return uv, peak
-    maps = np.asarray(heatmaps)
+    h, w = heatmaps.shape[-2], heatmaps.shape[-1]
+    flat = heatmaps.detach().reshape(*heatmaps.shape[:-2], h * w)
+    peak, idx = flat.max(dim=-1)
+    row = torch.div(idx, w, rounding_mode="floor")
+    col = idx - row * w
+    x, y = col.to(torch.float32), row.to(torch.float32)
+    if subpixel:
+        maps = heatmaps.detach()
+        r, c = row.clamp(1, h - 2) if h > 2 else row, col.clamp(1, w - 2) if w > 2 else col
+
+        def at(rr: Any, cc: Any) -> Any:
+            return torch.gather(maps.reshape(*maps.shape[:-2], h * w), -1, (rr * w + cc)[..., None])[..., 0]
+
+        if w > 2:
+            gx = at(row, c + 1) - at(row, c - 1)
+            inner = (col > 0) & (col < w - 1)
+            x = x + torch.where(inner, 0.25 * torch.sign(gx), torch.zeros_like(x))
+        if h > 2:
+            gy = at(r + 1, col) - at(r - 1, col)
+            inner = (row > 0) & (row < h - 1)
+            y = y + torch.where(inner, 0.25 * torch.sign(gy), torch.zeros_like(y))
+    uv = torch.stack([pixels_to_uv(x, w), pixels_to_uv(y, h)], dim=-1)
+    return uv, peak
+
+
+def _argmax_numpy(maps: np.ndarray, subpixel: bool) -> tuple[np.ndarray, np.ndarray]:
+    h, w = maps.shape[-2], maps.shape[-1]
     flat = maps.reshape(*maps.shape[:-2], h * w)
     idx = flat.argmax(axis=-1)
     peak = np.take_along_axis(flat, idx[..., None], axis=-1)[..., 0]

@@ -72,6 +72,9 @@ class CrossInfoNetLoss(nn.Module):
         heatmap_weight: ``hw``; 0 trains the coordinate outputs only (the "no HM" ablations).
     """
 
+    palm: Tensor
+    finger: Tensor
+
     def __init__(self, skeleton: skeletons.Skeleton, heatmap_weight: float = 0.01):
         super().__init__()
         self.heatmap_weight = float(heatmap_weight)
@@ -90,7 +93,7 @@ class CrossInfoNetLoss(nn.Module):
                 outputs["joints_finger"], target[:, self.finger], labelled[:, self.finger]
             ),
         }
-        total = sum(terms.values())
+        total = terms["joints"] + terms["joints_palm"] + terms["joints_finger"]
         if self.heatmap_weight > 0:
             _need(outputs, batch, ("heatmaps", "heatmaps_palm", "heatmaps_finger"), ("joints_crop",))
             maps = heatmap_target(batch, outputs["heatmaps"].shape[-1])
@@ -104,7 +107,7 @@ class CrossInfoNetLoss(nn.Module):
                     outputs["heatmaps_finger"], maps[:, self.finger], labelled_uv[:, self.finger]
                 ),
             }
-            total = total + self.heatmap_weight * sum(hm.values())
+            total = total + self.heatmap_weight * (hm["heatmaps"] + hm["heatmaps_palm"] + hm["heatmaps_finger"])
             terms.update({k: self.heatmap_weight * v for k, v in hm.items()})
         out = {k: 0.5 * v.detach() for k, v in terms.items()}
         out["loss"] = 0.5 * total

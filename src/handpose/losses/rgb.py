@@ -124,7 +124,7 @@ class ResUnetLoss(nn.Module):
         if self.weights["joint"]:
             terms["joint"] = masked_l1(outputs["joints"], target)
         weighted = {k: v * self.weights[k] for k, v in terms.items()}
-        return {"loss": sum(weighted.values()), **weighted}
+        return {"loss": sum(weighted.values(), target.new_zeros(())), **weighted}
 
 
 # The classes are the factories: their arguments after the skeleton are the loss's parameters.

@@ -206,9 +206,8 @@ def create_model(name: str, skeleton: str | skeletons.Skeleton = "canonical21", 
         model = spec.builder(skel, **kwargs)
     except TypeError as exc:
         raise HandposeError(f"model {name!r}: bad arguments {sorted(overrides)}: {exc}") from None
-    model.spec = spec
-    model.skeleton = skel
-    model.init_kwargs = kwargs
+    # Plain attributes, not submodules: set past nn.Module's typed __setattr__.
+    model.__dict__.update(spec=spec, skeleton=skel, init_kwargs=kwargs)
     return model
 
 

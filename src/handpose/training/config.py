@@ -405,7 +405,7 @@ def _coerce(tp: Any, value: Any, key: str, source: str | None, lines: dict[str, 
             except HandposeError as exc:
                 errors.append(exc)
         raise fail(" or ".join(_type_name(a) for a in args))
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return _build(tp, value if value is not None else {}, key + ".", source, lines)
     if origin is Literal:
         if value not in args:

@@ -63,7 +63,7 @@ class PoseModule(L.LightningModule):
 
     def setup(self, stage: str) -> None:
         if self.channels_last:
-            self.model.to(memory_format=torch.channels_last)
+            self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch accepts it; its stubs do not
 
     # -- training ------------------------------------------------------------------------------
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
@@ -73,9 +73,10 @@ class PoseModule(L.LightningModule):
         torch.manual_seed((self.cfg.seed * 1_000_003 + self.global_step * 7919 + self.global_rank) % (2**63))
         self._update_budget_progress()
         temp = self.cfg.optim.temperature
-        if temp is not None and hasattr(self.model, "set_temperature"):
+        set_temperature = getattr(self.model, "set_temperature", None)
+        if temp is not None and set_temperature is not None:
             value = temperature_at(self.global_step, temp.start, temp.step, temp.every, temp.min)
-            self.model.set_temperature(value)
+            set_temperature(value)
             self.log("train/temperature", value, on_step=True, on_epoch=False)
 
     def _update_budget_progress(self) -> None:
@@ -84,7 +85,8 @@ class PoseModule(L.LightningModule):
         if factor is None or not factor.time_budget or minutes is None:
             return
         # Lightning's Timer counts training time across resumes (its state is in the checkpoint).
-        timer = next((c for c in self.trainer.callbacks if isinstance(c, Timer)), None)
+        callbacks = getattr(self.trainer, "callbacks", [])  # a Trainer property its stubs do not declare
+        timer = next((c for c in callbacks if isinstance(c, Timer)), None)
         if timer is not None:
             factor.budget_progress = timer.time_elapsed("train") / (60.0 * minutes)
 
@@ -158,7 +160,7 @@ class PoseModule(L.LightningModule):
         self.log(VAL_METRIC, mean, prog_bar=True, sync_dist=False)
 
     # -- optimisation --------------------------------------------------------------------------
-    def configure_optimizers(self) -> dict[str, Any]:
+    def configure_optimizers(self) -> Any:  # Lightning's OptimizerLRSchedulerConfig dict
         o = self.cfg.optim
         # Decay only convolution and linear weights; norms, biases and free parameters are left alone.
         groups = split_weight_decay(self.model, parameter_groups(self.model, o.lr, o.group_lr), o.weight_decay)
@@ -200,7 +202,8 @@ def parameter_groups(model: nn.Module, lr: float, group_lr: dict[str, float]) ->
         return [{"params": [p for p in model.parameters() if p.requires_grad], "name": "all", "lr": lr}]
     named = getattr(model, "param_groups", None)
     if named is None:
-        raise HandposeError(f"optim.group_lr is set but model {model.spec.name!r} defines no parameter groups")
+        name = getattr(getattr(model, "spec", None), "name", type(model).__name__)
+        raise HandposeError(f"optim.group_lr is set but model {name!r} defines no parameter groups")
     found = named()
     if isinstance(found, dict):
         found = [{"name": k, "params": list(v)} for k, v in found.items()]

@@ -108,9 +108,12 @@ class DepthCropTransform:
         if unknown or not augment_modes:
             raise HandposeError(f"augmentation modes must be a non-empty subset of {AUGMENT_MODES}")
         self.out_size = int(out_size)
-        self.cube_range = (float(cube), float(cube)) if np.isscalar(cube) else tuple(float(c) for c in cube)  # type: ignore[union-attr]
-        if len(self.cube_range) != 2 or not 0 < self.cube_range[0] <= self.cube_range[1]:
+        edges = np.asarray(cube, dtype=float).reshape(-1)
+        if edges.size == 1:
+            edges = np.repeat(edges, 2)
+        if edges.size != 2 or not 0 < edges[0] <= edges[1]:
             raise HandposeError(f"cube must be a positive size or a (lo, hi) range, got {cube}")
+        self.cube_range = (float(edges[0]), float(edges[1]))
         self.augment = augment
         self.center = center
         self.center_joint = center_joint
