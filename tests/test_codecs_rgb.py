@@ -171,3 +171,21 @@ def test_root_depth_follows_from_the_2p5d_joints_alone(rng):
     end_on[0, b, :2] = end_on[0, a, :2]
     with pytest.raises(HandposeError, match="single pixel"):
         uvz_codec.recover_root_depth(end_on[0], K[0], 256, skel)
+
+
+def test_rgb_targets_by_output_space(rng):
+    joints = _hand(rng, 1)[0]
+    K = _crop_K(1, rng)[0]
+    uvz = uvz_codec.encode_targets(joints, K, 64, "canonical21", "uvz")
+    rel = uvz_codec.encode_targets(joints, K, 64, "canonical21", "rel")
+    np.testing.assert_array_equal(uvz["joints"], uvz["joints_crop"])
+    np.testing.assert_array_equal(rel["joints"], rel["joints_rel"])
+    np.testing.assert_allclose(uvz_codec.decode_rel(rel["joints"], rel["root_xyz"], rel["scale"]), joints, atol=1e-9)
+    # Fingertips only: no scale bone, so crop u, v alone (the same pixels the projection gives).
+    tips = joints[:5]
+    only_uv = uvz_codec.encode_targets(tips, K, 64, "dexter5", "uvz")
+    pix = tips[:, :2] / tips[:, 2:] * K[[0, 1], [0, 1]] + K[[0, 1], [2, 2]]
+    np.testing.assert_allclose(uv_to_pixels(only_uv["joints_crop"][:, :2], 64), pix, atol=1e-9)
+    assert np.isnan(only_uv["joints_crop"][:, 2]).all() and np.isnan(only_uv["joints_rel"]).all()
+    with pytest.raises(HandposeError, match="not 'cube'"):
+        uvz_codec.encode_targets(joints, K, 64, "canonical21", "cube")

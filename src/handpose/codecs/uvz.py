@@ -160,3 +160,44 @@ def encode_rel(joints_xyz: ArrayT, skel: Skeleton | str) -> tuple[ArrayT, ArrayT
 def decode_rel(rel: ArrayT, root_xyz: ArrayT, scale: ArrayT) -> ArrayT:
     """Exact inverse of :func:`encode_rel`."""
     return rel * scale[..., None, None] + root_xyz[..., None, :]
+
+
+def encode_targets(
+    joints_xyz: np.ndarray, K_crop: np.ndarray, crop_size: int, skel: Skeleton | str, space: str
+) -> dict[str, np.ndarray]:
+    """The RGB targets of one crop (the target keys of :class:`~handpose.batch.RGBBatch`).
+
+    Args:
+        joints_xyz: ``(J, 3)`` camera mm in the crop's camera; NaN for joints a dataset lacks.
+        K_crop: ``(3, 3)`` intrinsics of the crop.
+        crop_size: Side of the crop in pixels.
+        skel: Skeleton of the joints.
+        space: The model's output space, ``"uvz"`` or ``"rel"``: which target ``joints`` holds.
+
+    Returns:
+        ``joints``, ``joints_crop`` (2.5D), ``joints_rel``, ``root_xyz`` and ``scale`` (float64). A
+        skeleton without a scale bone (fingertips only) gets crop ``u, v`` alone, everything else NaN.
+    """
+    if space not in ("uvz", "rel"):
+        raise HandposeError(f"RGB models predict 'uvz' or 'rel' joints, not {space!r}")
+    skel = skeleton_registry.get(skel)
+    xyz = np.asarray(joints_xyz, dtype=np.float64)
+    k = np.asarray(K_crop, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):  # unlabelled joints stay NaN
+        if skel.scale_bone_indices is not None:
+            joints_crop, root_xyz, scale = encode_uvz(xyz, k, crop_size, skel)
+            joints_rel, _, _ = encode_rel(xyz, skel)
+        else:
+            root_xyz, scale = np.full(3, np.nan), np.array(np.nan)
+            joints_crop = np.full_like(xyz, np.nan)
+            z = xyz[..., 2]
+            joints_crop[..., 0] = pixels_to_uv(k[0, 0] * xyz[..., 0] / z + k[0, 2], crop_size)
+            joints_crop[..., 1] = pixels_to_uv(k[1, 1] * xyz[..., 1] / z + k[1, 2], crop_size)
+            joints_rel = np.full_like(xyz, np.nan)
+    return {
+        "joints": joints_crop if space == "uvz" else joints_rel,
+        "joints_crop": joints_crop,
+        "joints_rel": joints_rel,
+        "root_xyz": np.asarray(root_xyz),
+        "scale": np.asarray(scale),
+    }

@@ -28,7 +28,7 @@ loader (``datasets/RHD.py``, Li et al. AAAI'21):
    roll of the camera about its optical axis when ``fx == fy`` (depths and distances unchanged; off
    by the ratio ``fy / fx`` otherwise). Image, ``joints_crop``, ``joints_xyz`` and ``K_crop`` then
    agree exactly. Without rotation ``joints_xyz`` are the input joints.
-7. Targets (:mod:`handpose.codecs.uvz`): ``joints_crop`` = (u, v in [-1, 1], (z - z_root) / scale) with
+7. Targets (:func:`handpose.codecs.uvz.encode_targets`): ``joints_crop`` = (u, v in [-1, 1], (z - z_root) / scale) with
    root = middle MCP and scale = middle MCP-PIP; ``joints_rel`` = (xyz - root) / scale; ``joints`` is
    whichever of the two ``output_space`` names. Image: float32 RGB, ImageNet mean/std, ``(3, S, S)``.
 """
@@ -45,7 +45,6 @@ import numpy as np
 from handpose import contract as contract_defaults
 from handpose import skeleton as skeletons
 from handpose.codecs import uvz as uvz_codec
-from handpose.codecs.heatmap import pixels_to_uv
 from handpose.datasets.base import Sample
 from handpose.errors import HandposeError
 from handpose.geometry import Camera, uvd_to_xyz, xyz_to_uvd
@@ -359,26 +358,10 @@ class RGBCropTransform:
     def _targets(
         self, crop: np.ndarray, xyz: np.ndarray, visible: np.ndarray, k_crop: np.ndarray, skel_name: str
     ) -> dict[str, np.ndarray]:
-        skel = skeletons.get(skel_name)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            if skel.scale_bone_indices is not None:
-                joints_crop, root_xyz, scale = uvz_codec.encode_uvz(xyz, k_crop, self.out_size, skel)
-                joints_rel, _, _ = uvz_codec.encode_rel(xyz, skel)
-            else:
-                # No root/scale (fingertip-only skeletons): pixel targets only.
-                root_xyz, scale = np.full(3, np.nan), np.array(np.nan)
-                joints_crop = np.full_like(xyz, np.nan)
-                uv = xyz_to_uvd(xyz, Camera.from_K(k_crop))[:, :2]
-                joints_crop[:, :2] = pixels_to_uv(uv, self.out_size)
-                joints_rel = np.full_like(xyz, np.nan)
         out = {
             "image": normalise_image(crop, self.normalisation_luts),
-            "joints": joints_crop if self.output_space == "uvz" else joints_rel,
-            "joints_crop": joints_crop,
-            "joints_rel": joints_rel,
+            **uvz_codec.encode_targets(xyz, k_crop, self.out_size, skel_name, self.output_space),
             "visible": visible.copy(),
-            "root_xyz": np.asarray(root_xyz),
-            "scale": np.asarray(scale),
             "K_crop": k_crop,
             "joints_xyz": xyz,
         }
