@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ def pyplot() -> Any:
     return plt
 
 
-def save_png(fig: Any, path: str | Path, dpi: float | None = None) -> Path:
+def save_png(fig: Any, path: str | os.PathLike[str], dpi: float | None = None) -> Path:
     """Write ``fig`` to ``path`` as PNG (atomically) and close it, also when writing fails.
 
     Args:
