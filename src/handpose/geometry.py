@@ -14,6 +14,7 @@ y-up frame; :meth:`Camera.y_down` gives the same camera in our convention (dista
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -66,7 +67,7 @@ class Camera:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Camera:
         try:
-            return cls(
+            camera = cls(
                 float(d["fx"]),
                 float(d["fy"]),
                 float(d["cx"]),
@@ -75,8 +76,14 @@ class Camera:
                 int(d.get("height", 0)),
                 str(d.get("name", "custom")),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise HandposeError(f"camera needs numeric fx, fy, cx, cy: {exc}") from None
+        if not all(math.isfinite(v) for v in (camera.fx, camera.fy, camera.cx, camera.cy)) or 0 in (
+            camera.fx,
+            camera.fy,
+        ):
+            raise HandposeError("camera intrinsics must be finite with non-zero focal lengths")
+        return camera
 
     def uvd_to_xyz(self, uvd: np.ndarray) -> np.ndarray:
         return uvd_to_xyz(uvd, self)
@@ -115,6 +122,11 @@ CAMERAS: dict[str, Camera] = {
 }
 
 
+# Focal lengths a user may give for a custom camera: a real lens is tens to thousands of pixels; zero,
+# negative (a y-up convention, which only the *_eval presets use) or 1e-300 makes joints NaN or mirrored.
+MIN_FOCAL_PX, MAX_FOCAL_PX = 1.0, 100_000.0
+
+
 def get_camera(spec: str | Camera) -> Camera:
     """A preset by name, or custom intrinsics written ``"fx,fy,cx,cy"`` (optionally ``,width,height``)."""
     if isinstance(spec, Camera):
@@ -129,8 +141,14 @@ def get_camera(spec: str | Camera) -> Camera:
             vals = []
         if vals and all(np.isfinite(vals)):
             w, h = (int(vals[4]), int(vals[5])) if len(vals) == 6 else (0, 0)
-            if vals[0] == 0 or vals[1] == 0:
-                raise HandposeError(f"camera {spec!r}: focal lengths must be non-zero")
+            for axis, focal in (("fx", vals[0]), ("fy", vals[1])):
+                if not MIN_FOCAL_PX <= focal <= MAX_FOCAL_PX:
+                    sign = "must be positive and " if focal <= 0 else "must "
+                    raise HandposeError(
+                        f"camera {spec!r}: {axis} {sign}lie in [{MIN_FOCAL_PX:g}, {MAX_FOCAL_PX:g}] pixels"
+                    )
+            if max(abs(vals[2]), abs(vals[3])) > MAX_FOCAL_PX:
+                raise HandposeError(f"camera {spec!r}: the principal point must lie within {MAX_FOCAL_PX:g} pixels")
             return Camera(vals[0], vals[1], vals[2], vals[3], w, h)
     raise HandposeError(f"unknown camera {spec!r}; use fx,fy,cx,cy or one of: {', '.join(sorted(CAMERAS))}")
 
@@ -197,8 +215,8 @@ class CubeCrop:
         c = np.asarray(center_xyz, dtype=float).reshape(3)
         if not np.all(np.isfinite(c)) or c[2] <= 0:
             raise HandposeError(f"hand centre must be finite with positive depth, got {c.tolist()}")
-        x, y, z = (float(e) for e in np.broadcast_to(np.asarray(cube, dtype=float), (3,)))
-        return cls((float(c[0]), float(c[1]), float(c[2])), (x, y, z), camera, int(out_size), float(rotation_deg))
+        cube3 = (float(cube),) * 3 if np.isscalar(cube) else tuple(float(x) for x in cube)  # type: ignore[arg-type]
+        return cls(tuple(c.tolist()), cube3, camera, int(out_size), float(rotation_deg))  # type: ignore[arg-type]
 
     @property
     def center_uvd(self) -> np.ndarray:

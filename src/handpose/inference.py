@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -196,8 +197,10 @@ class Estimator:
             raise HandposeError(f"hand must be left or right, got {hand!r}")
         h, w = image.shape[:2]
         x, y, bw, bh = (0.0, 0.0, float(w), float(h)) if box is None else (float(v) for v in box)
-        if bw <= 0 or bh <= 0:
-            raise HandposeError(f"the hand box needs a positive width and height, got {list(box or [])}")
+        if not all(math.isfinite(v) for v in (x, y, bw, bh)) or bw <= 0 or bh <= 0:
+            raise HandposeError(f"the hand box needs a finite, positive width and height, got {list(box or [])}")
+        if x >= w or y >= h or x + bw <= 0 or y + bh <= 0:
+            raise HandposeError(f"the hand box {list(box or [])} lies outside the {w}x{h} image")
         # The box pixel grid: pixel centres at integers, so the box's middle is x + (w - 1) / 2.
         middle = np.array([x + (bw - 1.0) / 2.0, y + (bh - 1.0) / 2.0])
         row = dict(self.transform(False).crop_box(image, cam, middle, max(bw, bh), left=hand == "left"))

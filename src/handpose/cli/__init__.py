@@ -13,8 +13,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import re
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from handpose import __version__
 from handpose.errors import HandposeError
@@ -33,8 +35,17 @@ VERBS: tuple[str, ...] = (
 )
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """Usage errors as one line (``handpose VERB: error: ...``), like every other user error."""
+
+    def error(self, message: str) -> NoReturn:
+        # "argument --count: must be ..." reads as "--count must be ...", as the verbs' own checks do.
+        message = re.sub(r"^argument (\S+?)(/\S+)?: must", r"\1 must", message)
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="handpose",
         description="3D hand pose estimation from a single depth or RGB image.",
         epilog="Run 'handpose VERB --help' for the options of each verb.",
@@ -52,7 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        if exc.code == 2:  # a usage error, already printed as one line
+            return 2
+        raise  # --help and --version end the program as argparse means them to
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -20,6 +20,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from handpose.cli.numbers import MAX_CUBE_MM, MAX_FRAMES, MAX_PICTURE_SIDE, real, whole
 from handpose.errors import HandposeError
 
 
@@ -46,23 +47,29 @@ def register(subparsers: Any) -> None:
 
     check = sub.add_parser("check", help="read all labels and a sample of images; report problems")
     common(check)
-    check.add_argument("--images", type=int, default=32, help="images to decode, spread over the split (default 32)")
+    check.add_argument(
+        "--images", type=whole(0, MAX_FRAMES), default=32, help="images to decode, spread over the split (default 32)"
+    )
     check.add_argument("--json", type=Path, help="also write the report as JSON here")
     check.set_defaults(func=run_check)
 
     show = sub.add_parser("show", help="write PNG crops with joints drawn")
     common(show)
-    show.add_argument("--count", type=int, default=8, help="frames to draw, spread over the split (default 8)")
+    show.add_argument(
+        "--count", type=whole(1, 10_000), default=8, help="frames to draw, spread over the split (default 8)"
+    )
     show.add_argument("--out", required=True, type=Path, help="output folder")
-    show.add_argument("--size", type=int, default=256, help="crop side in pixels (default 256)")
+    show.add_argument("--size", type=whole(16, MAX_PICTURE_SIDE), default=256, help="crop side in pixels (default 256)")
     show.set_defaults(func=run_show)
 
     cache = sub.add_parser("cache", help="decode a depth split once into a hand-region cache for fast training")
     common(cache)
     cache.add_argument("--out", required=True, type=Path, help="cache root (the split goes to OUT/SPLIT/)")
-    cache.add_argument("--cube", type=float, help="largest cube in mm (default: the dataset's largest)")
-    cache.add_argument("--margin", type=float, default=1.75, help="patch side / cube (default 1.75)")
-    cache.add_argument("--patch-size", type=int, default=208, help="patch side in pixels (default 208)")
+    cache.add_argument(
+        "--cube", type=real(0, MAX_CUBE_MM, above=True), help="largest cube in mm (default: the dataset's largest)"
+    )
+    cache.add_argument("--margin", type=real(1, 10), default=1.75, help="patch side / cube (default 1.75)")
+    cache.add_argument("--patch-size", type=whole(16, 1024), default=208, help="patch side in pixels (default 208)")
     cache.add_argument("--center", default="gt", choices=("gt", "com", "given"), help="patch centre (default gt)")
     cache.set_defaults(func=run_cache)
 

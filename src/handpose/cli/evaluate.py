@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from handpose.cli.numbers import whole
 from handpose.errors import HandposeError
 
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     model.add_argument(
         "--subject",
-        type=int,
+        type=whole(0, 1000),
         metavar="K",
         help="MSRA: score on held-out subject K (default: the checkpoint's data.subject; also data.subject=K)",
     )

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 from typing import Any
+
+from handpose.cli.numbers import MAX_BATCH, MAX_FRAMES, MAX_HAND_SCALE_MM, real, whole
 
 EPILOG = """\
 inputs: depth as 16-bit PNG (mm), NYU-packed RGB PNG, MSRA .bin or .npy (H x W, mm); colour as PNG/JPG
@@ -46,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--hand", choices=("right", "left"), default="right", help="which hand (RGB models)")
     p.add_argument(
         "--hand-scale",
-        type=float,
+        type=real(0, MAX_HAND_SCALE_MM, above=True),
         metavar="MM",
         help=(
             "middle MCP-PIP length assumed for RGB photos (default: the training data's median, stored in the "
@@ -61,8 +64,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="torch",
         help="PyTorch, ONNX Runtime, or the int8 graph (packages from export --quantize int8 or handpose quantize)",
     )
-    p.add_argument("--batch-size", type=int, default=16, help="inputs per forward pass (default: 16)")
-    p.add_argument("--every", type=int, default=1, metavar="N", help="use every N-th video frame (default: 1)")
+    p.add_argument("--batch-size", type=whole(1, MAX_BATCH), default=16, help="inputs per forward pass (default: 16)")
+    p.add_argument(
+        "--every", type=whole(1, MAX_FRAMES), default=1, metavar="N", help="use every N-th video frame (default: 1)"
+    )
     p.add_argument("--no-plots", action="store_true", help="write only the JSON files")
     p.set_defaults(func=run)
 
@@ -76,8 +81,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.batch_size < 1:
         raise HandposeError("--batch-size must be >= 1")
-    center = _numbers(args.center, 3, "--center", "x,y,z in mm with z > 0", lambda v: v[2] > 0)
-    box = _numbers(args.box, 4, "--box", "x,y,width,height in pixels with a positive size", lambda v: min(v[2:]) > 0)
+    center = _numbers(
+        args.center, 3, "--center", "x,y,z in mm with 10 <= z <= 10000 (in front of the camera)", _center_ok
+    )
+    box = _numbers(args.box, 4, "--box", "x,y,width,height in pixels with a positive size", _box_ok)
     if args.hand_scale is not None and not args.hand_scale > 0:
         raise HandposeError(f"--hand-scale must be a positive length in mm, got {args.hand_scale}")
     summary = predict_files(
@@ -99,6 +106,19 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+# A hand centre closer than 1 cm or farther than 10 m is not one a depth camera sees.
+MIN_CENTER_Z_MM, MAX_CENTER_Z_MM = 10.0, 10_000.0
+MAX_BOX_PIXELS = 100_000.0
+
+
+def _center_ok(values: list[float]) -> bool:
+    return MIN_CENTER_Z_MM <= values[2] <= MAX_CENTER_Z_MM and max(abs(values[0]), abs(values[1])) <= MAX_CENTER_Z_MM
+
+
+def _box_ok(values: list[float]) -> bool:
+    return min(values[2:]) > 0 and max(abs(v) for v in values) <= MAX_BOX_PIXELS
+
+
 def _numbers(text: str | None, count: int, option: str, meaning: str, valid: Callable[[list[float]], bool]) -> Any:
     """``count`` comma-separated numbers from an option, or ``None`` when it was not given."""
     from handpose.errors import HandposeError
@@ -109,6 +129,6 @@ def _numbers(text: str | None, count: int, option: str, meaning: str, valid: Cal
         values = [float(v) for v in text.split(",")]
     except ValueError:
         values = []
-    if len(values) != count or not valid(values):
+    if len(values) != count or not all(math.isfinite(v) for v in values) or not valid(values):
         raise HandposeError(f"{option} {text!r} must be {meaning}")
     return values

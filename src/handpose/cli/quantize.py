@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from handpose.cli.numbers import MAX_BATCH, MAX_FRAMES, MAX_LR, real, whole
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from handpose.quantization import DEFAULT_CALIBRATION, DEFAULT_LR, DEFAULT_STEPS
@@ -23,12 +25,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", metavar="NAME", help="dataset to fine-tune and calibrate on (default: the checkpoint's)")
     p.add_argument("--root", metavar="DIR", help="its root folder (default: the checkpoint's)")
     p.add_argument("--split", help="its split (default: the checkpoint's, else train)")
-    p.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"fine-tuning steps (default {DEFAULT_STEPS})")
-    p.add_argument("--lr", type=float, default=DEFAULT_LR, help=f"initial learning rate (default {DEFAULT_LR:g})")
-    p.add_argument("--batch-size", type=int, default=32, help="crops per step (default 32)")
+    p.add_argument(
+        "--steps", type=whole(0, MAX_FRAMES), default=DEFAULT_STEPS, help=f"fine-tuning steps (default {DEFAULT_STEPS})"
+    )
+    p.add_argument(
+        "--lr",
+        type=real(0, MAX_LR, above=True),
+        default=DEFAULT_LR,
+        help=f"initial learning rate (default {DEFAULT_LR:g})",
+    )
+    p.add_argument("--batch-size", type=whole(1, MAX_BATCH), default=32, help="crops per step (default 32)")
     p.add_argument(
         "--calibration",
-        type=int,
+        type=whole(1, MAX_FRAMES),
         default=DEFAULT_CALIBRATION,
         help=f"crops that fix the activation ranges (default {DEFAULT_CALIBRATION})",
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from handpose.cli.numbers import MAX_FRAMES, whole
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -23,8 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="camera preset (nyu, icvl, msra, hands2017, ...) or fx,fy,cx,cy[,width,height] "
         "(default: nyu for depth, a 256x256 camera for rgb)",
     )
-    parser.add_argument("--count", type=int, default=1000, help="number of frames (default: 1000)")
-    parser.add_argument("--seed", type=int, default=0, help="run seed (default: 0)")
+    parser.add_argument("--count", type=whole(1, MAX_FRAMES), default=1000, help="number of frames (default: 1000)")
+    parser.add_argument("--seed", type=whole(0, 2**63 - 1), default=0, help="run seed (default: 0)")
     parser.add_argument("--occluders", action="store_true", help="add occluders (in front, near, or held)")
     parser.add_argument(
         "--background",
@@ -39,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="both",
         help="which hands: both (even odds, default), or only right or only left ones",
     )
-    parser.add_argument("--workers", type=int, default=1, help="rendering processes (default: 1)")
+    parser.add_argument("--workers", type=whole(1, 256), default=1, help="rendering processes (default: 1)")
     parser.add_argument("--overwrite", action="store_true", help="replace synthetic data already in OUT")
     parser.set_defaults(func=run)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from handpose.cli.numbers import whole
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -29,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="continue the run from its last checkpoint (or from CKPT)",
     )
     p.add_argument("--devices", help="devices per node (int or 'auto'; config key trainer.devices)")
-    p.add_argument("--num-nodes", type=int, help="number of machines (config key trainer.num_nodes)")
+    p.add_argument("--num-nodes", type=whole(1, 4096), help="number of machines (config key trainer.num_nodes)")
     p.add_argument("--accelerator", choices=("auto", "cpu", "gpu"), help="config key trainer.accelerator")
     p.set_defaults(func=run)
 
