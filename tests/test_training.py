@@ -120,3 +120,26 @@ def test_checkpoints_are_written_atomically_and_read_safely(tmp_path: Path) -> N
         load_safely(tmp_path / "b.ckpt")
     with pytest.raises(HandposeError, match="not found"):
         load_safely(tmp_path / "c.ckpt")
+
+
+def test_runs_saved_before_losses_were_configurable_train_with_the_model_default() -> None:
+    from handpose.losses.depth import CrossInfoNetLoss
+    from handpose.training.config import config_from_dict
+    from handpose.training.module import PoseModule, training_loss
+
+    old = Path(__file__).resolve().parent / "fixtures" / "contract_v1" / "old.ckpt"
+    hp = torch.load(old, map_location="cpu", weights_only=True)["hyper_parameters"]
+    assert "loss" not in hp["contract"]  # contract version 1
+    hp["config"].pop("loss", None)  # configs older than the loss: block
+    module = PoseModule(hp["config"], hp["contract"])
+    assert isinstance(module.loss_fn, CrossInfoNetLoss) and module.loss_fn.heatmap_weight == 0.01
+    # Old registry names carry the loss they trained with.
+    for name, loss in {
+        "resunet_joint_loss": {"name": "resunet", "params": {"joint_weight": 1.0}},
+        "ljg_k3": {"name": "learnable_groups_l1", "params": {}},
+        "crossinfonet_base": {"name": "crossinfonet", "params": {"heatmap_weight": 0.0}},
+    }.items():
+        assert training_loss(config_from_dict({**hp["config"], "model": {"name": name}})) == loss
+    # A run's loss: block overrides the default parameter by parameter.
+    tuned = config_from_dict({**hp["config"], "loss": {"heatmap_weight": 0.5}})
+    assert training_loss(tuned) == {"name": "crossinfonet", "params": {"heatmap_weight": 0.5}}
