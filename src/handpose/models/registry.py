@@ -1,4 +1,9 @@
-"""The model registry: every network and every ablation variant is one named entry.
+"""The model registry: every network and every architectural ablation is one named entry.
+
+Ablations that only change the loss are not entries: a run's ``loss:`` config sets them, over the
+default loss each entry names as data (:attr:`ModelSpec.loss`, :attr:`ModelSpec.loss_params`). Retired
+names stay as aliases (:func:`register_alias`) so that configs, checkpoints and packages using them
+still load; :func:`list_models` shows only the registered names.
 
 Example:
     >>> import handpose
