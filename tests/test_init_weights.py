@@ -88,12 +88,12 @@ def test_none_is_an_explicit_opt_out(tmp_path):
 
 
 def test_init_from_copies_matching_tensors_and_refuses_other_shapes():
-    from handpose.training.checkpoint import read_checkpoint
+    from handpose.checkpoint_file import read_checkpoint
 
     run = tiny_run()
     contract, weights, _ = read_checkpoint(run.best)
     kwargs = {**load_config(TINY_CONFIG).model.kwargs, "input_size": 32}
-    model = create_model("crossinfonet", skeleton=contract["skeleton"], **kwargs)
+    model = create_model("crossinfonet", skeleton=contract.skeleton, **kwargs)
     report = load_matching(model, run.best)
     assert report["model"] == "crossinfonet" and report["skipped"] == 0 and report["kept"] == 0
     assert report["matched"] == len(model.state_dict())
@@ -103,7 +103,7 @@ def test_init_from_copies_matching_tensors_and_refuses_other_shapes():
     lines = initialise(model, None, str(run.best))
     assert len(lines) == 1 and f"{report['matched']} tensors of crossinfonet" in lines[0]
     # Another skeleton (other output sizes) or another width: refused in one line, nothing half-copied.
-    for other in ({"skeleton": "nyu14"}, {"skeleton": contract["skeleton"], "fc_dim": 32}):
+    for other in ({"skeleton": "nyu14"}, {"skeleton": contract.skeleton, "fc_dim": 32}):
         skeleton = other.pop("skeleton")
         changed = create_model("crossinfonet", skeleton=skeleton, **{**kwargs, **other})
         before = {k: v.clone() for k, v in changed.state_dict().items()}

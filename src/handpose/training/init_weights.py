@@ -37,7 +37,7 @@ def load_matching(model: nn.Module, checkpoint: str | Path) -> dict[str, Any]:
     Raises:
         HandposeError: An unreadable checkpoint, a tensor whose shape differs, or no tensor in common.
     """
-    from handpose.training.checkpoint import read_checkpoint
+    from handpose.checkpoint_file import read_checkpoint
 
     contract, weights, _ = read_checkpoint(checkpoint)
     own = model.state_dict()
@@ -47,18 +47,18 @@ def load_matching(model: nn.Module, checkpoint: str | Path) -> dict[str, Any]:
             continue
         if own[key].shape != value.shape:
             raise HandposeError(
-                f"model.init_from: {key} is {tuple(value.shape)} in the checkpoint ({contract['model']}) but "
+                f"model.init_from: {key} is {tuple(value.shape)} in the checkpoint ({contract.model}) but "
                 f"{tuple(own[key].shape)} in the model; refusing a partial initialisation",
                 checkpoint,
             )
         matched[key] = value.to(own[key].dtype)
     if not matched:
-        raise HandposeError(f"model.init_from: no tensor of {contract['model']!r} fits this model", checkpoint)
+        raise HandposeError(f"model.init_from: no tensor of {contract.model!r} fits this model", checkpoint)
     with torch.no_grad():
         model.load_state_dict(matched, strict=False)
     return {
         "file": str(checkpoint),
-        "model": contract["model"],
+        "model": contract.model,
         "matched": len(matched),
         "skipped": len(weights) - len(matched),
         "kept": len(own) - len(matched),
