@@ -117,7 +117,14 @@ def test_loss_terms():
     assert set(terms) == {"loss", "heatmap", "uv", "bone"}
     assert terms["loss"].item() == pytest.approx(0.0, abs=1e-6)
     off = dict(perfect, bones=perfect["bones"] + 0.5)
-    assert create_loss("resunet", skel)(off, batch)["bone"].item() == pytest.approx(0.5)
+    # The paper's bone loss: 1/2 sum over the 20 bones of |dB|^2 = 1/2 * 20 * 3 * 0.25 per sample.
+    assert create_loss("resunet", skel)(off, batch)["bone"].item() == pytest.approx(7.5)
+    assert create_loss("resunet", skel, bone_loss="l1")(off, batch)["bone"].item() == pytest.approx(0.5)
+    one_bone = perfect["bones"].clone()
+    one_bone[0, 3] += torch.tensor([0.3, 0.4, 0.0])  # one bone of one sample off by 0.5 in length
+    assert create_loss("resunet", skel)(dict(perfect, bones=one_bone), batch)["bone"].item() == pytest.approx(
+        0.5 * 0.25 / 2
+    )
     joint_terms = create_loss("resunet", skel, joint_weight=1.0)(dict(perfect, joints=target + 0.25), batch)
     assert joint_terms["joint"].item() == pytest.approx(0.25)
     # The retired joint-loss model name is the same network trained with that loss parameter.
