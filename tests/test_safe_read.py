@@ -96,3 +96,18 @@ def test_npz_header_claiming_a_terabyte(tmp_path):
         fh.write(bytes(24))
     with pytest.raises(HandposeError, match=r"declares"):
         check_npz(bad, 1 << 20)
+
+
+def test_dataset_root_holds_files_under_it_inside_it(tmp_path):
+    from handpose.safe_read import dataset_root
+
+    root = tmp_path / "root"
+    root.mkdir()
+    (tmp_path / "outside.txt").write_text("secret")
+    (root / "labels.txt").symlink_to(tmp_path / "outside.txt")
+    (root / "inner.txt").write_text("ok")
+    with dataset_root(root):
+        assert read_text(root / "inner.txt", "label") == "ok"
+        assert read_text(tmp_path / "outside.txt", "label") == "secret"  # named outside the root: the user's file
+        with pytest.raises(HandposeError, match=r"leads outside the dataset root"):
+            read_text(root / "labels.txt", "label")

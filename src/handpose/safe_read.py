@@ -19,6 +19,7 @@ import json
 import os
 import stat
 from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -40,6 +41,34 @@ MAX_NESTING = 64  # JSON / YAML depth; every handpose file is under 10 levels
 MAX_YAML_NODES = 100_000  # nodes after alias expansion (a config has a few hundred)
 
 
+# The dataset root being read, if any: files under it must stay under it once symlinks resolve.
+_DATASET_ROOT: ContextVar[Path | None] = ContextVar("handpose_dataset_root", default=None)
+
+
+@contextlib.contextmanager
+def dataset_root(root: str | os.PathLike) -> Iterator[None]:
+    """Inside the block, every file read from under ``root`` must resolve inside ``root``.
+
+    Files named outside the root (a centre file, a checkpoint) are not affected; a symlink inside the
+    dataset that leads out of it (to ``/etc``, to ``/dev/zero``) is refused.
+    """
+    token = _DATASET_ROOT.set(Path(root))
+    try:
+        yield
+    finally:
+        _DATASET_ROOT.reset(token)
+
+
+def _enforce_root(path: Path, root: str | os.PathLike | None) -> None:
+    root = root if root is not None else _DATASET_ROOT.get()
+    if root is None:
+        return
+    lexical_root = os.path.abspath(root)
+    lexical = os.path.abspath(path)
+    if lexical == lexical_root or lexical.startswith(lexical_root.rstrip(os.sep) + os.sep):
+        inside_root(root, path, path)
+
+
 def _cap_text(cap: int) -> str:
     return f"{cap // MiB} MiB" if cap >= MiB else f"{cap} bytes"
 
@@ -58,8 +87,7 @@ def check_regular(path: str | os.PathLike, what: str = "file", root: str | os.Pa
     except OSError as exc:
         raise HandposeError(f"cannot read {what}: {exc.strerror}", path) from None
     _check_mode(st, path, what)
-    if root is not None:
-        inside_root(root, path, path)
+    _enforce_root(path, root)
     return st.st_size
 
 
@@ -77,8 +105,7 @@ def open_regular(path: str | os.PathLike, what: str = "file", root: str | os.Pat
     swapped in after a check cannot make the read hang.
     """
     path = Path(path)
-    if root is not None:
-        inside_root(root, path, path)
+    _enforce_root(path, root)
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
     try:
         fd = os.open(path, flags)

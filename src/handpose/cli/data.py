@@ -17,6 +17,7 @@ through ``--option KEY=VALUE``.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,7 @@ def register(subparsers: Any) -> None:
         "--images", type=whole(0, MAX_FRAMES), default=32, help="images to decode, spread over the split (default 32)"
     )
     check.add_argument("--json", type=Path, help="also write the report as JSON here")
-    check.set_defaults(func=run_check)
+    check.set_defaults(func=_within_root(run_check))
 
     show = sub.add_parser("show", help="write PNG crops with joints drawn")
     common(show)
@@ -60,7 +61,7 @@ def register(subparsers: Any) -> None:
     )
     show.add_argument("--out", required=True, type=Path, help="output folder")
     show.add_argument("--size", type=whole(16, MAX_PICTURE_SIDE), default=256, help="crop side in pixels (default 256)")
-    show.set_defaults(func=run_show)
+    show.set_defaults(func=_within_root(run_show))
 
     cache = sub.add_parser("cache", help="decode a depth split once into a hand-region cache for fast training")
     common(cache)
@@ -71,10 +72,22 @@ def register(subparsers: Any) -> None:
     cache.add_argument("--margin", type=real(1, 10), default=1.75, help="patch side / cube (default 1.75)")
     cache.add_argument("--patch-size", type=whole(16, 1024), default=208, help="patch side in pixels (default 208)")
     cache.add_argument("--center", default="gt", choices=("gt", "com", "given"), help="patch centre (default gt)")
-    cache.set_defaults(func=run_cache)
+    cache.set_defaults(func=_within_root(run_cache))
 
     listing = sub.add_parser("list", help="list the registered datasets")
     listing.set_defaults(func=run_list)
+
+
+def _within_root(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """``run`` with every file read from under ``--root`` held inside it (no symlink out of the dataset)."""
+
+    def rooted(args: argparse.Namespace) -> int:
+        from handpose.safe_read import dataset_root
+
+        with dataset_root(args.root):
+            return run(args)
+
+    return rooted
 
 
 def parse_options(items: list[str]) -> dict[str, Any]:

@@ -154,8 +154,11 @@ def get_dataset_class(name: str) -> type[DatasetReader]:
 
 
 def open_dataset(name: str, root: str | Path, split: str = "train", **kwargs: Any) -> DatasetReader:
-    """Build the reader registered as ``name`` over ``root``."""
-    return get_dataset_class(name)(root, split=split, **kwargs)
+    """Build the reader registered as ``name`` over ``root`` (files under it must not lead out of it)."""
+    from handpose.safe_read import dataset_root
+
+    with dataset_root(root):
+        return get_dataset_class(name)(root, split=split, **kwargs)
 
 
 ReaderFactory = Callable[..., DatasetReader]
