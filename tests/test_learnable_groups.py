@@ -216,7 +216,7 @@ def test_soft_argmax_peaks_and_integration():
 
 
 def test_loss_weights_depth_by_twenty():
-    loss = create_loss("learnable_groups_l1", "canonical21")
+    loss = create_loss("learnable_groups_l1", "canonical21", units="uvz")
     target = torch.zeros(2, 21, 3)
     assert loss({"joints": target.clone()}, {"joints": target})["loss"] == 0
     pred = target.clone()
@@ -258,7 +258,7 @@ def test_image_side_must_fit_the_hourglass():
 
 
 def test_loss_skips_missing_labels():
-    loss = create_loss("learnable_groups_l1", "canonical21")
+    loss = create_loss("learnable_groups_l1", "canonical21", units="uvz")
     target = torch.zeros(1, 21, 3)
     target[0, 3, 2] = float("nan")  # no depth for one joint
     pred = torch.zeros(1, 21, 3, requires_grad=True)

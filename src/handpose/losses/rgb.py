@@ -1,8 +1,9 @@
-"""Losses of the RGB models: Learnable Joint Groups' weighted L1 on 2.5D joints, ResUnet's heatmap + 2D + bone loss.
+"""Losses of the RGB models: Learnable Joint Groups' weighted L1 (Eq. 10), ResUnet's heatmap + 2D + bone loss.
 
 Both read targets from an :class:`handpose.batch.RGBBatch`: ``joints`` in the model's output space,
-and, for ResUnet's 2D terms, ``joints_crop`` (crop ``u, v`` in [-1, 1]). Non-finite target entries
-(labels a dataset does not have) are left out of every mean.
+``joints_xyz`` (camera mm, Learnable Groups in camera units) and, for ResUnet's 2D terms,
+``joints_crop`` (crop ``u, v`` in [-1, 1]). Non-finite target entries (labels a dataset does not
+have) are left out of every term.
 """
 
 from __future__ import annotations
@@ -40,31 +41,55 @@ def half_squared_l2(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 class LearnableGroupsLoss(nn.Module):
-    """L1 on the 2.5D joints with the depth term weighted: ``mean|du| + mean|dv| + z_weight * mean|dz|``.
+    """Learnable Groups' Eq. 10: L1 on the joints with the depth term weighted by ``z_weight`` (the paper's beta = 20).
 
-    The paper weights Z by 20 (not checked in code: the reference repository has no training code).
-    ``u, v`` differences are measured in pixels of a ``uv_pixels``-sided crop (the reference predicts
-    ``u, v`` in 256-crop pixels) so that the weight keeps the paper's balance with our [-1, 1]
-    coordinates; ``z`` is already in scale-bone units.
+    Eq. 10 names camera-space ``X, Y, Z``; the reference repository has no training code to say more.
+    ``units`` picks where the L1 is measured:
+
+    - ``"camera_mm"`` (default, Eq. 10 as written): the 2.5D prediction is lifted to camera
+      millimetres with the batch's crop intrinsics, ground-truth root depth and scale (as the reference
+      evaluates) and compared with ``joints_xyz``: ``mean|dX| + mean|dY| + z_weight * mean|dZ|``.
+    - ``"uvz"``: in the 2.5D output space itself, ``u, v`` errors in pixels of a ``uv_pixels``-sided
+      crop (the reference's 256-crop pixels) and ``z`` in scale-bone units. One millimetre of depth is
+      then worth about 1/30 of a unit against about one pixel per millimetre across the crop, so the
+      depth term weighs roughly 40x less than in camera units; ``z_weight: 0`` gives the 2D loss of
+      the hourglass stage.
 
     Args:
         skeleton: Unused; losses are built per skeleton.
         z_weight: Weight of the depth term.
-        uv_pixels: Crop side that one unit of ``[-1, 1]`` is measured against (error x ``uv_pixels / 2``).
+        units: ``"camera_mm"`` or ``"uvz"``.
+        uv_pixels: Crop side that one unit of ``[-1, 1]`` is measured against in ``"uvz"`` units
+            (error x ``uv_pixels / 2``).
     """
 
-    def __init__(self, skeleton: Skeleton, z_weight: float = 20.0, uv_pixels: float = 256.0) -> None:
+    def __init__(
+        self, skeleton: Skeleton, z_weight: float = 20.0, units: str = "camera_mm", uv_pixels: float = 256.0
+    ) -> None:
         super().__init__()
+        if units not in ("camera_mm", "uvz"):
+            raise ValueError(f"units must be 'camera_mm' or 'uvz', got {units!r}")
         self.z_weight = z_weight
+        self.units = units
         self.uv_scale = uv_pixels / 2.0
 
     def forward(
         self, outputs: Mapping[str, torch.Tensor], batch: Mapping[str, torch.Tensor]
     ) -> dict[str, torch.Tensor]:
-        pred, target = outputs["joints"], _target(batch, "joints").to(outputs["joints"].dtype)
-        uv = masked_l1(pred[..., :2], target[..., :2]) * 2.0 * self.uv_scale  # mean over u and v -> |du| + |dv|
+        pred = outputs["joints"]
+        if self.units == "camera_mm":
+            from handpose.codecs import decode_batch
+
+            target = _target(batch, "joints_xyz").to(pred.dtype)
+            pred = decode_batch(pred, batch, "uvz")
+            plane, name = masked_l1(pred[..., :2], target[..., :2]) * 2.0, "xy"  # mean over X, Y -> |dX| + |dY|
+        else:
+            target = _target(batch, "joints").to(pred.dtype)
+            plane, name = masked_l1(pred[..., :2], target[..., :2]) * 2.0 * self.uv_scale, "uv"  # crop pixels
+        if not self.z_weight:
+            return {"loss": plane, name: plane}
         z = masked_l1(pred[..., 2], target[..., 2]) * self.z_weight
-        return {"loss": uv + z, "uv": uv, "z": z}
+        return {"loss": plane + z, name: plane, "z": z}
 
 
 class ResUnetLoss(nn.Module):
