@@ -18,6 +18,7 @@ import numpy as np
 from torch.utils.data import DataLoader
 
 from handpose.contract import Contract
+from handpose.datasets.base import Modality
 from handpose.errors import HandposeError
 from handpose.training.config import RunConfig
 from handpose.training.data import CropDataset, EpochSampler, worker_init
@@ -26,7 +27,7 @@ from handpose.transforms import make_transform
 STREAM = "synthetic_stream"
 
 
-def open_stream(cfg: RunConfig, modality: str, train: bool) -> Any:
+def open_stream(cfg: RunConfig, modality: Modality, train: bool) -> Any:
     """The synthetic engine's on-the-fly dataset for training or validation."""
     from handpose.datasets.synthetic import SyntheticStream
 
@@ -80,7 +81,7 @@ class PoseDataModule(L.LightningDataModule):
     :meth:`use_contract` with the contract built from that.
     """
 
-    def __init__(self, cfg: RunConfig, modality: str) -> None:
+    def __init__(self, cfg: RunConfig, modality: Modality) -> None:
         super().__init__()
         self.cfg = cfg
         self.modality = modality
@@ -135,7 +136,7 @@ class PoseDataModule(L.LightningDataModule):
             "root": d.root,
             "split": d.train_split,
             "frames": len(self.train_indices),
-            "camera": camera.to_dict() if hasattr(camera, "to_dict") else None,
+            "camera": camera.to_dict() if camera is not None and hasattr(camera, "to_dict") else None,
             "skeleton": getattr(self.train_reader, "skeleton", "canonical21"),
         }
         if self.modality == "rgb":
