@@ -111,6 +111,8 @@ def test_init_from_copies_matching_tensors_and_refuses_other_shapes():
             load_matching(changed, run.best)
         assert "\n" not in str(err.value)
         assert all(torch.equal(before[k], v) for k, v in changed.state_dict().items())
+    with pytest.raises(HandposeError, match="train the run it comes from first"):
+        load_matching(changed, run.best.parent / "missing.ckpt")
     with pytest.raises(HandposeError, match="no tensor"):
         load_matching(create_model("resunet", fc_channels=32), run.best)
 

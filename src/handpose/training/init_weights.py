@@ -39,6 +39,12 @@ def load_matching(model: nn.Module, checkpoint: str | Path) -> dict[str, Any]:
     """
     from handpose.checkpoint_file import read_checkpoint
 
+    if not Path(checkpoint).is_file():
+        raise HandposeError(
+            "model.init_from: checkpoint not found; train the run it comes from first (for Learnable Groups "
+            "configs/learnable_groups/<dataset>_hourglass.yaml) or set model.init_from=null",
+            checkpoint,
+        )
     contract, weights, _ = read_checkpoint(checkpoint)
     own = model.state_dict()
     matched = {}
