@@ -385,8 +385,13 @@ _VARIANTS: Sequence[tuple[str, dict[str, Any], str]] = (
     ("k5", {"num_groups": 5, "fusion": True}, "K=5 learned groups, NDDR fusion"),
     ("k21", {"num_groups": 21, "fusion": True}, "K=21 learned groups (one per joint), NDDR fusion"),
 )
+# The paper's Table 3 (number of groups) is the no-fusion setting; its K=3 row is k3_nofusion.
+_NOFUSION_SWEEP: Sequence[tuple[str, dict[str, Any], str]] = tuple(
+    (f"k{k}_nofusion", {"num_groups": k, "fusion": False}, f"K={k} learned groups, no fusion (Table 3)")
+    for k in (2, 4, 5, 21)
+)
 
-for _suffix, _defaults, _what in _VARIANTS:
+for _suffix, _defaults, _what in (*_VARIANTS, *_NOFUSION_SWEEP):
     _name = f"learnable_groups_{_suffix}"
     _groups = 1 if _defaults.get("grouping") == "single" else int(_defaults.get("num_groups", 3))
     register_model(
@@ -400,4 +405,5 @@ for _suffix, _defaults, _what in _VARIANTS:
         defaults=_defaults,
         skeleton_check=_check_skeleton(_defaults.get("grouping") == "manual", _groups),
     )(_build)
-    register_alias(f"ljg_{_suffix}", _name)
+    if (_suffix, _defaults, _what) in _VARIANTS:
+        register_alias(f"ljg_{_suffix}", _name)
