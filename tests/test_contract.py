@@ -77,6 +77,8 @@ def test_the_rgb_transform_normalises_with_the_contracts_mean_and_std():
         ({"model_kwargs": {"channels": -8}}, "model_kwargs.channels must lie in"),
         ({"model_kwargs": {"stem_channels": 2.5}}, "model_kwargs.stem_channels must be a whole number"),
         ({"model_kwargs": {"width": float("nan")}}, "model_kwargs.width must be finite"),
+        ({"model_kwargs": {"width": 1e4}}, "model_kwargs.width must lie in"),
+        ({"model_kwargs": {"width": 0}}, "model_kwargs.width must be positive"),
         ({"crop": {"kind": "cube"}}, "lacks crop.cube_mm"),
         ({"crop": {"kind": "cube", "cube_mm": -250}}, "crop.cube_mm must"),
         ({"crop": {"kind": "cube", "cube_mm": float("inf")}}, "crop.cube_mm must be a finite number"),

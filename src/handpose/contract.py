@@ -43,6 +43,9 @@ _SIZE_KWARGS = (
     (re.compile(r"(^|_)(fc_dim|hidden|hidden_dim|dim|embed_dim)$"), MAX_FC_DIM),
     (re.compile(r"(^|_)input_size$"), MAX_INPUT_SIZE),
 )
+# Channel multipliers ("width"): every layer grows with them.
+_WIDTH_KWARG = re.compile(r"(^|_)width$")
+MAX_WIDTH = 8.0
 DEPTH_NORMALISATION = "(d - centre_z) / (cube / 2); outside the cube, missing or background: +1"
 
 Modality = Literal["depth", "rgb"]
@@ -379,6 +382,9 @@ class _Reader:
             for pattern, bound in _SIZE_KWARGS:
                 if pattern.search(key) and item is not None:
                     self.sizes(item, f"{self.kwargs_key}.{key}", bound)
+            is_width = _WIDTH_KWARG.search(key) is not None and item is not None
+            if is_width and self.number(item, f"{self.kwargs_key}.{key}", 0.0, MAX_WIDTH) <= 0:
+                raise self.fail(f"{self.kwargs_key}.{key} must be positive, got {item!r}")
         return kwargs
 
     def sizes(self, value: Any, key: str, bound: int) -> None:
