@@ -115,3 +115,19 @@ def test_nan_in_a_user_depth_map_reaches_no_network(runtime, depth):
     got = est.predict(holes, camera="nyu").xyz
     assert np.isfinite(got).all()
     np.testing.assert_allclose(got, est.predict(zeros, camera="nyu").xyz, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("version", "abc"), ("input_size", 1e6), ("model_kwargs", {"fc_dim": 1e7}), ("crop", {"kind": "cube"})],
+)
+def test_handpose_predict_refuses_a_malformed_contract_in_one_line(tmp_path, capsys, field, value):
+    from handpose.cli import main
+
+    folder = _copy(tmp_path)
+    meta = json.loads((folder / "model.json").read_text())
+    meta["contract"][field] = value
+    (folder / "model.json").write_text(json.dumps(meta))
+    assert main(["predict", str(folder), str(V1 / "depth.npy"), "--camera", "nyu", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "model.json" in err and "preprocessing contract" in err and "\n" not in err
