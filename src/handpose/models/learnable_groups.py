@@ -326,6 +326,61 @@ class LearnableGroupsNet(nn.Module):
         return out
 
 
+class HourglassPose(nn.Module):
+    """The hourglass alone with a soft-argmax readout: Learnable Groups' first training stage (2D joints only).
+
+    The paper first trains the hourglass on 2D joints (L1), then the whole network from it. The
+    hourglass sits under ``backbone.`` exactly as in :class:`LearnableGroupsNet`, so a checkpoint of
+    this model initialises any Learnable Groups variant through ``model.init_from`` (its readout is
+    named apart and is left out).
+
+    Args:
+        skeleton: Joints to predict.
+        stacks: Hourglass stacks.
+        features: Hourglass width.
+        depth: Hourglass recursion depth.
+        num_modules: Residual modules per hourglass stage.
+        beta_init: Initial soft-argmax sharpness.
+        input_size: Crop side the model will see (checked against the hourglass depth).
+
+    Outputs of ``forward(image)`` (``"uvz"`` space with no depth): ``joints`` ``(B, J, 3)`` with ``u, v``
+    of the last stack's heatmaps and ``z = 0`` (the root depth: validation then ranks checkpoints by
+    their 2D error), ``uv``, ``heatmaps`` and, in training mode, ``backbone_heatmaps``.
+    """
+
+    def __init__(
+        self,
+        skeleton: Skeleton,
+        stacks: int = 1,
+        features: int = 256,
+        depth: int = 4,
+        num_modules: int = 2,
+        beta_init: float = 10.0,
+        input_size: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.side_multiple = 4 * 2**depth
+        if input_size is not None and (input_size < self.side_multiple or input_size % self.side_multiple):
+            raise HandposeError(
+                f"an hourglass of depth {depth} needs an input side that is a multiple of {self.side_multiple}, "
+                f"got {input_size}"
+            )
+        self.input_size = input_size
+        j = skeleton.num_joints
+        self.backbone = StackedHourglass(j, stacks=stacks, features=features, depth=depth, num_modules=num_modules)
+        self.hourglass_readout = SoftArgmax2d(j, beta_init)
+
+    def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        check_image(image, 3, self.side_multiple, model="the Learnable Groups hourglass")
+        heatmaps, _ = self.backbone(image)
+        uv, _, _ = self.hourglass_readout(heatmaps[-1])
+        joints = torch.cat((uv, torch.zeros_like(uv[..., :1])), dim=-1)
+        out = {"joints": joints, "uv": uv, "heatmaps": heatmaps[-1]}
+        if self.training:
+            out["backbone_heatmaps"] = torch.stack(heatmaps, dim=1)
+        return out
+
+
 def lift_to_camera(
     joints_uvz: torch.Tensor, K_crop: torch.Tensor, crop_size: int, root_depth: torch.Tensor, scale: torch.Tensor
 ) -> torch.Tensor:
@@ -407,3 +462,15 @@ for _suffix, _defaults, _what in (*_VARIANTS, *_NOFUSION_SWEEP):
     )(_build)
     if (_suffix, _defaults, _what) in _VARIANTS:
         register_alias(f"ljg_{_suffix}", _name)
+
+# Stage one of the paper's training: the hourglass alone on 2D joints, L1 in 256-crop pixels (no depth term).
+register_model(
+    "learnable_groups_hourglass",
+    modality="rgb",
+    family="learnable_groups",
+    input_size=256,
+    output_space="uvz",
+    loss="learnable_groups_l1",
+    loss_params={"units": "uvz", "z_weight": 0.0},
+    description="Learnable Joint Groups stage 1: the hourglass alone on 2D joints (initialises the others)",
+)(HourglassPose)
