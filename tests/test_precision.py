@@ -53,16 +53,3 @@ def test_cpu_flags_reads_this_machine() -> None:
     flags = cpu_flags()
     assert isinstance(flags, frozenset)
     assert all(isinstance(f, str) and f for f in flags)
-
-
-def test_a_run_states_and_saves_the_precision_it_chose(tmp_path, capsys) -> None:
-    from handpose.training.config import load_config
-    from training_helpers import cli, render, train_args
-
-    data = render(40, 1)
-    assert cli(*train_args(tmp_path, data, "p", "trainer.max_epochs=1", "trainer.progress=none")) == 0
-    expected, why = choose_precision("auto", "cpu", cpu_flags())
-    saved = load_config(tmp_path / "p" / "config.yaml", [])
-    assert saved.trainer.precision == expected
-    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("[train]"))
-    assert f"precision {expected} ({why})" in line

@@ -6,13 +6,15 @@ Run folder (``out_dir/name``)::
     contract.json             the preprocessing contract (also inside every checkpoint)
     checkpoints/best.ckpt     lowest validation mean error (validation split, never the test split)
     checkpoints/last.ckpt     end of the latest epoch (what --resume continues from)
-    logs/metrics.csv          CSV log; tb/ holds the TensorBoard log
+    logs/metrics.csv          CSV log (a resumed run keeps the earlier ones as metrics.partN.csv);
+                              tb/ holds the TensorBoard log
     summary.json              best checkpoint and its validation error, steps, wall time
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import replace
 from datetime import timedelta
@@ -30,6 +32,7 @@ from handpose.training.contract import build_contract
 from handpose.training.datamodule import PoseDataModule
 from handpose.training.init_weights import initialise
 from handpose.training.module import VAL_METRIC, PoseModule
+from handpose.training.quiet import quiet_libraries
 
 
 def _accelerator(cfg: RunConfig) -> str:
@@ -72,6 +75,13 @@ def _strategy(cfg: RunConfig) -> Any:
 
 
 def _progress(cfg: RunConfig) -> list[Any]:
+    if cfg.trainer.progress == "none":
+        return []
+    if not sys.stderr.isatty():
+        # A bar redraws in place, which a log file cannot show: progress lines instead.
+        from handpose.training.progress import LineProgress
+
+        return [LineProgress(cfg.trainer.max_steps if cfg.trainer.max_steps > 0 else None)]
     if cfg.trainer.progress == "rich":
         from lightning.pytorch.callbacks import RichProgressBar
 
@@ -81,6 +91,20 @@ def _progress(cfg: RunConfig) -> list[Any]:
 
         return [TQDMProgressBar()]
     return []
+
+
+def planned_steps(trainer: L.Trainer) -> int | None:
+    """The optimiser steps a run plans (``max_steps``, or its epochs' batches if fewer), if known."""
+    estimated = trainer.estimated_stepping_batches
+    return int(estimated) if estimated != float("inf") else None
+
+
+def keep_earlier_log(logs: Path) -> None:
+    """Move a resumed run's ``metrics.csv`` to ``metrics.partN.csv`` (Lightning's CSV logger deletes it)."""
+    current = logs / "metrics.csv"
+    if current.is_file():
+        part = 1 + sum(1 for _ in logs.glob("metrics.part*.csv"))
+        current.rename(logs / f"metrics.part{part}.csv")
 
 
 def build_run(cfg: RunConfig) -> tuple[PoseModule, PoseDataModule, dict[str, Any]]:
@@ -100,15 +124,22 @@ def build_run(cfg: RunConfig) -> tuple[PoseModule, PoseDataModule, dict[str, Any
 def train(cfg: RunConfig, resume: str | bool | None = None) -> dict[str, Any]:
     """Train a run; returns its summary (also written to ``summary.json``).
 
+    The run prints its own one-line stages (what it trains and how, resuming, a time budget hit,
+    progress lines when the output is not a terminal); Lightning's announcements are kept out.
+
     Args:
         cfg: The resolved config.
         resume: ``True`` continues from ``checkpoints/last.ckpt`` of the run folder, a path continues
             from that checkpoint, ``None``/``False`` starts fresh (refused if the folder already has
             checkpoints).
     """
+    with quiet_libraries():
+        return _train(cfg, resume)
+
+
+def _train(cfg: RunConfig, resume: str | bool | None) -> dict[str, Any]:
     from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
-    from lightning.pytorch.utilities import rank_zero_info
 
     run_dir = cfg.run_dir
     ckpt_dir = run_dir / "checkpoints"
@@ -127,11 +158,13 @@ def train(cfg: RunConfig, resume: str | bool | None = None) -> dict[str, Any]:
     module, dm, contract = build_run(cfg)
     # Initial weights (model.weights, model.init_from) belong to a fresh run; a resumed one restores its own.
     initialised = [] if resume else initialise(module.model, cfg.model.weights, cfg.model.init_from)
-    for line in initialised:
-        rank_zero_info(line)
     is_main = int(os.environ.get("RANK", os.environ.get("SLURM_PROCID", "0")) or 0) == 0
     if is_main:
+        for line in initialised:
+            print(f"[train] {line}", flush=True)
         print(run_line(cfg, accelerator, precision_reason, len(dm.train_indices), len(dm.val_indices)), flush=True)
+        if resume:
+            keep_earlier_log(run_dir / "logs")
         write_text_atomic(run_dir / "config.yaml", dump_config(cfg))
         write_json_atomic(run_dir / "contract.json", contract)
 
@@ -192,16 +225,26 @@ def train(cfg: RunConfig, resume: str | bool | None = None) -> dict[str, Any]:
         accumulate_grad_batches=t.accumulate_grad_batches,
         callbacks=callbacks,
         logger=loggers,
-        enable_progress_bar=t.progress != "none",
+        enable_progress_bar=t.progress != "none" and sys.stderr.isatty(),
         enable_model_summary=False,
         num_sanity_val_steps=0,
         use_distributed_sampler=False,  # EpochSampler already splits batches across processes
         plugins=[AtomicCheckpointIO()],
         default_root_dir=str(run_dir),
     )
+    if ckpt_path and is_main:
+        print(f"[train] resuming from {ckpt_path}", flush=True)
     start = time.perf_counter()
     trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path, weights_only=True)
     elapsed = time.perf_counter() - start
+    planned = planned_steps(trainer)
+    # Only a time cap ends a run short of its planned steps: say so, the numbers depend on it.
+    hit_time = bool(t.max_minutes) and planned is not None and trainer.global_step < planned
+    if hit_time and is_main:
+        print(
+            f"[train] time budget of {t.max_minutes:g} min reached after {trainer.global_step} of {planned} steps",
+            flush=True,
+        )
     best = callbacks[0]
     summary = {
         "run_dir": str(run_dir),
@@ -210,6 +253,9 @@ def train(cfg: RunConfig, resume: str | bool | None = None) -> dict[str, Any]:
         "best_val_mean_error_mm": float(best.best_model_score) if best.best_model_score is not None else None,
         "epochs": int(trainer.current_epoch),
         "global_step": int(trainer.global_step),
+        "planned_steps": planned,
+        "stopped_by_time_budget": hit_time,
+        "precision": cfg.trainer.precision,
         "train_frames": len(dm.train_indices),
         "val_frames": len(dm.val_indices),
         "wall_s": round(elapsed, 1),
