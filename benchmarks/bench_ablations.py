@@ -1,0 +1,459 @@
+"""Ablations trained to convergence on synthetic data: does each method's ablation order hold?
+
+For each method, every ablation variant trains for the same number of optimiser steps on the same
+synthetic frames (Adam, cosine decay to zero over the steps, validation every tenth of the run), with
+two seeds (weights and data order; the frames are the same). Sizes are reduced to fit a CPU (crop,
+hourglass width), identically for every variant. The best validation checkpoint is scored on held-out
+frames rendered from another seed.
+
+Claims checked (best first, as the papers' ablation tables order them):
+
+- CrossInfoNet (Table 1): Cross + HM < Cross < Base + HM < Base.
+- FingerPoseNet: sharing and fusion help (the full model beats both ablations).
+- Learnable Joint Groups: learned groups + fusion < learned groups < manual groups < one group.
+
+Each finished run leaves ``RESULTS/<method>/<model>_seed<k>.json`` (test scores, validation curve,
+steps, wall time, machine); those files are committed, so ``--render`` rewrites the docs section and
+the curve plot without training. A run interrupted mid-way resumes from its last checkpoint (end of
+its latest epoch) when the script is started again with the same arguments; finished runs are skipped.
+
+    python benchmarks/bench_ablations.py                      # everything (hours on 2 cores)
+    python benchmarks/bench_ablations.py --methods crossinfonet --seeds 0
+    python benchmarks/bench_ablations.py --render             # docs + plot from RESULTS only
+    python benchmarks/bench_ablations.py --smoke --work DIR --results DIR2   # seconds, no docs
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import itertools
+import json
+import os
+import platform
+import shlex
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from _docs import cpu_name, replace_section
+from handpose.io import write_json_atomic
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+REPO = Path(__file__).resolve().parents[1]
+HEADING = "## Converged ablations on synthetic data"
+RESULTS = REPO / "benchmarks" / "results" / "ablations"
+PLOT = REPO / "docs" / "ablation_curves.png"
+SMALL_HOURGLASS = {"features": 64, "stem_channels": 32, "num_modules": 1}
+TINY_DEPTH = {"width": 0.25, "channels": 32, "fc_dim": 64}
+
+
+@dataclass(frozen=True)
+class Method:
+    """One paper's ablation: its variants, best first as the paper orders them."""
+
+    name: str
+    modality: str
+    variants: tuple[str, ...]
+    claim: str
+    # "order": the whole ranking must hold; "first": the first variant must beat every other.
+    check: str
+
+
+METHODS = (
+    Method(
+        "crossinfonet",
+        "depth",
+        ("crossinfonet", "crossinfonet_cross", "crossinfonet_base_hm", "crossinfonet_base"),
+        "Cross + HM < Cross < Base + HM < Base (CrossInfoNet, Table 1)",
+        "order",
+    ),
+    Method(
+        "fingerposenet",
+        "depth",
+        ("fingerposenet", "fingerposenet_no_sharing", "fingerposenet_no_fusion"),
+        "sharing and fusion help: the full model beats both ablations (FingerPoseNet)",
+        "first",
+    ),
+    Method(
+        "learnable_groups",
+        "rgb",
+        (
+            "learnable_groups_k3",
+            "learnable_groups_k3_nofusion",
+            "learnable_groups_manual",
+            "learnable_groups_one_group",
+        ),
+        "learned groups + fusion < learned groups < manual groups < one group (Learnable Joint Groups)",
+        "order",
+    ),
+)
+METRIC = {"depth": "mean_error_mm", "rgb": "root_relative_mean_mm"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--methods", default=",".join(m.name for m in METHODS), help="comma-separated methods")
+    p.add_argument("--seeds", default="0,1", help="comma-separated training seeds")
+    p.add_argument("--steps", type=int, default=1000, help="optimiser steps of every run")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--input-size", type=int, default=32, help="depth crop (pixels)")
+    p.add_argument("--rgb-input-size", type=int, default=64, help="RGB crop (pixels)")
+    p.add_argument("--train-frames", type=int, default=4000)
+    p.add_argument("--test-frames", type=int, default=500)
+    p.add_argument("--precision", default="auto", help="trainer.precision of every run")
+    p.add_argument("--work", default=str(REPO / "runs" / "bench-ablations"), help="frames, caches, runs")
+    p.add_argument("--results", default=str(RESULTS), help="per-run result files (committed)")
+    p.add_argument("--render", action="store_true", help="only rewrite the docs section and plot from --results")
+    p.add_argument("--smoke", action="store_true", help="tiny models and data, seconds; no docs")
+    p.add_argument("--no-docs", action="store_true")
+    return p
+
+
+def run_config(model: str, method: Method, seed: int, train_root: Path, args: argparse.Namespace, out: Path) -> dict:
+    depth = method.modality == "depth"
+    kwargs: dict[str, Any] = dict(SMALL_HOURGLASS) if not depth else {}
+    if args.smoke and depth:
+        kwargs = dict(TINY_DEPTH) if model.startswith("crossinfonet") else {}
+    data: dict[str, Any] = {
+        "dataset": "depth_cache" if depth else "synthetic",
+        "root": str(train_root),
+        "train_split": "all",
+        "val_split": "holdout",
+        "val_fraction": 0.1,
+        "augment": True,
+        "batch_size": args.batch_size,
+        "num_workers": 0,
+    }
+    if depth:
+        data.update({"cube": 250.0, "center": "gt", "eval_center": "gt"})
+    optim: dict[str, Any] = {"optimizer": "adam", "lr": args.lr, "schedule": "cosine", "cosine_over": "steps"}
+    if model.startswith("learnable_groups_"):
+        optim["group_lr"] = learnable_groups_lr(model)
+        optim["temperature"] = {"start": 5.0, "step": 0.1, "every": max(args.steps // 50, 1), "min": 0.1}
+    return {
+        "name": f"{model}_seed{seed}",
+        "seed": seed,
+        "out_dir": str(out),
+        "model": {
+            "name": model,
+            "input_size": args.input_size if depth else args.rgb_input_size,
+            "kwargs": kwargs,
+        },
+        "data": data,
+        "optim": optim,
+        "trainer": {
+            "max_epochs": 100_000,
+            "max_steps": args.steps,
+            "accelerator": "cpu",
+            "precision": args.precision,
+            "progress": "none",
+            "log_every_n_steps": 10,
+            "gradient_clip": 10.0,
+            "val_every_n_steps": max(args.steps // 10, 1),
+            "precise_bn_batches": 10,
+        },
+    }
+
+
+def learnable_groups_lr(model: str) -> dict[str, float]:
+    """The paper's rates for the groups a Learnable Groups variant has (no selector for fixed groupings)."""
+    rates = {}
+    if "one_group" not in model and "manual" not in model:
+        rates["selector"] = 0.1
+    if "one_group" not in model and "nofusion" not in model:
+        rates["fusion"] = 0.01
+    return rates
+
+
+def prepare(method: Method, args: argparse.Namespace, work: Path) -> tuple[Path, Path]:
+    """Training and test data of a modality (rendered once, reused by every run)."""
+    from handpose.datasets import open_dataset
+    from handpose.datasets.depthcache import build_depth_cache
+    from handpose.synth.writer import write_synthetic
+
+    out = []
+    for name, count, seed, split in (("train", args.train_frames, 1, "all"), ("test", args.test_frames, 2, "test")):
+        folder = work / "data" / f"{method.modality}_{name}_{count}"
+        if not (folder / "meta.json").is_file():
+            if method.modality == "depth":
+                write_synthetic(folder, count, seed=seed, camera="nyu", workers=2, overwrite=True, hands="right")
+            else:
+                write_synthetic(folder, count, seed=seed, modality="rgb", camera=None, workers=2, overwrite=True)
+        if method.modality == "rgb":
+            out.append(folder)
+            continue
+        cache = work / "cache" / f"depth_{name}_{count}_{args.input_size}"
+        if not (cache / split / "info.json").is_file():
+            patch = int(-(-args.input_size * 1.75 * 1.1 // 16) * 16)
+            reader = open_dataset("synthetic", folder, split)
+            build_depth_cache(reader, cache, cube=250.0, patch_size=patch, center="gt", progress=False)
+        out.append(cache)
+    return out[0], out[1]
+
+
+def run_one(model: str, method: Method, seed: int, roots: tuple[Path, Path], args: argparse.Namespace) -> dict:
+    """Train (or resume) one variant and seed, score it on the test frames, save its result file."""
+    from handpose.training.config import config_from_dict
+    from handpose.training.run import train
+
+    result_path = Path(args.results) / method.name / f"{model}_seed{seed}.json"
+    if result_path.is_file():
+        return json.loads(result_path.read_text())
+    out = Path(args.work) / "runs" / method.name
+    cfg = config_from_dict(run_config(model, method, seed, roots[0], args, out), source=model)
+    last = cfg.run_dir / "checkpoints" / "last.ckpt"
+    resume = last.is_file()
+    if not resume:
+        shutil.rmtree(cfg.run_dir, ignore_errors=True)
+    print(f"== {model} seed {seed}: {'resuming' if resume else 'training'} to {args.steps} steps", flush=True)
+    start = time.perf_counter()
+    summary = train(cfg, resume=True if resume else None)
+    scores = evaluate(summary["best_checkpoint"], method.modality, roots[1])
+    result = {
+        "method": method.name,
+        "model": model,
+        "seed": seed,
+        "steps": summary["global_step"],
+        "planned_steps": args.steps,
+        "precision": cfg_precision(cfg.run_dir),
+        "best_val_mean_error_mm": summary["best_val_mean_error_mm"],
+        "test": {k: v for k, v in scores.items() if isinstance(v, float)},
+        "metric": METRIC[method.modality],
+        "curve": validation_curve(cfg.run_dir / "logs"),
+        "wall_s_last_session": round(time.perf_counter() - start, 1),
+        "resumed": resume,
+        "config": run_config(model, method, seed, Path("TRAIN_DATA"), args, Path("WORK")),
+        "machine": machine(),
+    }
+    write_json_atomic(result_path, result)
+    print(
+        f"   {model} seed {seed}: {result['test'][result['metric']]:.2f} mm after {result['steps']} steps", flush=True
+    )
+    return result
+
+
+def cfg_precision(run_dir: Path) -> str:
+    from handpose.training.config import load_config
+
+    return load_config(run_dir / "config.yaml", []).trainer.precision
+
+
+def validation_curve(logs: Path) -> list[list[float]]:
+    """``[step, validation mean error]`` pairs of a run, over the logs of every session of a resumed one
+    (a step logged twice keeps the latest)."""
+    from handpose.training.module import VAL_METRIC
+
+    by_step: dict[int, float] = {}
+    for path in [*sorted(logs.glob("metrics.part*.csv"), key=lambda p: int(p.stem[12:])), logs / "metrics.csv"]:
+        if not path.is_file():
+            continue
+        with path.open(newline="") as f:
+            for row in csv.DictReader(f):
+                value = row.get(VAL_METRIC)
+                if value:
+                    by_step[int(row["step"])] = float(value)
+    return [[s, by_step[s]] for s in sorted(by_step)]
+
+
+def evaluate(best: str, modality: str, test_root: Path) -> dict[str, Any]:
+    from handpose.evaluation.checkpoint import score_depth, score_rgb
+    from handpose.inference import Estimator
+    from handpose.model_evaluation import open_eval_dataset, predict_dataset
+    from handpose.skeleton import get
+
+    est = Estimator.load(best)
+    if modality == "depth":
+        preds = predict_dataset(est, open_eval_dataset(est, "depth_cache", str(test_root), "test"), progress=False)
+        return score_depth(preds.pred_xyz, preds.gt_xyz)
+    preds = predict_dataset(est, open_eval_dataset(est, "synthetic", str(test_root), "test"), progress=False)
+    return score_rgb(preds.pred_xyz, preds.gt_xyz, preds.visible, get(est.skeleton).root_index)
+
+
+def machine() -> str:
+    import torch
+
+    return (
+        f"{cpu_name()}, {os.cpu_count()} CPUs (torch threads {torch.get_num_threads()}), "
+        f"Python {platform.python_version()}, torch {torch.__version__}"
+    )
+
+
+def load_results(results: Path) -> dict[str, dict[str, dict[int, dict]]]:
+    """``{method: {model: {seed: result}}}`` from the result files."""
+    found: dict[str, dict[str, dict[int, dict]]] = {}
+    for path in sorted(results.glob("*/*.json")):
+        r = json.loads(path.read_text())
+        found.setdefault(r["method"], {}).setdefault(r["model"], {})[int(r["seed"])] = r
+    return found
+
+
+def verdict(method: Method, runs: dict[str, dict[int, dict]]) -> list[str]:
+    """Whether the claimed order holds, per seed and on the seed mean, with margins and seed spread."""
+    metric = METRIC[method.modality]
+    seeds = sorted({s for by_seed in runs.values() for s in by_seed})
+    complete = [s for s in seeds if all(s in runs.get(v, {}) for v in method.variants)]
+    if not complete:
+        return [f"- {method.claim}: not enough finished runs for a verdict."]
+    lines = []
+    for s in complete:
+        err = [runs[v][s]["test"][metric] for v in method.variants]
+        lines.append(f"- seed {s}: {holds(method, err)}; " + ", ".join(_margins(method, err)))
+    spread = [
+        abs(runs[v][a]["test"][metric] - runs[v][b]["test"][metric])
+        for v in method.variants
+        for a, b in itertools.pairwise(complete)
+    ]
+    if len(complete) > 1:
+        mean = [float(np.mean([runs[v][s]["test"][metric] for s in complete])) for v in method.variants]
+        lines.append(
+            f"- mean of seeds {', '.join(map(str, complete))}: {holds(method, mean)}; "
+            + ", ".join(_margins(method, mean))
+            + f". Seed-to-seed difference of one variant: mean {np.mean(spread):.2f} mm, largest {max(spread):.2f} mm"
+            + " (a margin smaller than that is within the noise)."
+        )
+    return lines
+
+
+def holds(method: Method, err: list[float]) -> str:
+    ok = all(a < b for a, b in itertools.pairwise(err)) if method.check == "order" else all(err[0] < e for e in err[1:])
+    return "**holds**" if ok else "**does not hold**"
+
+
+def _margins(method: Method, err: list[float]) -> list[str]:
+    if method.check == "order":
+        pairs = list(zip(range(len(err)), range(1, len(err))))
+    else:
+        pairs = [(0, k) for k in range(1, len(err))]
+    return [f"{short(method.variants[b])} − {short(method.variants[a])} = {err[b] - err[a]:+.2f} mm" for a, b in pairs]
+
+
+def short(model: str) -> str:
+    for prefix in ("crossinfonet_", "fingerposenet_", "learnable_groups_"):
+        if model.startswith(prefix):
+            return model[len(prefix) :]
+    return "full"
+
+
+def flattening(curve: list[list[float]]) -> float | None:
+    """Validation improvement over the last quarter of the run, as a share of the final error."""
+    if len(curve) < 3:
+        return None
+    steps = np.array([c[0] for c in curve], dtype=float)
+    errs = np.array([c[1] for c in curve], dtype=float)
+    quarter = np.interp(0.75 * steps[-1], steps, errs)
+    return float((quarter - errs[-1]) / errs[-1])
+
+
+def plot(found: dict[str, dict[str, dict[int, dict]]], path: Path) -> None:
+    from handpose.figures import pyplot, save_png
+
+    shown = [m for m in METHODS if m.name in found]
+    if not shown:
+        return
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(shown), figsize=(5.5 * len(shown), 4.2), dpi=100, squeeze=False)
+    for ax, method in zip(axes[0], shown):
+        for k, variant in enumerate(method.variants):
+            for seed, r in sorted(found[method.name].get(variant, {}).items()):
+                curve = np.asarray(r["curve"])
+                if len(curve):
+                    style = "-" if seed == 0 else "--"
+                    label = short(variant) if seed == min(found[method.name][variant]) else None
+                    ax.plot(curve[:, 0], curve[:, 1], style, color=f"C{k}", label=label)
+        ax.set_title(method.name)
+        ax.set_xlabel("step")
+        ax.set_ylabel("validation mean error (mm)")
+        ax.grid(True, alpha=0.3)
+        ax.legend(title="solid: seed 0, dashed: seed 1", fontsize=8)
+    fig.tight_layout()
+    save_png(fig, path)
+
+
+def render(found: dict[str, dict[str, dict[int, dict]]], plot_name: str) -> str:
+    lines = [
+        "Every variant of a method trains for the same number of steps on the same synthetic frames (last "
+        "tenth = validation, picks the checkpoint; Adam with a cosine decay to zero over the steps; "
+        "validation every tenth of the run), two seeds (weights and data order), scored on held-out "
+        "frames rendered from another seed. Sizes are reduced to fit a CPU, equally for every variant. "
+        "Results are the committed files in `benchmarks/results/ablations/`; "
+        "`python benchmarks/bench_ablations.py --render` rewrites this section and the plot from them.",
+        "",
+    ]
+    for method in METHODS:
+        runs = found.get(method.name)
+        if not runs:
+            lines += [f"### {method.name}", "", "Not run yet.", ""]
+            continue
+        any_run = next(iter(next(iter(runs.values())).values()))
+        cfg = any_run["config"]
+        metric = METRIC[method.modality]
+        lines += [
+            f"### {method.name}",
+            "",
+            f"Claim: {method.claim}. Setup: {cfg['model']['input_size']}-pixel crops"
+            + (f", model kwargs {cfg['model']['kwargs']}" if cfg["model"]["kwargs"] else "")
+            + f", batch {cfg['data']['batch_size']}, {any_run['planned_steps']} steps, precision "
+            f"{any_run['precision']}. Machine: {any_run['machine']}.",
+            "",
+            f"| variant | seed | steps | test {metric.replace('_', ' ')} | best validation (mm) | "
+            "validation gain over the last quarter |",
+            "|---|---|---|---|---|---|",
+        ]
+        for variant in method.variants:
+            for seed, r in sorted(runs.get(variant, {}).items()):
+                flat = flattening(r["curve"])
+                lines.append(
+                    f"| {variant} | {seed} | {r['steps']} | {r['test'][metric]:.2f} | "
+                    f"{r['best_val_mean_error_mm']:.2f} | {'' if flat is None else f'{100 * flat:.1f} %'} |"
+                )
+        missing = [f"{v} seed {s}" for v in method.variants for s in (0, 1) if s not in runs.get(v, {})]
+        lines += ["", *verdict(method, runs)]
+        if missing:
+            lines.append(f"- Not run (time ran out): {', '.join(missing)}.")
+        lines.append("")
+    lines += [f"![validation curves]({plot_name})", ""]
+    return "\n".join(lines)
+
+
+def command_line() -> str:
+    return "python " + " ".join(
+        shlex.quote(a) for a in [str(Path(sys.argv[0]).resolve().relative_to(REPO)), *sys.argv[1:]]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    results = Path(args.results)
+    if args.smoke:
+        args.steps, args.batch_size, args.train_frames, args.test_frames = 4, 4, 24, 8
+        args.rgb_input_size, args.no_docs = 64, True
+    if not args.render:
+        import torch
+
+        torch.set_num_threads(min(torch.get_num_threads(), 2))
+        wanted = set(args.methods.split(","))
+        seeds = [int(s) for s in args.seeds.split(",")]
+        work = Path(args.work)
+        for method in (m for m in METHODS if m.name in wanted):
+            roots = prepare(method, args, work)
+            for seed in seeds:
+                for model in method.variants:
+                    run_one(model, method, seed, roots, args)
+    if args.no_docs:
+        return 0
+    found = load_results(results)
+    plot(found, PLOT)
+    replace_section(HEADING, render(found, PLOT.name))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
