@@ -35,7 +35,12 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     os.chmod(tmp, 0o666 & ~umask)
     try:
         yield tmp
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except IsADirectoryError:
+            raise HandposeError("cannot write here: a folder of that name exists", path) from None
+        except OSError as exc:
+            raise HandposeError(f"cannot write here: {exc.strerror}", path) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

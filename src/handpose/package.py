@@ -156,7 +156,10 @@ def write_package(
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise HandposeError("output exists and is not a folder", out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise HandposeError(f"cannot write the package here: {exc.strerror}", out) from None
     graphs = dict(graphs or {})
     unknown = set(graphs) - set(GRAPH_FILES)
     if unknown:

@@ -142,7 +142,8 @@ def read_bytes(
                 f"{what} is {_size_text(size)}, over the {_cap_text(limit)} cap for a {kind} file", path
             )
         try:
-            data = fh.read(limit + 1)
+            # read(n) allocates n bytes up front: ask for what fstat says is there (one byte more, to see growth).
+            data = fh.read(min(size, limit) + 1)
         except OSError as exc:
             raise HandposeError(f"cannot read {what}: {exc.strerror}", path) from None
     if len(data) > limit:  # grew while being read

@@ -12,8 +12,9 @@ from handpose.safe_read import check_regular, open_regular
 
 # Label files are at most a few hundred MB (NYU train: ~500 MB); refuse anything far larger before parsing.
 MAX_MAT_BYTES = 4 << 30
-# Compressed variables may inflate to at most this much in total (a zip bomb must not reach scipy).
-MAX_MAT_INFLATED_BYTES = 4 << 30
+# Compressed variables may inflate to at most this much in total (a zip bomb must not reach scipy);
+# NYU's training labels, the largest, inflate to a few hundred MB.
+MAX_MAT_INFLATED_BYTES = 1 << 30
 _MI_MATRIX, _MI_COMPRESSED = 14, 15
 
 

@@ -128,8 +128,8 @@ class MSRAReader(DepthDatasetReader):
         centers: str | Path | None = None,
         centers_y_up: bool = False,
     ) -> None:
-        if not 0 <= int(subject) < SUBJECTS:
-            raise HandposeError(f"msra: subject must be 0-8, got {subject}")
+        if isinstance(subject, bool) or not isinstance(subject, int) or not 0 <= subject < SUBJECTS:
+            raise HandposeError(f"msra: subject must be a whole number 0-8, got {subject!r}")
         self.subject = int(subject)
         self.subject_cubes = subject_cubes
         super().__init__(root, split, camera=camera, centers=centers, centers_y_up=centers_y_up)
