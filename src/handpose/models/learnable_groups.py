@@ -191,6 +191,10 @@ class LearnableGroupsNet(nn.Module):
         prediction) and, in training mode only, ``backbone_heatmaps`` ``(B, stacks, J, S/4, S/4)``.
     """
 
+    # Buffers (registered in __init__), declared for the type checker.
+    temperature: torch.Tensor
+    fixed_assignment: torch.Tensor
+
     def __init__(
         self,
         skeleton: Skeleton,
