@@ -347,7 +347,7 @@ def _group_index(skel, group, loss_name):
 
 
 def test_fold_batchnorm_keeps_outputs():
-    from handpose.models.depth_layers import fold_batchnorm
+    from handpose.models.batchnorm_folding import fold_batchnorm
 
     model = create_model("crossinfonet", skeleton="icvl16", input_size=32)
     for m in model.modules():
@@ -365,7 +365,7 @@ def test_fold_batchnorm_keeps_outputs():
 
 
 def test_checked_folding_refuses_a_preactivation_pair():
-    from handpose.models.depth_layers import fold_batchnorm_checked
+    from handpose.models.batchnorm_folding import fold_batchnorm_checked
 
     class PreAct(torch.nn.Module):
         def __init__(self):

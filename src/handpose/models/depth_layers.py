@@ -9,10 +9,6 @@ from handpose import skeleton as skeletons
 from handpose.errors import HandposeError
 from handpose.models.backbones.resnet import SlimBottleneck
 
-# The folding functions' former import path, kept while callers move to handpose.models.batchnorm_folding.
-from handpose.models.batchnorm_folding import fold_batchnorm as fold_batchnorm
-from handpose.models.batchnorm_folding import fold_batchnorm_checked as fold_batchnorm_checked
-
 
 def head_bottleneck(in_channels: int, out_channels: int) -> SlimBottleneck:
     """CrossInfoNet's head block: a stride-1 bottleneck of ``out_channels`` with half-width middle
