@@ -16,6 +16,7 @@ import torch
 
 from handpose.contract import Contract
 from handpose.errors import HandposeError
+from handpose.safe_read import check_nesting
 
 MODULE_PREFIX = "model."
 
@@ -39,6 +40,7 @@ def load_safely(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
         raise HandposeError(f"corrupt or truncated checkpoint: {_first_line(exc)}", path) from None
     if not isinstance(obj, dict):
         raise HandposeError("not a handpose checkpoint (expected a dict)", path)
+    check_nesting({k: v for k, v in obj.items() if k != "state_dict"}, path, "checkpoint")
     return obj
 
 

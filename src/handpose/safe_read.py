@@ -18,7 +18,7 @@ import contextlib
 import json
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -192,17 +192,18 @@ def inside_root(
     return resolved
 
 
-def _depth_and_size(value: Any, source: str | os.PathLike, what: str) -> None:
-    """Walk a parsed document iteratively; refuse nesting beyond :data:`MAX_NESTING`."""
+def check_nesting(value: Any, source: str | os.PathLike, what: str) -> None:
+    """Walk parsed data iteratively; refuse nesting beyond :data:`MAX_NESTING` (recursive code later would crash)."""
+    containers = (Mapping, list, tuple)
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if depth > MAX_NESTING:
             raise HandposeError(f"{what} is nested more than {MAX_NESTING} levels deep; refusing", source)
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, (dict, list)))
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item if isinstance(v, (dict, list)))
+        if isinstance(item, Mapping):
+            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, containers))
+        elif isinstance(item, (list, tuple)):
+            stack.extend((v, depth + 1) for v in item if isinstance(v, containers))
 
 
 def loads_json(text: str | bytes, source: str | os.PathLike, what: str = "JSON") -> Any:
@@ -213,7 +214,7 @@ def loads_json(text: str | bytes, source: str | os.PathLike, what: str = "JSON")
         raise HandposeError(f"{what} is nested more than {MAX_NESTING} levels deep; refusing", source) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise HandposeError(f"cannot parse JSON: {exc}", source) from None
-    _depth_and_size(value, source, what)
+    check_nesting(value, source, what)
     return value
 
 

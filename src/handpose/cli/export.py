@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,11 +36,9 @@ def run(args: argparse.Namespace) -> int:
 
     metrics = None
     if args.metrics:
-        try:
-            with open(args.metrics, encoding="utf-8") as fh:
-                metrics = json.load(fh)
-        except (OSError, json.JSONDecodeError) as exc:
-            raise HandposeError(f"cannot read metrics: {exc}", args.metrics) from None
+        from handpose.safe_read import read_json
+
+        metrics = read_json(args.metrics, "json", "metrics file")  # bounded size and nesting
         if not isinstance(metrics, dict):
             raise HandposeError("metrics must be a JSON object", args.metrics)
     description = export_package(args.checkpoint, args.out, onnx=args.onnx, metrics=metrics, quantize=args.quantize)

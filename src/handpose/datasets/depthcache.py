@@ -81,7 +81,10 @@ def build_depth_cache(
     if n == 0:
         raise HandposeError(f"{reader.name} {reader.split}: no frames to cache")
     folder = Path(out) / reader.split
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise HandposeError(f"cannot write the cache here: {exc.strerror}", folder) from None
     labels: dict[str, list[Any]] = {k: [] for k in ("joints_xyz", "joints_uvd", "visibility", "cameras", "centers")}
     frame_ids: list[str] = []
     indices: Any = range(n)

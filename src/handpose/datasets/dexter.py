@@ -62,7 +62,13 @@ def read_annotations_3d(path: Path) -> np.ndarray:
     if not frames:
         raise HandposeError("no annotated frames", path)
     xyz = np.array(frames, dtype=np.float64).reshape(-1, 5, 3)
-    missing = (np.abs(xyz - MISSING_VALUE) < 0.5).any(-1) | ~np.isfinite(xyz).all(-1)
+    if not np.isfinite(xyz).all() or np.abs(xyz).max() > 1e6:
+        row = int(np.flatnonzero(~(np.isfinite(xyz) & (np.abs(xyz) <= 1e6)).reshape(len(xyz), -1).all(-1))[0])
+        raise HandposeError(
+            f"frame {row} (0-based): non-finite or absurd coordinate ({MISSING_VALUE:g} marks a missing fingertip)",
+            path,
+        )
+    missing = (np.abs(xyz - MISSING_VALUE) < 0.5).any(-1)
     xyz[missing] = np.nan
     return xyz
 

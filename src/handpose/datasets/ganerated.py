@@ -65,7 +65,9 @@ class GANeratedReader(DatasetReader):
                 held_out = part.name in TEST_PARTITIONS
                 if split == "all" or held_out == (split == "test"):
                     self.stems += [
-                        Path(str(f)[: -len(_SUFFIX)]) for f in sorted(part.glob(f"*{_SUFFIX}")) if f.is_file()
+                        # Every label file counts: a pipe or folder in its place is reported when read, not skipped.
+                        Path(str(f)[: -len(_SUFFIX)])
+                        for f in sorted(part.glob(f"*{_SUFFIX}"))
                     ]
 
     def __len__(self) -> int:

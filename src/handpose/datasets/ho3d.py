@@ -41,11 +41,16 @@ _OPENGL_TO_OURS = np.array([1.0, -1.0, -1.0])
 
 def _numeric(value: Any, shape: tuple[int, ...], key: str, path: Path) -> np.ndarray:
     try:
-        arr = np.asarray(value, dtype=np.float64)
+        raw = np.asarray(value)
     except (TypeError, ValueError):
         raise HandposeError(f"{key} is not numeric", path) from None
+    if raw.dtype.kind not in "iuf":  # numbers stored as strings or objects are not the published format
+        raise HandposeError(f"{key} is not numeric (holds {raw.dtype} values)", path)
+    arr = raw.astype(np.float64)
     if arr.shape != shape:
         raise HandposeError(f"{key} must have shape {shape}, got {arr.shape}", path)
+    if not np.isfinite(arr).all() or np.abs(arr).max() > 1e6:
+        raise HandposeError(f"{key} holds NaN, inf or a value beyond +-1e6", path)
     return arr
 
 

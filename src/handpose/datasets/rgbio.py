@@ -20,6 +20,9 @@ from handpose.safe_read import read_json as read_bounded_json
 # Largest image side accepted; a corrupt header claiming more is refused before decoding.
 MAX_IMAGE_SIDE = 8192
 
+# Label values (mm, metres, pixels, intrinsics) beyond a kilometre are nonsense that squares to inf.
+MAX_LABEL_VALUE = 1e6
+
 # Per-frame label text files hold a few hundred numbers.
 MAX_TEXT_BYTES = 1 << 20
 
@@ -124,6 +127,8 @@ def read_numbers(path: str | Path, count: int | None = None) -> np.ndarray:
         raise HandposeError(f"expected {count} numbers, found {values.size}", path)
     if not np.all(np.isfinite(values)):
         raise HandposeError("label file holds NaN or infinite values", path)
+    if np.any(np.abs(values) > MAX_LABEL_VALUE):
+        raise HandposeError(f"label file holds a value beyond +-{MAX_LABEL_VALUE:g} (not a joint position)", path)
     return values
 
 
@@ -153,6 +158,8 @@ def as_array(value: Any, shape: tuple[int | None, ...], what: str, path: str | P
         raise HandposeError(f"{what}: expected shape {_fmt(shape)}, got {arr.shape}", path)
     if not np.all(np.isfinite(arr)):
         raise HandposeError(f"{what}: holds NaN or infinite values", path)
+    if np.any(np.abs(arr) > MAX_LABEL_VALUE):
+        raise HandposeError(f"{what}: holds a value beyond +-{MAX_LABEL_VALUE:g}", path)
     return arr
 
 

@@ -51,7 +51,7 @@ def _load_array(path: Path, shape: tuple[int, ...], dtype_kind: str) -> np.ndarr
     try:
         # Memory-mapped first: the header's shape is checked before a byte of data is read.
         array = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError) as exc:
         raise HandposeError(f"unreadable .npy file: {exc}", path) from None
     if array.shape != shape or array.dtype.kind not in dtype_kind:
         raise HandposeError(f"expected shape {shape} ({dtype_kind}), got {array.shape} {array.dtype}", path)

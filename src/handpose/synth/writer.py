@@ -281,8 +281,8 @@ def read_meta(root: str | os.PathLike) -> dict[str, Any]:
     if meta.get("skeleton") != "canonical21":
         raise HandposeError(f"skeleton must be canonical21, got {meta.get('skeleton')!r}", path)
     count = meta.get("count")
-    if not isinstance(count, int) or count <= 0:
-        raise HandposeError(f"count must be a positive integer, got {count!r}", path)
+    if not isinstance(count, int) or isinstance(count, bool) or not 0 < count <= 10_000_000:
+        raise HandposeError(f"count must be a positive integer (at most 10000000), got {count!r}", path)
     camera = meta.get("camera")
     if not isinstance(camera, dict):
         raise HandposeError("camera must be an object with fx, fy, cx, cy, width, height", path)
