@@ -193,6 +193,38 @@ def learnable_groups_configs() -> dict[str, dict[str, Any]]:
     return out
 
 
+def rhd_stb_data(batch_size: int) -> dict[str, Any]:
+    """RHD and STB trained together (Learnable Groups' Dexter+Object model), 5 % of each held out."""
+    data = rgb_data("mix", batch_size)
+    del data["root"]
+    data["mix"] = [{"dataset": "rhd", "root": "data/rhd"}, {"dataset": "stb", "root": "data/stb"}]
+    return data
+
+
+def dexter_object_configs() -> dict[str, dict[str, Any]]:
+    """Learnable Groups on RHD + STB, both stages, scored on Dexter+Object (``evaluate --dataset dexter``)."""
+    stage1 = f"{LEARNABLE_GROUPS_HOURGLASS}_rhd_stb"
+    hourglass = learnable_groups_configs()["learnable_groups/rhd_hourglass.yaml"]
+    k3 = learnable_groups_configs()["learnable_groups/rhd_k3.yaml"]
+    return {
+        "learnable_groups/rhd_stb_hourglass.yaml": {
+            **hourglass,
+            "name": stage1,
+            "description": hourglass["description"].replace(" on rhd:", " on RHD + STB (the Dexter+Object model):"),
+            "data": rhd_stb_data(64),
+        },
+        "learnable_groups/rhd_stb_k3.yaml": {
+            **k3,
+            "name": "learnable_groups_k3_rhd_stb",
+            "description": k3["description"]
+            .replace(" on rhd (Tables 1-3)", " on RHD + STB, scored on Dexter+Object")
+            .replace("rhd_hourglass", "rhd_stb_hourglass"),
+            "model": {**k3["model"], "init_from": f"runs/{stage1}/checkpoints/best.ckpt"},
+            "data": rhd_stb_data(32),
+        },
+    }
+
+
 def resunet_configs() -> dict[str, dict[str, Any]]:
     out = {}
     for dataset in ("ganerated", "synthhands", "stb"):
@@ -300,6 +332,7 @@ def build_grid() -> dict[str, dict[str, Any]]:
         **crossinfonet_configs(),
         **fingerposenet_configs(),
         **learnable_groups_configs(),
+        **dexter_object_configs(),
         **resunet_configs(),
         **synthetic_configs(),
     }

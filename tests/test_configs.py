@@ -40,7 +40,8 @@ def test_config_is_valid(path: Path) -> None:
     assert isinstance(cfg, RunConfig)
     assert cfg.model.name in list_models(), f"{path.name}: model {cfg.model.name!r} is not registered"
     spec = get_spec(cfg.model.name)
-    assert cfg.data.dataset == "synthetic_stream" or cfg.data.dataset in dataset_names()
+    assert cfg.data.dataset in ("synthetic_stream", "mix") or cfg.data.dataset in dataset_names()
+    assert all(source.dataset in dataset_names() for source in cfg.data.mix)
     assert cfg.data.val_split not in ("test", cfg.data.train_split)
     if cfg.optim.temperature is not None or cfg.optim.group_lr:
         assert spec.family == "learnable_groups"

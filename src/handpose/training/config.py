@@ -26,7 +26,7 @@ from typing import Any, Literal
 import yaml
 
 from handpose.errors import HandposeError
-from handpose.safe_read import compose_yaml, loads_yaml, read_text
+from handpose.safe_read import compose_yaml, read_text
 
 
 @dataclass
@@ -97,12 +97,28 @@ class StreamConfig:
 
 
 @dataclass
+class MixSource:
+    """One dataset of a training mixture (``data.mix``).
+
+    Attributes:
+        dataset: A registered reader name (``rhd``, ``stb``, ...).
+        root: Its dataset folder.
+        reader_kwargs: Extra arguments passed to its reader.
+    """
+
+    dataset: str = ""
+    root: str = ""
+    reader_kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class DataConfig:
     """Where frames come from and how they are cropped.
 
     Attributes:
-        dataset: A registered reader name (``icvl``, ``nyu``, ``synthetic``, ...) or ``synthetic_stream``.
-        root: Dataset folder (unused for ``synthetic_stream``).
+        dataset: A registered reader name (``icvl``, ``nyu``, ``synthetic``, ...), ``synthetic_stream``,
+            or ``mix`` for the datasets listed in ``mix``.
+        root: Dataset folder (unused for ``synthetic_stream`` and ``mix``).
         train_split: Split read for training.
         val_split: Split used to choose the best checkpoint. ``"holdout"`` keeps the last
             ``val_fraction`` of the training split apart; the test split is refused.
@@ -126,6 +142,9 @@ class DataConfig:
         subject: MSRA's held-out subject (0-8) of a leave-one-subject-out fold: the run trains on
             the eight others (passed to the reader as ``subject``; overrides ``reader_kwargs``).
         stream: Settings of ``synthetic_stream``.
+        mix: With ``dataset: mix``, the datasets trained together (``[{dataset: rhd, root: RHD},
+            {dataset: stb, root: STB}]``), each read on ``train_split``/``val_split`` and mapped to
+            the canonical 21-joint hand; ``holdout`` holds out the same share of each.
     """
 
     dataset: str = "synthetic_stream"
@@ -146,6 +165,7 @@ class DataConfig:
     reader_kwargs: dict[str, Any] = field(default_factory=dict)
     subject: int | None = None
     stream: StreamConfig = field(default_factory=StreamConfig)
+    mix: list[MixSource] = field(default_factory=list)
 
 
 @dataclass
@@ -349,10 +369,8 @@ def _apply_override(raw: dict[str, Any], item: str) -> None:
     if not sep or not key:
         raise HandposeError(f"override {item!r} must look like key=value (for example optim.lr=1e-4)")
     try:
-        parsed = loads_yaml(value, f"override {key}") if value.strip() else None
-    except HandposeError as exc:
-        if not exc.reason.startswith("invalid YAML"):
-            raise  # an alias bomb or deep nesting: refused, never walked
+        parsed = yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError:
         parsed = value
     node = raw
     parts = key.split(".")
@@ -479,7 +497,19 @@ def _check_values(cfg: RunConfig, source: str | None, lines: dict[str, int]) -> 
     need(d.limit_val is None or d.limit_val >= 1, "data.limit_val", "must be >= 1")
     need(d.stream.count >= 1 and d.stream.val_count >= 1, "data.stream.count", "counts must be >= 1")
     need(d.stream.seed != d.stream.val_seed, "data.stream.val_seed", "must differ from data.stream.seed")
-    need(d.dataset == "synthetic_stream" or d.root is not None, "data.root", f"dataset {d.dataset!r} needs a root")
+    need(
+        d.dataset in ("synthetic_stream", "mix") or d.root is not None,
+        "data.root",
+        f"dataset {d.dataset!r} needs a root",
+    )
+    need((d.dataset == "mix") == bool(d.mix), "data.mix", "lists the datasets of 'dataset: mix' (and only then)")
+    need(len(d.mix) <= 16, "data.mix", "must list at most 16 datasets")
+    for i, source in enumerate(d.mix):
+        need(
+            bool(source.dataset) and source.dataset not in ("mix", "synthetic_stream") and bool(source.root),
+            f"data.mix[{i}]",
+            "needs a registered dataset name and its root",
+        )
     need(
         cfg.loss.name is None or bool(cfg.loss.name),
         "loss.name",

@@ -6,7 +6,9 @@ Sources (``data.dataset``):
   ``stb``, ``freihand``, ...) over ``data.root``;
 - ``synthetic``: a folder written by ``handpose synth`` (its ``train``/``val`` splits);
 - ``synthetic_stream``: frames rendered on the fly in the loader workers (``data.stream``), with a
-  validation set rendered from a different seed.
+  validation set rendered from a different seed;
+- ``mix``: the readers of ``data.mix`` concatenated, every sample in ``canonical21``
+  (:mod:`handpose.training.mixture`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from handpose.datasets.base import Modality
 from handpose.errors import HandposeError
 from handpose.training.config import RunConfig
 from handpose.training.data import CropDataset, EpochSampler, worker_init
+from handpose.training.mixture import MIX, holdout_indices, open_mixture
 from handpose.transforms import make_transform
 
 STREAM = "synthetic_stream"
@@ -100,6 +103,8 @@ class PoseDataModule(L.LightningDataModule):
             self.val_reader = open_stream(self.cfg, self.modality, train=False)
             self.train_indices = np.arange(len(self.train_reader))
             self.val_indices = np.arange(len(self.val_reader))
+        elif d.dataset == MIX:
+            self._open_mixture()
         else:
             assert d.root is not None
             reader_kwargs = dict(d.reader_kwargs)
@@ -132,8 +137,8 @@ class PoseDataModule(L.LightningDataModule):
             )
         camera = getattr(self.train_reader, "camera", None)
         facts = {
-            "dataset": d.dataset,
-            "root": d.root,
+            "dataset": "+".join(s.dataset for s in d.mix) if d.mix else d.dataset,
+            "root": ", ".join(s.root for s in d.mix) if d.mix else d.root,
             "split": d.train_split,
             "frames": len(self.train_indices),
             "camera": camera.to_dict() if camera is not None and hasattr(camera, "to_dict") else None,
@@ -142,6 +147,17 @@ class PoseDataModule(L.LightningDataModule):
         if self.modality == "rgb":
             facts["hand_scale_mm"] = median_hand_scale(self.train_reader, self.train_indices)
         return facts
+
+    def _open_mixture(self) -> None:
+        d = self.cfg.data
+        self.train_reader = open_mixture(d.mix, d.train_split, open_split)
+        if d.val_split == "holdout":
+            self.val_reader = self.train_reader
+            self.train_indices, self.val_indices = holdout_indices(self.train_reader, d.val_fraction)
+        else:
+            self.val_reader = open_mixture(d.mix, d.val_split, open_split)
+            self.train_indices = np.arange(len(self.train_reader))
+            self.val_indices = np.arange(len(self.val_reader))
 
     def use_contract(self, contract: Contract | dict[str, Any]) -> None:
         self.contract = (
