@@ -65,7 +65,10 @@ def test_demo_report_states_the_given_numbers(tmp_path: Path) -> None:
     assert (tmp_path / "figures" / "success_rate.png").read_bytes().startswith(PNG_MAGIC)
     metrics = {
         "train_steps": 200,
+        "planned_steps": 200,
         "train_epochs": 9,
+        "torch_threads": 2,
+        "precision": "32-true",
         "train_frames": 720,
         "val_frames": 80,
         "test_frames": 200,
