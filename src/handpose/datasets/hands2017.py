@@ -11,16 +11,19 @@ Joints are camera-frame mm with y pointing down (A2J's ``src/hands2017.py`` proj
 ``v = y fy / z + cy``), in the BigHand order (``hands2017``). The test split has no joints (NaN,
 scored on the challenge server); its box is kept raw in ``extras["box"]``. The four box numbers are
 read as ``x, y, width, height`` of the top-left corner and size (**the column meaning is not
-confirmed from a published specification**), giving ``extras["box_xyxy"]``.
+confirmed from a published specification**), giving ``extras["box_xyxy"]``; each test sample is
+centred on the hand found in its box, as HANDS 2019's are. Predictions on the test split go to the
+server as ``result.txt`` (:func:`handpose.evaluation.submission.write_hands2017_result`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, ClassVar
 
 import numpy as np
 
-from handpose.datasets.base import register_dataset
+from handpose.datasets.base import Sample, register_dataset
 from handpose.datasets.depthbase import DepthDatasetReader
 from handpose.datasets.imageio import read_depth_png16
 from handpose.datasets.labeltext import read_label_table
@@ -85,3 +88,14 @@ class HANDS2017Reader(_BigHandReader):
             return {}
         x, y, w, h = self._boxes[index]
         return {"box": self._boxes[index].copy(), "box_xyxy": np.array([x, y, x + w, y + h])}
+
+    def __getitem__(self, index: int) -> Sample:
+        sample = super().__getitem__(index)
+        if self.split == "train" or sample.center_xyz is not None:
+            return sample
+        # Unlabelled test frames: the crop centre comes from the depth inside the given hand box.
+        from handpose.datasets.hands2019 import box_center
+
+        assert self.camera is not None
+        box = sample.extras["box_xyxy"]
+        return dataclasses.replace(sample, center_xyz=box_center(sample.image, box, self.camera.y_down()))
