@@ -1,6 +1,6 @@
 """Test splits scored on a server: tell them apart and write what the server reads.
 
-HANDS 2019 Task 1's test split has no labels at all, HO-3D v3's evaluation split only the wrist: no
+HANDS 2017's and HANDS 2019 Task 1's test splits have no labels at all, HO-3D v3's evaluation split only the wrist: no
 score can be computed here, so ``evaluate --checkpoint`` writes the submission file instead
 (:mod:`handpose.evaluation.submission`).
 """
@@ -15,7 +15,7 @@ import numpy as np
 from handpose.evaluation import submission
 
 #: Dataset -> file name of its server submission.
-SUBMISSION_FILES = {"hands2019": "result.txt", "ho3d": "pred.json"}
+SUBMISSION_FILES = {"hands2017": "result.txt", "hands2019": "result.txt", "ho3d": "pred.json"}
 
 
 def server_scored(dataset: str, gt_xyz: np.ndarray) -> bool:
@@ -33,5 +33,7 @@ def write_server_submission(
     path = Path(folder) / f"{stem}_{SUBMISSION_FILES[dataset]}"
     if dataset == "hands2019":
         return submission.write_hands2019_result(path, frame_ids, pred_xyz, skeleton)
+    if dataset == "hands2017":
+        return submission.write_hands2017_result(path, frame_ids, pred_xyz, skeleton)
     # Any frame count: a check on part of the split must be possible; the server refuses a partial file.
     return submission.write_ho3d_pred(path, pred_xyz, skeleton, expected_frames=None)

@@ -6,6 +6,11 @@
 - HO-3D v3 ``pred.json`` (``shreyashampali/ho3d`` ``pred.py`` / ``eval.py``): the same two lists, one
   entry per line of ``evaluation.txt`` (20,137 in v3), in metres and **OpenGL** axes (y up, the hand
   at negative z; ``pred.py`` refuses files whose depths are all positive), HO-3D's joint order.
+- HANDS 2017 frame-based ``result.txt`` (the challenge behind CrossInfoNet's leaderboard numbers): one
+  line per test frame (295,510), ``frame\\images\\<image name>`` then the 21 joints' ``x y z`` in mm
+  (camera frame, BigHand order, the layout of ``Training_Annotation.txt``), every field separated by a
+  tab; the server (CodaLab competition 17356) takes it as ``result.txt`` inside a zip. The layout is
+  that of a public entry's writer (``mqne/GraphLSTM`` ``zip_results.py``), not an official page.
 - HANDS 2019 Task 1 ``result.txt``: one line per test frame, the image name and the 21 joints'
   ``x y z`` in mm (BigHand order), every field separated by a tab, the layout of the training file
   ``training_joint_annotation.txt``; the server takes it zipped.
@@ -30,6 +35,8 @@ from handpose.io import write_text_atomic
 #: Evaluation-set sizes the servers expect (FreiHAND ``evaluation``, HO-3D v3 ``evaluation``).
 FREIHAND_EVAL_FRAMES = 3960
 HO3D_V3_EVAL_FRAMES = 20137
+#: Test frames of the HANDS 2017 frame-based task (``frame/BoundingBox.txt``).
+HANDS2017_TEST_FRAMES = 295510
 
 
 def to_skeleton(joints_mm: np.ndarray, skeleton: str, target: str) -> np.ndarray:
@@ -94,15 +101,32 @@ def write_hands2019_result(path: str | Path, frame_names: Sequence[str], joints_
         joints_mm: ``(N, J, 3)`` predictions in handpose's camera frame (the dataset's own: y down).
         skeleton: The predictions' joint order.
     """
-    xyz = to_skeleton(joints_mm, skeleton, "hands2019")
+    return _named_rows(path, frame_names, to_skeleton(joints_mm, skeleton, "hands2019"), prefix="")
+
+
+def write_hands2017_result(path: str | Path, frame_names: Sequence[str], joints_mm: np.ndarray, skeleton: str) -> Path:
+    """HANDS 2017 ``result.txt``: ``frame\\images\\name<TAB>x1<TAB>y1<TAB>z1 ...`` per frame, mm, BigHand order.
+
+    Args:
+        path: Output file (zip it as ``result.txt`` for the server).
+        frame_names: Image names (``image_D00000001.png``) in ``BoundingBox.txt`` order; a folder part is dropped.
+        joints_mm: ``(N, J, 3)`` predictions in handpose's camera frame (the dataset's own: y down).
+        skeleton: The predictions' joint order.
+    """
+    # The server matches lines by the image path as the test set names it, Windows separators included.
+    return _named_rows(path, frame_names, to_skeleton(joints_mm, skeleton, "hands2017"), prefix="frame\\images\\")
+
+
+def _named_rows(path: str | Path, frame_names: Sequence[str], xyz: np.ndarray, prefix: str) -> Path:
+    """One line per frame: ``prefix + name`` then the joints' coordinates, tab-separated, 4 decimals."""
     if len(frame_names) != len(xyz):
         raise HandposeError(f"{len(frame_names)} frame names for {len(xyz)} predictions")
     lines = []
     for name, frame in zip(frame_names, xyz):
-        name = Path(str(name)).name
+        name = Path(str(name).replace("\\", "/")).name
         if not name or any(c.isspace() for c in name):
             raise HandposeError(f"frame name {name!r} is empty or holds whitespace")
-        lines.append("\t".join([name, *(f"{v:.4f}" for v in frame.reshape(-1))]))
+        lines.append("\t".join([prefix + name, *(f"{v:.4f}" for v in frame.reshape(-1))]))
     write_text_atomic(path, "\n".join(lines) + "\n")
     return Path(path)
 
@@ -133,10 +157,12 @@ def _check_frames(xyz: np.ndarray, expected: int | None, what: str) -> None:
 
 __all__ = [
     "FREIHAND_EVAL_FRAMES",
+    "HANDS2017_TEST_FRAMES",
     "HO3D_V3_EVAL_FRAMES",
     "read_pred_json",
     "to_skeleton",
     "write_freihand_pred",
+    "write_hands2017_result",
     "write_hands2019_result",
     "write_ho3d_pred",
 ]
