@@ -1,0 +1,113 @@
+"""Every hostile case through the real CLI in a subprocess, under a memory limit and a timeout.
+
+Each case must end with exit status 2 and exactly one line on stderr that names the offending file
+(or option), with no traceback, no marker file from a payload, within 30 s and 1 GiB of address
+space (1.5 GiB for train, folds and demo, which also load Lightning); each valid baseline must exit 0. The fast cases run in ``make test``; the whole corpus under
+``pytest -m slow``.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from hostile.corpus import CASES, MARKER, by_id
+
+TIME_LIMIT = 30.0
+CASES_BY_ID = by_id()
+
+
+def _limiter(limit: int):
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return limit_memory
+
+
+def run_case(case_id: str, tmp: Path) -> None:
+    case = CASES_BY_ID[case_id]
+    run = case.build(tmp)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    env.pop("HANDPOSE_DEBUG", None)
+    start = time.monotonic()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "handpose", *run.argv],
+            cwd=tmp,
+            env=env,
+            input=run.stdin,
+            stdin=None if run.stdin is not None else subprocess.DEVNULL,
+            capture_output=True,
+            timeout=TIME_LIMIT,
+            preexec_fn=_limiter(run.memory),
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{case_id}: still running after {TIME_LIMIT:.0f} s (a hang or an unbounded loop)")
+    elapsed = time.monotonic() - start
+    err = proc.stderr.decode("utf-8", "replace").strip()
+    assert not (tmp / MARKER).exists(), f"{case_id}: a payload ran code (marker file created)"
+    assert "Traceback" not in err, f"{case_id}: traceback:\n{err[-3000:]}"
+    assert "MemoryError" not in err, f"{case_id}: ran out of memory:\n{err[-2000:]}"
+    assert elapsed < TIME_LIMIT
+    if run.expect == 0:
+        assert proc.returncode == 0, f"{case_id}: valid input refused (exit {proc.returncode}): {err[-2000:]}"
+        return
+    assert proc.returncode == 2, f"{case_id}: exit {proc.returncode}, expected 2; stderr: {err[-2000:]!r}"
+    assert err and "\n" not in err, f"{case_id}: expected exactly one stderr line, got:\n{err[-2000:]}"
+    assert "error:" in err
+    assert run.names is None or run.names in err, f"{case_id}: the error does not name {run.names!r}: {err}"
+
+
+FAST = [c.id for c in CASES if c.fast]
+SLOW = [c.id for c in CASES if not c.fast]
+
+
+@pytest.mark.parametrize("case_id", FAST)
+def test_hostile_input_fast(case_id, tmp_path):
+    run_case(case_id, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case_id", SLOW)
+def test_hostile_input(case_id, tmp_path):
+    run_case(case_id, tmp_path)
+
+
+def test_corpus_covers_every_class_reader_and_verb():
+    from handpose.cli import VERBS
+    from hostile.datasets import WRITERS
+
+    assert len(CASES) >= 250
+    classes = {c.klass for c in CASES}
+    for klass in (
+        "fifo",
+        "dev-zero",
+        "symlink-escape",
+        "sparse-5GB",
+        "zip-bomb",
+        "size-bomb",
+        "alias-bomb",
+        "deep-nesting",
+        "code-payload",
+        "path-escape",
+        "non-finite",
+        "huge-value",
+        "wrong-type",
+        "range",
+        "checksum",
+        "output-path",
+        "baseline",
+    ):
+        assert klass in classes, klass
+    ids = " ".join(c.id for c in CASES)
+    for reader in WRITERS:
+        assert f"baseline-check-{reader}" in ids and f"label-fifo-{reader}" in ids
+    argvs = {c.id: c for c in CASES}
+    verbs_seen = {v for v in VERBS if any(f"{v}-" in i or f"-{v}" in i for i in argvs)}
+    assert set(VERBS) - {"data"} <= verbs_seen | {"evaluate", "train", "predict", "export"}, set(VERBS) - verbs_seen
