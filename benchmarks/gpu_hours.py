@@ -43,7 +43,10 @@ CALIBRATION_GFLOP_PER_HOUR = 1.131 * 72_757 * 110 / 6.5
 def training_frames(cfg: object) -> float:
     """Frames one epoch of the config trains on."""
     data = cfg.data  # type: ignore[attr-defined]
-    frames = float(TRAIN_FRAMES[data.dataset])
+    if data.mix:  # several datasets trained together: their frames add up
+        frames = float(sum(TRAIN_FRAMES[source.dataset] for source in data.mix))
+    else:
+        frames = float(TRAIN_FRAMES[data.dataset])
     if data.dataset == "icvl" and data.reader_kwargs.get("genuine_only"):
         frames = ICVL_GENUINE_FRAMES
     if data.dataset == "msra":
