@@ -27,3 +27,16 @@ def test_failed_write_leaves_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
     write_text_atomic(target, "whole")
     assert target.read_text() == "whole"
+
+
+def test_writing_onto_a_folder_or_under_a_file_is_one_error(tmp_path):
+    from handpose.errors import HandposeError
+
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(HandposeError, match=r"a folder of that name exists") as exc:
+        write_json_atomic(tmp_path / "taken", {"a": 1})
+    assert "taken" in str(exc.value)
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(HandposeError, match=r"cannot write here"):
+        write_text_atomic(tmp_path / "afile" / "out.txt", "x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "taken"]

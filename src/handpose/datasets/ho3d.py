@@ -50,7 +50,7 @@ def _numeric(value: Any, shape: tuple[int, ...], key: str, path: Path) -> np.nda
     if arr.shape != shape:
         raise HandposeError(f"{key} must have shape {shape}, got {arr.shape}", path)
     if not np.isfinite(arr).all() or np.abs(arr).max() > 1e6:
-        raise HandposeError(f"{key} holds NaN, inf or a value beyond +-1e6", path)
+        raise HandposeError(f"{key} is not finite (NaN or inf) or beyond +-1e6", path)
     return arr
 
 
