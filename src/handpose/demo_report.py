@@ -42,6 +42,16 @@ def plot_success_with_baseline(model: dict[str, Any], baseline: dict[str, Any], 
     save_png(fig, path)
 
 
+def report_title(metrics: dict[str, Any]) -> str:
+    """The report's first line; it says first if a time budget cut training short."""
+    if metrics.get("stopped_by_time_budget"):
+        return (
+            f"# handpose demo report: time budget of {metrics['budget_minutes']:g} min hit, training stopped "
+            f"after {metrics['train_steps']} of {metrics['planned_steps']} planned steps"
+        )
+    return "# handpose demo report"
+
+
 def write_report(
     out: Path, metrics: dict[str, Any], evaluation: dict[str, Any], predictions: dict[str, Any], cube_mm: float
 ) -> None:
@@ -57,10 +67,11 @@ def write_report(
     m, b = evaluation["model"], evaluation["mean_pose"]
     t = metrics["timings_s"]
     lines = [
-        "# handpose demo report",
+        report_title(metrics),
         "",
-        f"CrossInfoNet trained for {metrics['train_steps']} steps ({metrics['train_epochs']} epochs, "
-        f"{t['train_s'] / 60:.1f} min) on {metrics['train_frames']} synthetic depth frames (NYU camera), "
+        f"CrossInfoNet trained for {metrics['train_steps']} of its {metrics['planned_steps']} planned steps "
+        f"({metrics['train_epochs']} epochs, {t['train_s'] / 60:.1f} min, {metrics['torch_threads']} threads, "
+        f"precision {metrics['precision']}) on {metrics['train_frames']} synthetic depth frames (NYU camera), "
         f"best checkpoint chosen on {metrics['val_frames']} validation frames, scored on "
         f"{metrics['test_frames']} held-out test frames rendered from another seed. Crops are "
         f"{cube_mm:.0f} mm cubes centred on the labelled middle-finger MCP joint.",

@@ -17,15 +17,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--quick", action="store_true", help="small, fast version (under 2 minutes)")
     p.add_argument("--out", default="runs/demo", metavar="DIR", help="output folder (default: runs/demo)")
+    p.add_argument(
+        "--budget",
+        type=float,
+        metavar="MINUTES",
+        help="stop training after this many minutes even if planned steps remain (the report says so first); "
+        "default: train every planned step",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from handpose.training.cpu import configure_cpu_threads
 
-    # The demo renders in worker processes first, then trains in this one alone (no loader workers).
+    # The demo renders in worker processes first, then trains in this one (no loader workers): a short
+    # spin, so that it neither starves nor is starved by other work on the same cores.
     configure_cpu_threads(shared=False)
     from handpose.demo import run_demo
 
-    run_demo(args.out, quick=args.quick)
+    if args.budget is not None and not args.budget > 0:
+        from handpose.errors import HandposeError
+
+        raise HandposeError(f"--budget must be a positive number of minutes, got {args.budget:g}")
+    run_demo(args.out, quick=args.quick, budget_minutes=args.budget)
     return 0

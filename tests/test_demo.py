@@ -1,0 +1,75 @@
+"""``handpose demo`` trains every planned step unless the user gives a time budget, and says when one cut it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from handpose.demo import FULL, QUICK, demo_config
+from handpose.demo_report import report_title
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_no_time_cap_unless_the_user_gives_one(tmp_path: Path) -> None:
+    for plan in (FULL, QUICK):
+        assert demo_config(plan, tmp_path)["trainer"]["max_minutes"] is None
+    assert demo_config(QUICK, tmp_path, budget_minutes=2.5)["trainer"]["max_minutes"] == 2.5
+
+
+def test_a_budget_that_cut_training_is_the_reports_first_line() -> None:
+    cut = {"stopped_by_time_budget": True, "budget_minutes": 2.5, "train_steps": 131, "planned_steps": 672}
+    assert report_title(cut) == (
+        "# handpose demo report: time budget of 2.5 min hit, training stopped after 131 of 672 planned steps"
+    )
+    assert report_title({**cut, "stopped_by_time_budget": False}) == "# handpose demo report"
+
+
+def test_a_budget_must_be_positive(tmp_path: Path) -> None:
+    from handpose.cli import main
+
+    assert main(["demo", "--quick", "--budget", "0", "--out", str(tmp_path / "d")]) == 2
+
+
+BUSY = """
+import os, time, torch
+torch.set_num_threads(os.cpu_count())
+a = torch.randn(1024, 1024)
+end = time.time() + {seconds}
+while time.time() < end:
+    a = torch.tanh(a @ a)
+"""
+
+
+@pytest.mark.slow
+def test_quick_demo_beside_a_cpu_heavy_process(tmp_path: Path) -> None:
+    # The promise of `handpose demo --quick` on a machine that is not idle: a second process computing on
+    # every core with spinning OpenMP threads, the worst neighbour, runs for the whole demo.
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")}
+    busy = subprocess.Popen([sys.executable, "-c", BUSY.format(seconds=400)], env={**env, "OMP_WAIT_POLICY": "ACTIVE"})
+    try:
+        start = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-m", "handpose", "demo", "--quick", "--out", str(tmp_path)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+        elapsed = time.perf_counter() - start
+    finally:
+        busy.kill()
+        busy.wait()
+    assert done.returncode == 0, done.stderr[-3000:]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["train_steps"] == metrics["planned_steps"] and not metrics["stopped_by_time_budget"]
+    assert "[train] step" in done.stdout  # progress lines, though the output is a pipe
+    assert metrics["mean_error_mm"] <= 0.7 * metrics["mean_pose_error_mm"], metrics
+    assert elapsed < 180, elapsed
