@@ -94,7 +94,7 @@ METHODS = (
         "order",
     ),
 )
-METRIC = {"depth": "mean_error_mm", "rgb": "root_relative_mean_mm"}
+METRIC = {"depth": "mean_error_mm", "rgb": "mean_error_mm"}  # RGB: root-relative joints
 
 
 def build_parser() -> argparse.ArgumentParser:

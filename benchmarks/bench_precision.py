@@ -1,0 +1,146 @@
+"""fp32 against bf16 mixed precision: training speed and the error after the same steps, two seeds.
+
+CrossInfoNet (depth, the demo's 32-pixel crops) and Learnable Joint Groups K = 3 (RGB, 64-pixel crops,
+small hourglass) train for the same steps in ``32-true`` and ``bf16-mixed`` with seeds 0 and 1 (the
+set-up of ``bench_ablations.py``); the best validation checkpoint is scored on held-out frames. The
+runs alternate between the precisions so that load from outside hits both alike; speed is images per
+second of the whole run (training, validation, checkpoints), so compare the two precisions' ratio
+from one run, not across machines. bf16 passes if its error stays within the seed-to-seed spread.
+
+Results go to ``benchmarks/results/precision.json`` (committed; ``--render`` rewrites the docs section
+from it). Finished runs are kept and skipped when the script is started again.
+
+    python benchmarks/bench_precision.py
+    python benchmarks/bench_precision.py --render
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import bench_ablations as ab
+from _docs import replace_section
+from handpose.io import write_json_atomic
+
+REPO = Path(__file__).resolve().parents[1]
+HEADING = "## fp32 and bf16 training"
+RESULTS = REPO / "benchmarks" / "results" / "precision.json"
+METHODS = {m.name: m for m in ab.METHODS}
+CASES = (("crossinfonet", "crossinfonet"), ("learnable_groups", "learnable_groups_k3"))
+PRECISIONS = ("32-true", "bf16-mixed")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--seeds", default="0,1")
+    p.add_argument("--work", default=str(REPO / "runs" / "bench-precision"))
+    p.add_argument("--results", default=str(RESULTS))
+    p.add_argument("--models", default=",".join(m for _, m in CASES), help="comma-separated subset")
+    p.add_argument("--render", action="store_true", help="only rewrite the docs section from --results")
+    p.add_argument("--smoke", action="store_true", help="tiny data and steps; no docs")
+    args = p.parse_args(argv)
+    results_path = Path(args.results)
+    results: dict[str, Any] = json.loads(results_path.read_text()) if results_path.is_file() else {"runs": {}}
+    if not args.render:
+        import torch
+
+        torch.set_num_threads(min(torch.get_num_threads(), 2))
+        base = ab.build_parser().parse_args(["--steps", str(args.steps), "--work", args.work])
+        if args.smoke:
+            base.steps, base.batch_size, base.train_frames, base.test_frames, base.smoke = 4, 4, 24, 8, True
+        wanted = set(args.models.split(","))
+        for method_name, model in CASES:
+            if model not in wanted:
+                continue
+            method = METHODS[method_name]
+            roots = ab.prepare(method, base, Path(args.work))
+            for seed in (int(s) for s in args.seeds.split(",")):
+                for precision in PRECISIONS:
+                    key = f"{model}/{precision}/seed{seed}"
+                    if key in results["runs"]:
+                        continue
+                    results["runs"][key] = train_one(model, method, seed, precision, roots, base)
+                    results["machine"] = ab.machine()
+                    write_json_atomic(results_path, results)
+    if args.smoke:
+        return 0
+    replace_section(
+        HEADING, render(results, " ".join(["python benchmarks/bench_precision.py", *(argv or sys.argv[1:])]))
+    )
+    return 0
+
+
+def train_one(model: str, method: ab.Method, seed: int, precision: str, roots: tuple[Path, Path], base: Any) -> dict:
+    import shutil
+
+    from handpose.training.config import config_from_dict
+    from handpose.training.run import train
+
+    base.precision = precision
+    out = Path(base.work) / "runs" / precision
+    cfg = config_from_dict(ab.run_config(model, method, seed, roots[0], base, out), source=model)
+    shutil.rmtree(cfg.run_dir, ignore_errors=True)
+    print(f"== {model} {precision} seed {seed}: {base.steps} steps", flush=True)
+    summary = train(cfg)
+    scores = ab.evaluate(summary["best_checkpoint"], method.modality, roots[1])
+    metric = ab.METRIC[method.modality]
+    return {
+        "model": model,
+        "precision": precision,
+        "seed": seed,
+        "steps": summary["global_step"],
+        "batch": base.batch_size,
+        "input": cfg.model.input_size,
+        "wall_s": summary["wall_s"],
+        "images_per_s": summary["global_step"] * base.batch_size / summary["wall_s"],
+        "best_val_mean_error_mm": summary["best_val_mean_error_mm"],
+        "metric": metric,
+        "test_error_mm": scores[metric],
+    }
+
+
+def render(results: dict[str, Any], command: str) -> str:
+    runs = results["runs"]
+    lines = [
+        f"Command: `{command}`. Machine: {results.get('machine', '?')}; shared with other work, so "
+        "compare the two precisions' speed as a ratio within this run.",
+        "",
+        "| model | input | precision | seed | steps | images/s (whole run) | test error (mm) | best validation (mm) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in runs.values():
+        lines.append(
+            f"| {r['model']} | {r['input']} | {r['precision']} | {r['seed']} | {r['steps']} | "
+            f"{r['images_per_s']:.1f} | {r['test_error_mm']:.2f} | {r['best_val_mean_error_mm']:.2f} |"
+        )
+    lines.append("")
+    for _, model in CASES:
+        by = {p: [r for r in runs.values() if r["model"] == model and r["precision"] == p] for p in PRECISIONS}
+        if not all(by.values()):
+            continue
+        speed = np.mean([r["images_per_s"] for r in by["bf16-mixed"]]) / np.mean(
+            [r["images_per_s"] for r in by["32-true"]]
+        )
+        err = {p: np.mean([r["test_error_mm"] for r in rs]) for p, rs in by.items()}
+        spread = [abs(a["test_error_mm"] - b["test_error_mm"]) for rs in by.values() for a, b in itertools.pairwise(rs)]
+        within = abs(err["bf16-mixed"] - err["32-true"]) <= max(spread, default=0.0)
+        lines.append(
+            f"- {model}: bf16 trains at {speed:.2f}x the fp32 speed; mean test error {err['32-true']:.2f} mm (fp32) vs "
+            f"{err['bf16-mixed']:.2f} mm (bf16), difference {err['bf16-mixed'] - err['32-true']:+.2f} mm; seed-to-seed "
+            f"spread within one precision up to {max(spread, default=float('nan')):.2f} mm: "
+            + ("**within the seed spread**." if within else "**larger than the seed spread**.")
+        )
+    lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
