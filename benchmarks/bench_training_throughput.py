@@ -1,11 +1,15 @@
 """Training throughput per model (images/s): with the real data pipeline on, the pipeline's own ceiling,
 and the network alone on tensors already in memory.
 
-- ``pipeline``: frames read from a synthetic NYU-camera folder (16-bit PNG), cropped and augmented by
-  the model's crop transform through the training DataLoader (``--workers`` processes), no network.
+- ``pipeline``: depth frames from a decoded hand-region cache of a synthetic NYU-camera folder (as
+  ``handpose data cache`` writes it; ``--depth-source png`` reads the 16-bit PNGs instead), RGB frames
+  from their PNGs, cropped and augmented by the model's crop transform through the training
+  DataLoader (``--workers`` processes, ``--rgb-workers`` for RGB), no network.
 - ``train``: the same loader feeding forward + backward + Adam, as ``handpose train`` runs it
-  (channels-last, fp32).
+  (channels-last; fp32 and bf16 autocast, ``--precision``).
 - ``compute``: forward + backward + Adam on one batch reused, i.e. the network's ceiling.
+
+The ratio train / compute is what the data pipeline costs the training (target: at least 0.9).
 
 Writes the "Training throughput" section of docs/benchmarks.md: one table per modality, each with the
 command that measured it (a run of one modality's models keeps the other's last rows, kept in
@@ -20,14 +24,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shlex
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from _docs import replace_section
+from _docs import cpu_name, replace_section
 from handpose.io import write_json_atomic
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -46,18 +49,20 @@ MODELS: tuple[tuple[str, int, dict[str, Any]], ...] = (
 )
 
 
-def _config(model: str, size: int, kwargs: dict[str, Any], root: Path, batch: int, workers: int) -> Any:
+def _config(model: str, size: int, kwargs: dict[str, Any], root: Path, batch: int, workers: int, cached: bool) -> Any:
     from handpose.models import get_spec
     from handpose.training.config import config_from_dict
 
     rgb = get_spec(model).modality == "rgb"
+    source = {"dataset": "synthetic", "root": str(root / ("rgb" if rgb else "depth"))}
+    if cached and not rgb:
+        source = {"dataset": "depth_cache", "root": str(depth_cache(root, size)), "cube": 250.0, "center": "gt"}
     return config_from_dict(
         {
             "name": "throughput",
             "model": {"name": model, "input_size": size, "kwargs": kwargs},
             "data": {
-                "dataset": "synthetic",
-                "root": str(root / ("rgb" if rgb else "depth")),
+                **source,
                 "train_split": "all",
                 "val_split": "holdout",
                 "batch_size": batch,
@@ -70,12 +75,30 @@ def _config(model: str, size: int, kwargs: dict[str, Any], root: Path, batch: in
     )
 
 
-def measure(model: str, size: int, kwargs: dict[str, Any], root: Path, args: argparse.Namespace) -> dict[str, float]:
+def depth_cache(root: Path, size: int) -> Path:
+    """A hand-region cache of the depth folder with room for ``size``-pixel augmented crops (built once)."""
+    from handpose.datasets import open_dataset
+    from handpose.datasets.depthcache import build_depth_cache
+
+    cache = root / f"depth_cache_{size}"
+    if not (cache / "all" / "info.json").is_file():
+        patch = int(-(-size * 1.75 * 1.1 // 16) * 16)
+        reader = open_dataset("synthetic", root / "depth", "all")
+        build_depth_cache(reader, cache, cube=250.0, patch_size=patch, center="gt", progress=False)
+    return cache
+
+
+def measure(
+    model: str, size: int, kwargs: dict[str, Any], root: Path, args: argparse.Namespace, precision: str
+) -> dict[str, float]:
     import torch
 
+    from handpose.models import get_spec
     from handpose.training.run import build_run
 
-    cfg = _config(model, size, kwargs, root, args.batch_size, args.workers)
+    rgb = get_spec(model).modality == "rgb"
+    workers = args.rgb_workers if rgb else args.workers
+    cfg = _config(model, size, kwargs, root, args.batch_size, workers, args.depth_source == "cache")
     module, dm, _ = build_run(cfg)
     loader = dm._loader(dm.train_dataset(), train=True)
     steps = args.steps
@@ -97,8 +120,11 @@ def measure(model: str, size: int, kwargs: dict[str, Any], root: Path, args: arg
     module.train()
     opt = torch.optim.Adam(module.parameters(), 1e-4)
 
+    bf16 = precision.startswith("bf16")
+
     def step(batch: dict[str, torch.Tensor]) -> None:
-        loss = module.compute_loss(module(batch["image"]), batch)["loss"]
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = module.compute_loss(module(batch["image"]), batch)["loss"]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -123,7 +149,10 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--steps", type=int, default=10, help="timed steps per measurement")
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=1, help="DataLoader worker processes")
+    parser.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (depth)")
+    parser.add_argument("--rgb-workers", type=int, default=1, help="DataLoader worker processes (RGB)")
+    parser.add_argument("--depth-source", choices=("cache", "png"), default="cache")
+    parser.add_argument("--precision", choices=("32-true", "bf16-mixed", "both"), default="both")
     parser.add_argument("--frames", type=int, default=400, help="synthetic frames per modality")
     parser.add_argument("--models", help="comma-separated subset of model names")
     parser.add_argument("--work", default=str(REPO / "runs" / "bench-throughput"))
@@ -147,15 +176,17 @@ def main() -> int:
         folder = root / modality
         if not (folder / "meta.json").is_file():
             write_synthetic(folder, args.frames, seed=1, modality=modality, camera=camera, workers=2, overwrite=True)
+    precisions = ("32-true", "bf16-mixed") if args.precision == "both" else (args.precision,)
     rows = []
     for model, size, kwargs in models:
-        result = measure(model, size, kwargs, root, args)
-        rows.append((model, size, result))
-        print(
-            f"{model} @{size}: pipeline {result['pipeline']:.0f}, train {result['train']:.1f}, "
-            f"compute {result['compute']:.1f} images/s",
-            flush=True,
-        )
+        for precision in precisions:
+            result = {**measure(model, size, kwargs, root, args, precision), "precision": precision}
+            rows.append((model, size, result))
+            print(
+                f"{model} @{size} {precision}: pipeline {result['pipeline']:.0f}, train {result['train']:.1f}, "
+                f"compute {result['compute']:.1f} images/s (ratio {result['train'] / result['compute']:.2f})",
+                flush=True,
+            )
     if args.no_docs:
         return 0
 
@@ -165,15 +196,20 @@ def main() -> int:
         shlex.quote(a) for a in [str(Path(sys.argv[0]).resolve().relative_to(REPO)), *sys.argv[1:]]
     )
     setup = (
-        f"{platform.machine()}, {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, "
-        f"{args.workers} loader worker(s), batch {args.batch_size}, fp32 channels-last"
+        f"{cpu_name()}, {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, batch {args.batch_size}, "
+        f"channels-last; load average {os.getloadavg()[0]:.1f} at the end"
     )
     results_path = root / "results.json"
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
     for modality in ("depth", "rgb"):
         measured = [{"model": m, "input": s, **r} for m, s, r in rows if get_spec(m).modality == modality]
         if measured:
-            results[modality] = {"command": command, "setup": setup, "rows": measured}
+            source = (
+                f"{args.workers} loader worker(s), depth from a {args.depth_source}"
+                if modality == "depth"
+                else f"{args.rgb_workers} loader worker(s), PNG frames"
+            )
+            results[modality] = {"command": command, "setup": f"{setup}, {source}", "rows": measured}
     write_json_atomic(results_path, results)
     replace_section(HEADING, render(results))
     return 0
@@ -189,10 +225,12 @@ def render(results: dict[str, Any]) -> str:
         lines += [
             f"{TITLES[modality]} models. Command: `{run['command']}` — {run['setup']}.",
             "",
-            "| model | input | pipeline alone (img/s) | training with pipeline (img/s) | network alone (img/s) |",
-            "|---|---|---|---|---|",
+            "| model | input | precision | pipeline alone (img/s) | training with pipeline (img/s) | "
+            "network alone (img/s) | with pipeline / alone |",
+            "|---|---|---|---|---|---|---|",
             *(
-                f"| {r['model']} | {r['input']} | {r['pipeline']:.0f} | {r['train']:.1f} | {r['compute']:.1f} |"
+                f"| {r['model']} | {r['input']} | {r.get('precision', '32-true')} | {r['pipeline']:.0f} | "
+                f"{r['train']:.1f} | {r['compute']:.1f} | {r['train'] / r['compute']:.2f} |"
                 for r in run["rows"]
             ),
             "",
