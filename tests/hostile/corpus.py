@@ -1425,3 +1425,19 @@ def by_id() -> dict[str, Case]:
     duplicates = {i for i in ids if ids.count(i) > 1}
     assert not duplicates, f"duplicate case ids: {sorted(duplicates)}"
     return {c.id: c for c in CASES}
+
+
+def _evaluate_checkpoint_word(word: str) -> Callable[[Path], list[str]]:
+    return lambda t: ["evaluate", "--dataset", "msra", "--checkpoint", str(V1 / "old.ckpt"), "--root", str(t), word]
+
+
+_BOMB_FLOW = (
+    "[&a [x,x,x,x,x,x,x,x,x], &b [*a,*a,*a,*a,*a,*a,*a,*a,*a], &c [*b,*b,*b,*b,*b,*b,*b,*b,*b], "
+    + ", ".join(f"&{n} [{','.join(['*' + p] * 9)}]" for p, n in zip("cdefg", "defgh"))
+    + "]"
+)
+_argv_case("evaluate-option-subject-abc", "wrong-type", _evaluate_checkpoint_word("data.subject=abc"), "subject")
+_argv_case("evaluate-option-invalid-yaml", "wrong-type", _evaluate_checkpoint_word("data.subject=["), "data.subject")
+_argv_case(
+    "evaluate-option-alias-bomb", "alias-bomb", _evaluate_checkpoint_word(f"data.reader_kwargs.x={_BOMB_FLOW}"), "x"
+)

@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
 def _checkpoint_options(args: argparse.Namespace) -> dict[str, Any]:
     """Reader options of ``--checkpoint``: ``--subject`` and the ``data.subject=K`` /
     ``data.reader_kwargs.KEY=VALUE`` words (the training overrides' spelling) in place of PRED files."""
-    import yaml
+    from handpose.safe_read import loads_yaml
 
     options: dict[str, Any] = {}
     for word in args.predictions:
@@ -120,7 +120,8 @@ def _checkpoint_options(args: argparse.Namespace) -> dict[str, Any]:
                 f"give either prediction files or --checkpoint, not both ({word!r} is not data.subject=K "
                 "or data.reader_kwargs.KEY=VALUE)"
             )
-        options[key.removeprefix("data.reader_kwargs.").removeprefix("data.")] = yaml.safe_load(value)
+        # Bounded YAML: an alias bomb or a parse error is one line naming the word, never a traceback.
+        options[key.removeprefix("data.reader_kwargs.").removeprefix("data.")] = loads_yaml(value, key)
     if args.subject is not None:
         options["subject"] = args.subject
     return options
