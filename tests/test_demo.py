@@ -73,3 +73,18 @@ def test_quick_demo_beside_a_cpu_heavy_process(tmp_path: Path) -> None:
     assert "[train] step" in done.stdout  # progress lines, though the output is a pipe
     assert metrics["mean_error_mm"] <= 0.7 * metrics["mean_pose_error_mm"], metrics
     assert elapsed < 180, elapsed
+
+
+def test_demo_runs_table_checks_both_goals() -> None:
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import bench_demo
+
+    row = {
+        "when": "w", "cpu": "c", "beside": "busy", "load_before": 2.0, "quick": True, "wall_min": 2.5,
+        "train_steps": 198, "planned_steps": 198, "precision": "bf16-mixed", "mean_error_mm": 38.0,
+        "mean_pose_error_mm": 59.0, "ratio": 0.64, "stopped_by_time_budget": False,
+    }  # fmt: skip
+    slow = {**row, "wall_min": 3.2}
+    full = {**row, "quick": False, "wall_min": 8.0, "ratio": 0.41}
+    table = bench_demo.render([row, slow, full]).splitlines()
+    assert [ln.rsplit("|", 2)[1].strip() for ln in table if ln.startswith("| w |")] == ["yes", "no", "no"]
