@@ -9,6 +9,7 @@ space (1.5 GiB for train, folds and demo, which also load Lightning); each valid
 from __future__ import annotations
 
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -61,6 +62,10 @@ def run_case(case_id: str, tmp: Path) -> None:
     assert proc.returncode == 2, f"{case_id}: exit {proc.returncode}, expected 2; stderr: {err[-2000:]!r}"
     assert err and "\n" not in err, f"{case_id}: expected exactly one stderr line, got:\n{err[-2000:]}"
     assert "error:" in err
+    # Refused before allocating, not after the memory limit stopped an allocation (handlers that turn a
+    # MemoryError into a line would otherwise hide a blow-up).
+    ran_out = re.search(r"(fits in|out of|enough) memory|allocat", err, re.IGNORECASE)
+    assert not ran_out, f"{case_id}: refused only when memory ran out: {err}"
     assert run.names is None or run.names in err, f"{case_id}: the error does not name {run.names!r}: {err}"
 
 
