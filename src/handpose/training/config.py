@@ -26,7 +26,7 @@ from typing import Any, Literal
 import yaml
 
 from handpose.errors import HandposeError
-from handpose.safe_read import compose_yaml, read_text
+from handpose.safe_read import compose_yaml, loads_yaml, read_text
 
 
 @dataclass
@@ -369,8 +369,10 @@ def _apply_override(raw: dict[str, Any], item: str) -> None:
     if not sep or not key:
         raise HandposeError(f"override {item!r} must look like key=value (for example optim.lr=1e-4)")
     try:
-        parsed = yaml.safe_load(value) if value.strip() else None
-    except yaml.YAMLError:
+        parsed = loads_yaml(value, f"override {key}") if value.strip() else None
+    except HandposeError as exc:
+        if not exc.reason.startswith("invalid YAML"):
+            raise  # an alias bomb or deep nesting: refused, never walked
         parsed = value
     node = raw
     parts = key.split(".")
