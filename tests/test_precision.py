@@ -53,3 +53,29 @@ def test_cpu_flags_reads_this_machine() -> None:
     flags = cpu_flags()
     assert isinstance(flags, frozenset)
     assert all(isinstance(f, str) and f for f in flags)
+
+
+def test_measured_speed_decides_on_a_cpu_with_bf16_instructions() -> None:
+    # An AMD EPYC with AVX512-BF16 and no AMX trains CrossInfoNet's small crops far slower in bf16.
+    precision, why = choose_precision("auto", "cpu", ZEN4, speedup=0.2)
+    assert precision == "32-true" and "0.20x" in why and "AVX512_BF16" in why
+    assert choose_precision("auto", "cpu", SAPPHIRE_RAPIDS, speedup=3.0)[0] == "bf16-mixed"
+    assert choose_precision("auto", "cpu", ZEN4, speedup=1.05)[0] == "32-true"  # within timing noise
+    assert choose_precision("auto", "cpu", LAPTOP, speedup=5.0)[0] == "32-true"  # no instructions, no bf16
+
+
+def test_bf16_probe_leaves_the_network_and_random_state_alone() -> None:
+    import torch
+
+    from handpose.training.precision import bf16_speedup
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Dropout(0.5))
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    example = torch.randn(2, 1, 8, 8)
+    torch.manual_seed(3)
+    expected = torch.rand(1)
+    torch.manual_seed(3)
+    ratio = bf16_speedup(net, example)
+    assert ratio > 0
+    assert torch.equal(torch.rand(1), expected)
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())

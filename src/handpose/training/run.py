@@ -45,12 +45,36 @@ def _accelerator(cfg: RunConfig) -> str:
 
 
 def resolve_precision(cfg: RunConfig, accelerator: str) -> tuple[RunConfig, str]:
-    """The config with ``trainer.precision`` resolved for this machine (saved so), and why."""
-    from handpose.training.precision import choose_precision, cpu_flags
+    """The config with ``trainer.precision`` resolved for this machine (saved so), and why.
 
+    ``auto`` on a CPU with bfloat16 instructions times a training step of the run's network in both
+    precisions first (:func:`handpose.training.precision.bf16_speedup`): having the instructions
+    does not make every network faster.
+    """
+    from handpose.training.precision import choose_precision, cpu_flags, cpu_has_bf16
+
+    flags = cpu_flags()
     cuda_bf16 = accelerator == "gpu" and torch.cuda.is_bf16_supported()
-    precision, why = choose_precision(cfg.trainer.precision, accelerator, cpu_flags(), cuda_bf16)
+    speedup = None
+    if cfg.trainer.precision == "auto" and accelerator == "cpu" and cpu_has_bf16(flags):
+        speedup = _probe_bf16(cfg)
+    precision, why = choose_precision(cfg.trainer.precision, accelerator, flags, cuda_bf16, speedup)
     return replace(cfg, trainer=replace(cfg.trainer, precision=precision)), why
+
+
+def _probe_bf16(cfg: RunConfig) -> float:
+    """bf16 / fp32 training speed of a freshly built copy of the run's network, on a small random batch."""
+    from handpose.models.registry import create_model, get_spec
+    from handpose.training.precision import bf16_speedup
+
+    spec = get_spec(cfg.model.name)
+    size = cfg.model.input_size or spec.input_size
+    with torch.random.fork_rng():
+        network = create_model(cfg.model.name, cfg.model.skeleton or "canonical21", input_size=size, **cfg.model.kwargs)
+    memory = torch.channels_last if cfg.trainer.channels_last else torch.contiguous_format
+    network = network.to(memory_format=memory)
+    batch = torch.randn(min(cfg.data.batch_size, 8), spec.in_channels, size, size).contiguous(memory_format=memory)
+    return bf16_speedup(network, batch)
 
 
 def run_line(cfg: RunConfig, accelerator: str, precision_reason: str, train_frames: int, val_frames: int) -> str:
