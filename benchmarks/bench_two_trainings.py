@@ -30,8 +30,8 @@ HEADING = "## Two trainings at once"
 # Environment of each policy; "handpose" is what the command-line verbs set (handpose.training.cpu).
 POLICIES: dict[str, dict[str, str]] = {
     "spinning (OpenMP default)": {"OMP_WAIT_POLICY": "ACTIVE"},
-    "passive": {"OMP_WAIT_POLICY": "PASSIVE"},
-    "handpose": {},
+    "short spin (GOMP_SPINCOUNT=10000)": {"GOMP_SPINCOUNT": "10000"},
+    "handpose (passive)": {},
 }
 
 
@@ -39,8 +39,8 @@ def worker(args: argparse.Namespace) -> int:
     """One training process: prints its steps/s as JSON."""
     from handpose.training.cpu import configure_cpu_threads
 
-    # As `handpose train` without loader workers (the demo's set-up); a policy in the environment wins.
-    configure_cpu_threads(shared=False)
+    # As the command-line verbs set it; a policy in the environment wins.
+    configure_cpu_threads()
     import torch
 
     from handpose.training.config import config_from_dict

@@ -32,9 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from handpose.training.cpu import configure_cpu_threads
 
-    # The demo renders in worker processes first, then trains in this one (no loader workers): a short
-    # spin, so that it neither starves nor is starved by other work on the same cores.
-    configure_cpu_threads(shared=False)
+    # Passive OpenMP waiting: the demo neither starves nor is starved by other work on the same cores.
+    configure_cpu_threads()
     from handpose.demo import run_demo
 
     if args.budget is not None and not args.budget > 0:

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from handpose.folds import run_folds
     from handpose.training.cpu import configure_cpu_threads
 
-    configure_cpu_threads(shared=cfg.data.num_workers > 0)
+    configure_cpu_threads()
     result = run_folds(cfg, subjects, train_missing=not args.score_only, log=print)
     scope = "all nine folds" if result["complete"] else f"folds {[f['subject'] for f in result['folds']]} only"
     print(

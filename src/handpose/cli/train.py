@@ -53,8 +53,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, overrides)
     from handpose.training.cpu import configure_cpu_threads
 
-    # Loader workers share the cores with the training threads; without them the process has them alone.
-    configure_cpu_threads(shared=cfg.data.num_workers > 0)
+    configure_cpu_threads()
     from handpose.training.run import train
 
     summary = train(cfg, resume=args.resume)

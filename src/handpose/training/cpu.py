@@ -3,17 +3,13 @@
 OpenMP threads spin for a while before sleeping when they run out of work. When the cores are shared
 with other processes (data loader workers, another training, the user's other work) the spinning
 threads steal the time the busy ones need, and a training step can take ten times longer. Sleeping
-at once (passive waiting) is fair to the other processes but makes every small kernel pay for waking
-its threads when the process has the cores to itself. handpose never knows which case it is in (a
-user's machine is never idle), so:
-
-- with loader workers in the same run (the cores are certainly shared): passive waiting;
-- otherwise: a short, bounded spin (``GOMP_SPINCOUNT``; ``KMP_BLOCKTIME`` for Intel's OpenMP) that
-  bridges the gaps between the kernels of one step but yields the core soon after, instead of
-  OpenMP's default of spinning for up to hundreds of microseconds per wait.
-
-A setting the user made (``OMP_WAIT_POLICY``, ``GOMP_SPINCOUNT``, ``KMP_BLOCKTIME``) is kept.
-``benchmarks/bench_two_trainings.py`` measures the policies with two trainings on the same cores.
+at once (passive waiting) costs a little when the process has the cores to itself (every small
+kernel pays for waking its threads), but handpose never knows that it does: a user's machine is never
+idle. Measured with ``benchmarks/bench_two_trainings.py`` on a 2-core machine shared with other work
+(docs/benchmarks.md, "Two trainings at once"), a training with spinning threads made 0.07 steps/s,
+with a short bounded spin (``GOMP_SPINCOUNT=10000``) 0.46 and with passive waiting 1.24. So every
+verb waits passively (``OMP_WAIT_POLICY=PASSIVE``; ``KMP_BLOCKTIME=0`` for Intel's OpenMP), unless
+the user set ``OMP_WAIT_POLICY``, ``GOMP_SPINCOUNT`` or ``KMP_BLOCKTIME``.
 """
 
 from __future__ import annotations
@@ -21,33 +17,19 @@ from __future__ import annotations
 import os
 import sys
 
-# Spins before a waiting GNU OpenMP thread sleeps (its default is 300000 with OMP_WAIT_POLICY unset).
-SHORT_SPIN_COUNT = 10_000
-# Milliseconds an Intel OpenMP thread spins before sleeping (its default is 200).
-SHORT_BLOCKTIME_MS = 1
 USER_SETTINGS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
-POLICY_TEXT = (
-    f"OpenMP threads spin at most {SHORT_SPIN_COUNT} times (GOMP_SPINCOUNT) before sleeping; "
-    "passive waiting (OMP_WAIT_POLICY=PASSIVE) when the run has loader workers"
-)
+POLICY_TEXT = "OMP_WAIT_POLICY=PASSIVE (threads sleep as soon as they run out of work), unless the user set one"
 
 
-def thread_environment(shared: bool, environ: dict[str, str] | os._Environ[str]) -> dict[str, str]:
+def thread_environment(environ: dict[str, str] | os._Environ[str]) -> dict[str, str]:
     """The variables :func:`configure_cpu_threads` would set, given the current environment."""
     if any(name in environ for name in USER_SETTINGS):
         return {}
-    if shared:
-        return {"OMP_WAIT_POLICY": "PASSIVE", "KMP_BLOCKTIME": "0"}
-    return {"GOMP_SPINCOUNT": str(SHORT_SPIN_COUNT), "KMP_BLOCKTIME": str(SHORT_BLOCKTIME_MS)}
+    return {"OMP_WAIT_POLICY": "PASSIVE", "KMP_BLOCKTIME": "0"}
 
 
-def configure_cpu_threads(shared: bool = True) -> None:
-    """Set how OpenMP threads wait, if torch is not loaded yet (OpenMP reads these once) and the user chose nothing.
-
-    Args:
-        shared: Whether the run itself will share the cores (data loader workers): then threads wait
-            passively; otherwise they spin briefly (see the module's docstring).
-    """
+def configure_cpu_threads() -> None:
+    """Make OpenMP threads wait passively, if torch is not loaded yet (OpenMP reads this once) and the user chose nothing."""
     if "torch" in sys.modules:
         return
-    os.environ.update(thread_environment(shared, os.environ))
+    os.environ.update(thread_environment(os.environ))
