@@ -212,7 +212,14 @@ def render(result: dict[str, Any]) -> str:
     for name, r in result["rows"].items():
         alone = sum(r["alone"]) / len(r["alone"])
         lines.append(f"| {name} | {alone:.2f} | {' / '.join(f'{v:.2f}' for v in r['pair'])} | {r['slowdown']:.2f}x |")
-    lines += ["", f"`handpose` = what the command-line verbs set: {result['handpose_policy']}", ""]
+    lines += [
+        "",
+        f"`handpose` = what the command-line verbs set: {result['handpose_policy']}. On an otherwise idle "
+        "machine the fair slowdown is 2x; a slowdown far below 2 means the load from outside the benchmark "
+        "changed between the lone and the paired runs (the lone rate then mostly measures that load), so "
+        "compare the policies' rates within a row and across rows of one run.",
+        "",
+    ]
     return "\n".join(lines)
 
 
