@@ -72,9 +72,11 @@ def main(argv: list[str] | None = None) -> int:
                     write_json_atomic(results_path, results)
     if args.smoke:
         return 0
-    replace_section(
-        HEADING, render(results, " ".join(["python benchmarks/bench_precision.py", *(argv or sys.argv[1:])]))
-    )
+    command = " ".join(["python benchmarks/bench_precision.py", *(argv if argv is not None else sys.argv[1:])])
+    if not args.render:
+        results["command"] = command
+        write_json_atomic(results_path, results)
+    replace_section(HEADING, render(results, results.get("command", command)))
     return 0
 
 
@@ -131,12 +133,18 @@ def render(results: dict[str, Any], command: str) -> str:
         )
         err = {p: np.mean([r["test_error_mm"] for r in rs]) for p, rs in by.items()}
         spread = [abs(a["test_error_mm"] - b["test_error_mm"]) for rs in by.values() for a, b in itertools.pairwise(rs)]
-        within = abs(err["bf16-mixed"] - err["32-true"]) <= max(spread, default=0.0)
+        cost = err["bf16-mixed"] - err["32-true"]
+        seeds = {p: ", ".join(str(r["seed"]) for r in rs) for p, rs in by.items()}
+        verdict = (
+            "**bf16 costs no accuracy beyond the seed spread**"
+            if cost <= max(spread, default=0.0)
+            else "**bf16 costs accuracy beyond the seed spread**"
+        )
         lines.append(
-            f"- {model}: bf16 trains at {speed:.2f}x the fp32 speed; mean test error {err['32-true']:.2f} mm (fp32) vs "
-            f"{err['bf16-mixed']:.2f} mm (bf16), difference {err['bf16-mixed'] - err['32-true']:+.2f} mm; seed-to-seed "
-            f"spread within one precision up to {max(spread, default=float('nan')):.2f} mm: "
-            + ("**within the seed spread**." if within else "**larger than the seed spread**.")
+            f"- {model}: bf16 trains at {speed:.2f}x the fp32 speed; mean test error {err['32-true']:.2f} mm (fp32, "
+            f"seeds {seeds['32-true']}) vs {err['bf16-mixed']:.2f} mm (bf16, seeds {seeds['bf16-mixed']}), "
+            f"difference {cost:+.2f} mm; seed-to-seed spread within one precision up to "
+            f"{max(spread, default=float('nan')):.2f} mm: {verdict}."
         )
     lines.append("")
     return "\n".join(lines)
