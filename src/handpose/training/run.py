@@ -72,7 +72,7 @@ def _probe_bf16(cfg: RunConfig) -> float:
     with torch.random.fork_rng():
         network = create_model(cfg.model.name, cfg.model.skeleton or "canonical21", input_size=size, **cfg.model.kwargs)
     memory = torch.channels_last if cfg.trainer.channels_last else torch.contiguous_format
-    network = network.to(memory_format=memory)
+    network = network.to(memory_format=memory)  # type: ignore[call-overload]  # torch accepts it; its stubs do not
     batch = torch.randn(min(cfg.data.batch_size, 8), spec.in_channels, size, size).contiguous(memory_format=memory)
     return bf16_speedup(network, batch)
 
