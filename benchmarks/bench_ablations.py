@@ -417,7 +417,7 @@ def render(found: dict[str, dict[str, dict[int, dict]]], plot_name: str) -> str:
         missing = [f"{v} seed {s}" for v in method.variants for s in (0, 1) if s not in runs.get(v, {})]
         lines += ["", *verdict(method, runs)]
         if missing:
-            lines.append(f"- Not run (time ran out): {', '.join(missing)}.")
+            lines.append(f"- Not finished when this section was rendered: {', '.join(missing)}.")
         lines.append("")
     lines += [f"![validation curves]({plot_name})", ""]
     return "\n".join(lines)
