@@ -187,19 +187,37 @@ def _pixel_depths(image, uvd):
     return d, inside
 
 
-def test_labels_agree_with_pixels():
+def _window_depths(image, uvd):
+    """Per joint, the 3x3 pixel depths around its rounded pixel (0 outside the image)."""
+    padded = np.pad(image.astype(float), 1)
+    u = np.clip(np.rint(uvd[:, 0]).astype(int), -1, image.shape[1]) + 1
+    v = np.clip(np.rint(uvd[:, 1]).astype(int), -1, image.shape[0]) + 1
+    return np.stack([padded[v + dv, u + du] for dv in (-1, 0, 1) for du in (-1, 0, 1)], axis=1)
+
+
+@pytest.mark.parametrize("hand_model", ["capsule", "mesh"])
+def test_labels_agree_with_pixels(hand_model):
     tol = 2.5  # visibility tolerance (2 mm) + uint16 rounding
     seen_hidden = 0
     for i in range(24):
-        image, labels = render_frame(11, i, "depth", "icvl", occluders=True, noise=False)
+        image, labels = render_frame(11, i, "depth", "icvl", occluders=True, noise=False, hand_model=hand_model)
         z = labels["joints_xyz"][:, 2]
         r = labels["joint_radius"]
         d, inside = _pixel_depths(image, labels["joints_uvd"])
         vis = labels["visibility"]
         assert not np.any(vis & ~inside)
         # Visible: the first surface on the joint's pixel lies in front of the joint, within its radius.
-        assert np.all(d[vis] <= z[vis] + tol)
-        assert np.all(d[vis] >= z[vis] - r[vis] - tol)
+        # Mesh fingertips are labelled on the skin, so their pixel may fall just off the silhouette: the
+        # surface then shows within one pixel of it.
+        tips = np.zeros(21, dtype=bool)
+        if hand_model == "mesh":
+            tips[[4, 8, 12, 16, 20]] = True
+            window = _window_depths(image, labels["joints_uvd"])
+            on_surface = (window <= z[:, None] + tol) & (window >= (z - r - tol)[:, None]) & (window > 0)
+            assert np.all(on_surface[vis & tips].any(axis=1))
+        centre = vis & ~tips
+        assert np.all(d[centre] <= z[centre] + tol)
+        assert np.all(d[centre] >= z[centre] - r[centre] - tol)
         # Hidden (in the image): something is clearly in front of the joint.
         hidden = inside & ~vis
         assert np.all((d[hidden] > 0) & (d[hidden] < z[hidden] - r[hidden] - 1.5))
@@ -213,22 +231,23 @@ def test_labels_agree_with_noisy_pixels():
         z = labels["joints_xyz"][:, 2]
         d, _ = _pixel_depths(image, labels["joints_uvd"])
         vis = labels["visibility"] & (d > 0)  # sensor dropout may blank a joint's pixel
+        vis[[4, 8, 12, 16, 20]] = False  # on the skin: may sit one pixel off the silhouette (tested without noise)
         # Noise sigma <= 2 mm + 3e-6 z^2 (< 4.5 mm at 900 mm); quantisation step <= 2.4 mm: allow 4 sigma + step.
         slack = 4 * (2.0 + 3e-6 * z**2) + 2.85e-6 * z**2 + 1.0
         assert np.all(d[vis] <= z[vis] + slack[vis])
         assert np.all(d[vis] >= z[vis] - labels["joint_radius"][vis] - slack[vis])
 
 
-def _side_view_state(occluder: bool = False):
+def _side_view_state(model: str = "capsule"):
     # Camera looks at the hand's radial side: the index finger is nearest and covers the others.
     R = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, -1.0], [-1.0, 0.0, 0.0]])
     pose = np.radians(poses.SYNERGIES["open"])
     pose[0:4] = 0.0
-    return poses.HandState(hand.HandShape(), pose, R, np.array([-90.0, 0.0, 400.0]), "right", "open")
+    return poses.HandState(hand.HandShape(), pose, R, np.array([-90.0, 0.0, 400.0]), "right", "open", model=model)
 
 
 def test_self_occluded_and_occluder_hidden_joints_are_not_visible():
-    state = _side_view_state()
+    state = _side_view_state("capsule")
     geometry = state.geometry()
     radius = label_radius(geometry.joint_radius, 1.0)
     zbuf, _ = render_zbuffer(geometry.primitives, SMALL)

@@ -41,6 +41,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="both",
         help="which hands: both (even odds, default), or only right or only left ones",
     )
+    parser.add_argument(
+        "--hand",
+        choices=("mesh", "capsule"),
+        default="mesh",
+        help="hand model: mesh (skinned hand mesh, default) or capsule (rounded cones)",
+    )
     parser.add_argument("--workers", type=whole(1, 256), default=1, help="rendering processes (default: 1)")
     parser.add_argument("--overwrite", action="store_true", help="replace synthetic data already in OUT")
     parser.set_defaults(func=run)
@@ -63,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         overwrite=args.overwrite,
         hands=args.hands,
+        hand_model=args.hand,
     )
     with Progress(TextColumn("synth"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as progress:
         task = progress.add_task("frames", total=args.count)

@@ -178,6 +178,7 @@ class SyntheticStream:
         noise: Depth sensor effects.
         depth_range: Range of the hand centre's depth, mm.
         hands: ``"both"`` (left or right, even odds), ``"right"`` or ``"left"``.
+        hand_model: ``"mesh"`` (skinned hand mesh, default) or ``"capsule"``.
     """
 
     skeleton: ClassVar[str] = "canonical21"
@@ -193,8 +194,9 @@ class SyntheticStream:
         noise: bool = True,
         depth_range: tuple[float, float] = (200.0, 900.0),
         hands: str = "both",
+        hand_model: str = "mesh",
     ) -> None:
-        from handpose.synth.frame import BACKGROUNDS, MODALITIES, check_hands, resolve_camera
+        from handpose.synth.frame import BACKGROUNDS, MODALITIES, check_hand_model, check_hands, resolve_camera
 
         if int(count) <= 0:
             raise HandposeError(f"synthetic stream needs a positive count, got {count}")
@@ -203,7 +205,9 @@ class SyntheticStream:
         if background not in BACKGROUNDS:
             raise HandposeError(f"unknown background {background!r}; expected one of {', '.join(BACKGROUNDS)}")
         check_hands(hands)
+        check_hand_model(hand_model)
         self.hands = hands
+        self.hand_model = hand_model
         self.count = int(count)
         self.seed = int(seed)
         self.modality: Modality = modality
@@ -230,6 +234,7 @@ class SyntheticStream:
             noise=self.noise,
             depth_range=self.depth_range,
             hands=self.hands,
+            hand_model=self.hand_model,
         )
 
     def __getitem__(self, index: int) -> Sample:

@@ -3,7 +3,10 @@
 - :mod:`handpose.synth.hand` — proportions, shape, joint limits, forward kinematics, geometry.
 - :mod:`handpose.synth.poses` — pose sampler (uniform within limits and synergies), views, placement.
 - :mod:`handpose.synth.scene` — occluders and cluttered depth backgrounds.
-- :mod:`handpose.synth.raycast` — the compiled ray caster (numba).
+- :mod:`handpose.synth.raycast` — the compiled ray caster for analytic primitives (numba).
+- :mod:`handpose.synth.mesh`, :mod:`handpose.synth.skin` — the WebXR hand mesh and its linear blend skinning.
+- :mod:`handpose.synth.raster` — the compiled z-buffer triangle rasteriser.
+- :mod:`handpose.synth.depth_noise`, :mod:`handpose.synth.compose` — depth sensor and RGB compositing kernels.
 - :mod:`handpose.synth.render_depth`, :mod:`handpose.synth.render_rgb` — images from the z-buffer.
 - :mod:`handpose.synth.frame` — :func:`render_frame`, one frame from ``(seed, index)``.
 - :mod:`handpose.synth.writer` — the ``handpose-synth`` folder format.

@@ -14,7 +14,8 @@ import numpy as np
 
 from handpose.errors import HandposeError
 from handpose.geometry import Camera, get_camera
-from handpose.synth import poses, raycast, scene
+from handpose.synth import poses, raster, raycast, scene
+from handpose.synth.hand import HAND_MODELS
 from handpose.synth.render_depth import SensorNoise, depth_image, render_zbuffer
 from handpose.synth.render_rgb import shade
 
@@ -56,6 +57,12 @@ def resolve_camera(camera: str | Camera | None, modality: str = "depth") -> Came
 CAMERAS_DEFAULT = {"depth": get_camera("nyu"), "rgb": DEFAULT_RGB_CAMERA}
 
 
+def check_hand_model(model: str) -> None:
+    """One-line error for a hand model other than mesh or capsule."""
+    if model not in HAND_MODELS:
+        raise HandposeError(f"unknown hand model {model!r}; expected one of {', '.join(HAND_MODELS)}")
+
+
 def frame_rng(seed: int, index: int) -> np.random.Generator:
     """The random stream of frame ``index`` of run ``seed``."""
     return np.random.default_rng([int(seed) & 0xFFFFFFFFFFFFFFFF, int(index)])
@@ -95,6 +102,7 @@ def render_frame(
     depth_range: tuple[float, float] = (200.0, 900.0),
     state: poses.HandState | None = None,
     hands: str = "both",
+    hand_model: str = "mesh",
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Render frame ``index`` of the synthetic stream ``seed``.
 
@@ -110,6 +118,7 @@ def render_frame(
         depth_range: Range of the hand centre's depth, mm.
         state: Use this hand instead of sampling one (tests and custom scenes).
         hands: ``"both"`` (left or right, even odds), ``"right"`` or ``"left"``.
+        hand_model: ``"mesh"`` (the skinned hand mesh, default) or ``"capsule"`` (rounded cones).
 
     Returns:
         The image (``(H, W)`` uint16 mm for depth, ``(H, W, 3)`` uint8 for RGB) and a labels dict:
@@ -123,6 +132,7 @@ def render_frame(
     if background not in BACKGROUNDS:
         raise HandposeError(f"unknown background {background!r}; expected one of {', '.join(BACKGROUNDS)}")
     check_hands(hands)
+    check_hand_model(hand_model)
     cam = camera if isinstance(camera, Camera) and camera.width > 0 else resolve_camera(camera, modality)
     rng = frame_rng(seed, index)
     occluder_mode = ""
@@ -132,7 +142,7 @@ def render_frame(
     if state is None:
         synergy = poses.GRASPS[int(rng.integers(2))] if occluder_mode == "held" else None
         side = None if hands == "both" else hands
-        state = poses.sample_hand(rng, cam, synergy=synergy, side=side, depth_range=depth_range)
+        state = poses.sample_hand(rng, cam, synergy=synergy, side=side, depth_range=depth_range, model=hand_model)
     geometry = state.geometry()
     blocks = [geometry.primitives]
     if occluder_mode:
@@ -142,14 +152,20 @@ def render_frame(
         blocks.append(scene.sample_depth_background(rng, state, geometry.joints, cam))
     prims = np.ascontiguousarray(np.vstack(blocks))
     zbuf, ids = render_zbuffer(prims, cam, reuse=True)
-    radius = label_radius(geometry.joint_radius, state.shape.scale * state.shape.thickness)
+    if geometry.vertices is not None:
+        raster.rasterize_triangles(
+            geometry.vertices, geometry.triangles, zbuf, ids, len(prims), cam.fx, cam.fy, cam.cx, cam.cy
+        )
+        radius = geometry.joint_radius
+    else:
+        radius = label_radius(geometry.joint_radius, state.shape.scale * state.shape.thickness)
     visibility = joint_visibility(geometry.joints, radius, zbuf, cam)
     if modality == "depth":
         sensor = SensorNoise.sample(rng) if noise else None
         key = int(rng.integers(0, 2**63))
         image = depth_image(zbuf, sensor, key)
     else:
-        image = shade(rng, zbuf, ids, prims, cam)
+        image = shade(rng, zbuf, ids, prims, cam, geometry)
     joints = geometry.joints
     uvd = np.stack(
         [joints[:, 0] * cam.fx / joints[:, 2] + cam.cx, joints[:, 1] * cam.fy / joints[:, 2] + cam.cy, joints[:, 2]], 1

@@ -235,6 +235,36 @@ def _forward_kinematics(shape, pose):
 
 
 @_jit
+def _forward_frames(shape, pose):
+    """Bone frames of the right hand: ``(21, 3, 3)``, frame ``j`` (columns x, y, z; ``y`` along the
+    bone) of the bone that starts at joint ``j``; a tip joint gets its distal bone's frame, the wrist
+    the hand frame. Same kinematics as :func:`_forward_kinematics`."""
+    frames = np.zeros((21, 3, 3))
+    frames[0] = np.eye(3)
+    for f in range(5):
+        first = 1 + 4 * f
+        if f == 0:
+            frame = _mm(_mm(_rot_z(pose[0]), _axis_angle(_THUMB_ABD_AXIS, pose[1])), _THUMB_FRAME)
+        else:
+            frame = _mm(_rot_z(-_SPLAY_TABLE[f] - _SPREAD_SIGN[f] * pose[4 * f + 1]), _rot_x(pose[4 * f]))
+        for seg in range(3):
+            frames[first + seg] = frame
+            if seg < 2:
+                frame = _mm(frame, _rot_x(pose[4 * f + 2 + seg]))
+        frames[first + 3] = frames[first + 2]
+    return frames
+
+
+@_jit
+def carpal_points(shape):
+    """``(4, 3)`` bases of the index..little metacarpals in the carpus (hand frame, mm)."""
+    out = _CARPAL * shape[0]
+    for i in range(4):
+        out[i, 0] *= shape[6]
+    return out
+
+
+@_jit
 def _forearm_axis_local(pose):
     # Flexing the wrist turns the hand palmar relative to the forearm: the forearm turns the other way.
     return _mv(_mm(_rot_z(pose[21]), _rot_x(-pose[20])), np.array([0.0, -1.0, 0.0]))
@@ -359,19 +389,32 @@ def _hand_rows(joints, radius, shape, pose, rotation, translation, mirror_x):
     return rows
 
 
+HAND_MODELS = ("mesh", "capsule")
+
+
 @dataclass
 class HandGeometry:
     """One posed hand in camera space.
 
     Attributes:
-        joints: ``(21, 3)`` canonical21 joints, mm.
-        joint_radius: ``(21,)`` radius of the capsule sphere centred on each joint, mm.
-        primitives: Ray-caster rows (:mod:`handpose.synth.raycast`) for fingers, palm and forearm.
+        joints: ``(21, 3)`` canonical21 joint labels, mm (mesh hands: fingertips on the skin).
+        joint_radius: ``(21,)`` flesh around each label point, mm: the capsule sphere radius of each
+            joint, or (mesh hands) the label radius used for visibility.
+        primitives: Ray-caster rows (:mod:`handpose.synth.raycast`): every part of a capsule hand, the
+            forearm of a mesh hand.
+        model: ``"capsule"`` or ``"mesh"``.
+        vertices: ``(V, 3)`` skinned mesh vertices, camera mm (mesh hands; else None).
+        normals: ``(V, 3)`` unit vertex normals, camera frame (mesh hands).
+        triangles: ``(T, 3)`` int32 vertex indices (mesh hands).
     """
 
     joints: np.ndarray
     joint_radius: np.ndarray
     primitives: np.ndarray
+    model: str = "capsule"
+    vertices: np.ndarray | None = None
+    normals: np.ndarray | None = None
+    triangles: np.ndarray | None = None
 
 
 def local_joints(shape: HandShape, pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -394,6 +437,7 @@ def pose_hand(
     translation: np.ndarray,
     side: str = "right",
     kinematics: tuple[np.ndarray, np.ndarray] | None = None,
+    model: str = "capsule",
 ) -> HandGeometry:
     """Posed hand in camera space: ``x_cam = rotation @ mirror(x_hand) + translation``.
 
@@ -404,9 +448,11 @@ def pose_hand(
         translation: ``(3,)`` wrist position in camera space, mm.
         side: ``"right"`` or ``"left"``; a left hand mirrors the right hand's frame (``x -> -x``).
         kinematics: ``local_joints(shape, pose)`` if already computed.
+        model: ``"capsule"`` (rounded cones and ellipsoids) or ``"mesh"`` (the skinned WebXR hand mesh
+            with the capsule forearm).
 
     Returns:
-        Joints, joint radii and renderable primitives.
+        Joints, joint radii and renderable primitives (and the mesh).
     """
     shape_vec = shape.to_array()
     pose = np.asarray(pose, dtype=np.float64)
@@ -415,8 +461,25 @@ def pose_hand(
     mirror_x = -1.0 if side == "left" else 1.0
     joints, radius = kinematics if kinematics is not None else _forward_kinematics(shape_vec, pose)
     rows = _hand_rows(joints, radius, shape_vec, pose, R, t, mirror_x)
-    cam_joints = (joints * np.array([mirror_x, 1.0, 1.0])) @ R.T + t
-    return HandGeometry(cam_joints, radius, rows)
+    mirror = np.array([mirror_x, 1.0, 1.0])
+    if model == "capsule":
+        return HandGeometry((joints * mirror) @ R.T + t, radius, rows)
+    from handpose.synth import skin
+
+    side_rig = skin.rig(side)
+    points, normals = skin.bone_transforms(shape_vec, pose, side_rig)
+    mesh = side_rig.mesh
+    vertices, vertex_normals = skin.skin(
+        points, normals, mesh.vertices, mesh.normals, mesh.bones, mesh.weights, R, t, mirror_x
+    )
+    labels = skin.tip_labels(joints, radius, _forward_frames(shape_vec, pose))
+    across = shape.scale * shape.thickness * REFERENCE_HAND_LENGTH_MM / side_rig.reference_length
+    label_radius = side_rig.label_radius * across
+    label_radius[0] = side_rig.label_radius[0] * shape.scale * shape.thickness
+    forearm = np.ascontiguousarray(rows[-2:])
+    return HandGeometry(
+        (labels * mirror) @ R.T + t, label_radius, forearm, "mesh", vertices, vertex_normals, mesh.triangles
+    )
 
 
 def forearm_direction(pose: np.ndarray, rotation: np.ndarray, side: str = "right") -> np.ndarray:

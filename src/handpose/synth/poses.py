@@ -141,6 +141,8 @@ class HandState:
         translation: ``(3,)`` wrist position, camera mm.
         side: ``"right"`` or ``"left"``.
         synergy: Name of the posture it was drawn from (``"uniform"`` for uniform poses).
+        kinematics: ``hand.local_joints(shape, pose)`` if already computed.
+        model: ``"mesh"`` (skinned mesh) or ``"capsule"`` (rounded cones).
     """
 
     shape: hand.HandShape
@@ -150,9 +152,12 @@ class HandState:
     side: str
     synergy: str = "uniform"
     kinematics: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
+    model: str = "mesh"
 
     def geometry(self) -> hand.HandGeometry:
-        return hand.pose_hand(self.shape, self.pose, self.rotation, self.translation, self.side, self.kinematics)
+        return hand.pose_hand(
+            self.shape, self.pose, self.rotation, self.translation, self.side, self.kinematics, self.model
+        )
 
 
 def sample_view(rng: np.random.Generator, pose: np.ndarray, side: str) -> np.ndarray:
@@ -176,7 +181,12 @@ def place_in_view(
     kinematics: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Wrist translation that puts the hand centre at ``depth_range`` and every joint inside the image."""
-    local = (kinematics if kinematics is not None else hand.local_joints(shape, pose))[0]
+    local, radius = kinematics if kinematics is not None else hand.local_joints(shape, pose)
+    # Fingertips are labelled on the skin of mesh hands: keep the finger ends in view, not the pad centres.
+    tips = np.array([4, 8, 12, 16, 20])
+    along = local[tips] - local[tips - 1]
+    local = local.copy()
+    local[tips] += along / np.linalg.norm(along, axis=1, keepdims=True) * (0.5 * radius[tips, None])
     if side == "left":
         local = local * np.array([-1.0, 1.0, 1.0])
     rotated = local @ rotation.T
@@ -249,8 +259,9 @@ def sample_hand(
     side: str | None = None,
     depth_range: tuple[float, float] = (200.0, 900.0),
     uniform_prob: float = 0.3,
+    model: str = "mesh",
 ) -> HandState:
-    """Shape, articulation, side, view and placement of one hand."""
+    """Shape, articulation, side, view and placement of one hand (``model``: ``"mesh"`` or ``"capsule"``)."""
     shape = hand.HandShape.sample(rng)
     if synergy is not None:
         name = synergy
@@ -263,4 +274,4 @@ def sample_hand(
     rotation = sample_view(rng, pose, chosen_side)
     kinematics = hand.local_joints(shape, pose)
     translation = place_in_view(rng, shape, pose, rotation, chosen_side, camera, depth_range, kinematics=kinematics)
-    return HandState(shape, pose, rotation, translation, chosen_side, name, kinematics)
+    return HandState(shape, pose, rotation, translation, chosen_side, name, kinematics, model)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from handpose.geometry import Camera
-from handpose.synth import raycast
+from handpose.synth import depth_noise, raycast
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ def render_zbuffer(prims: np.ndarray, camera: Camera, reuse: bool = False) -> tu
 @functools.cache
 def noise_table_pair() -> tuple[np.ndarray, np.ndarray]:
     """The process-wide (read-only) normal and uniform noise tables."""
-    gauss, uniform = raycast.noise_tables()
+    gauss, uniform = depth_noise.noise_tables()
     gauss.flags.writeable = False
     uniform.flags.writeable = False
     return gauss, uniform
@@ -107,7 +107,7 @@ def depth_image(zbuf: np.ndarray, noise: SensorNoise | None = None, key: int = 0
         gauss, uniform = np.tile(gauss, (1, reps)), np.tile(uniform, (1, reps))
     # Column offsets that keep a whole image row inside one table row.
     span = max(cols - zbuf.shape[1], 1) if zbuf.shape[1] < cols else cols
-    return raycast.depth_to_uint16(
+    return depth_noise.depth_to_uint16(
         zbuf,
         gauss,
         uniform,

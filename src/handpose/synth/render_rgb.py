@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from handpose.geometry import Camera
-from handpose.synth import raycast
+from handpose.synth import compose, raycast
+from handpose.synth.hand import HandGeometry
 
 # Skin albedos from light to dark (sRGB 0-1), spanning the usual Fitzpatrick range.
 SKIN_TONES = np.array(
@@ -21,13 +22,16 @@ SKIN_TONES = np.array(
 )
 
 
-def sample_albedo(rng: np.random.Generator, prims: np.ndarray, num_arm: int = 2) -> np.ndarray:
+def sample_albedo(rng: np.random.Generator, prims: np.ndarray, num_arm: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """Per-primitive albedo: one jittered skin tone for the hand, maybe a sleeve, random occluder colours.
 
     Args:
         rng: Random generator.
         prims: Primitive table; hand rows first, the last ``num_arm`` hand rows being the forearm.
         num_arm: Number of forearm rows at the end of the hand block.
+
+    Returns:
+        ``(n, 3)`` albedo per primitive and the skin colour (for a mesh hand).
     """
     albedo = np.empty((prims.shape[0], 3))
     tone = SKIN_TONES[rng.integers(len(SKIN_TONES))] * rng.uniform(0.9, 1.1) + rng.normal(0.0, 0.02, 3)
@@ -37,10 +41,21 @@ def sample_albedo(rng: np.random.Generator, prims: np.ndarray, num_arm: int = 2)
         albedo[hand_rows[-num_arm:]] = rng.uniform(0.05, 0.95, 3)
     other = np.flatnonzero(prims[:, 1] != raycast.LAYER_HAND)
     albedo[other] = rng.uniform(0.05, 0.95, (len(other), 3))
-    return np.clip(albedo, 0.0, 1.0)
+    return np.clip(albedo, 0.0, 1.0), np.clip(tone, 0.0, 1.0)
 
 
-def shade(rng: np.random.Generator, zbuf: np.ndarray, ids: np.ndarray, prims: np.ndarray, camera: Camera) -> np.ndarray:
+_NO_VERTICES = np.zeros((0, 3))
+_NO_TRIANGLES = np.zeros((0, 3), dtype=np.int32)
+
+
+def shade(
+    rng: np.random.Generator,
+    zbuf: np.ndarray,
+    ids: np.ndarray,
+    prims: np.ndarray,
+    camera: Camera,
+    geometry: HandGeometry | None = None,
+) -> np.ndarray:
     """uint8 RGB image: shaded hand and occluders over a procedural background, with colour jitter.
 
     The background is a two-colour gradient in a random direction, up to six random boxes and ellipses,
@@ -50,7 +65,12 @@ def shade(rng: np.random.Generator, zbuf: np.ndarray, ids: np.ndarray, prims: np
     from handpose.synth.render_depth import noise_table_pair
 
     height, width = camera.height, camera.width
-    albedo = sample_albedo(rng, prims)
+    albedo, skin = sample_albedo(rng, prims)
+    albedo = np.vstack([albedo, skin[None]])  # the mesh's triangles (ids past the primitives)
+    mesh = geometry is not None and geometry.vertices is not None
+    vertices = geometry.vertices if mesh else _NO_VERTICES
+    normals = geometry.normals if mesh else _NO_VERTICES
+    triangles = geometry.triangles if mesh else _NO_TRIANGLES
     light = np.array([rng.uniform(-0.8, 0.8), rng.uniform(-0.8, 0.8), 1.0])
     light /= np.linalg.norm(light)
     ambient = float(rng.uniform(0.25, 0.55))
@@ -68,10 +88,13 @@ def shade(rng: np.random.Generator, zbuf: np.ndarray, ids: np.ndarray, prims: np
     gauss, _ = noise_table_pair()
     size = gauss.shape[0]  # compose_rgb wraps both table indices with this (power-of-two) size
     gain = rng.uniform(0.85, 1.15, 3) * rng.uniform(0.7, 1.3)
-    return raycast.compose_rgb(
+    return compose.compose_rgb(
         zbuf,
         ids,
         np.ascontiguousarray(prims, dtype=np.float64),
+        vertices,
+        normals,
+        triangles,
         albedo,
         light,
         ambient,

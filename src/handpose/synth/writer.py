@@ -9,7 +9,7 @@ Layout::
     OUT/handedness.npy     (N,) unicode, "right" / "left"
     OUT/pose.npy           (N, 22) float32 pose parameters (radians, see handpose.synth.hand)
     OUT/shape.npy          (N, 8) float32 shape parameters (scale, 5 finger lengths, palm width, thickness)
-    OUT/synth.json         generator settings (occluders, background, noise, depth range, hands)
+    OUT/synth.json         generator settings (occluders, background, noise, depth range, hands, hand)
     OUT/depth/000000.png   uint16 millimetres (0 = missing)   or   OUT/rgb/000000.png  8-bit RGB
 
 Every file goes to a temporary name first and is renamed into place, so an interrupted run never
@@ -35,7 +35,7 @@ from handpose import __version__
 from handpose.errors import HandposeError
 from handpose.geometry import Camera
 from handpose.io import write_bytes_atomic, write_json_atomic
-from handpose.synth.frame import BACKGROUNDS, MODALITIES, check_hands, render_frame, resolve_camera
+from handpose.synth.frame import BACKGROUNDS, MODALITIES, check_hand_model, check_hands, render_frame, resolve_camera
 
 FORMAT = "handpose-synth"
 VERSION = 1
@@ -59,6 +59,7 @@ class SynthJob:
     noise: bool = True
     depth_range: tuple[float, float] = (200.0, 900.0)
     hands: str = "both"
+    hand_model: str = "mesh"
 
 
 def encode_png(image: np.ndarray) -> bytes:
@@ -91,6 +92,7 @@ def render_and_write(job: SynthJob, index: int) -> dict[str, Any]:
         noise=job.noise,
         depth_range=job.depth_range,
         hands=job.hands,
+        hand_model=job.hand_model,
     )
     write_bytes_atomic(job.out / job.modality / frame_name(index), encode_png(image))
     return {k: labels[k] for k in ("joints_xyz", "visibility", "handedness", "pose", "shape")}
@@ -150,6 +152,7 @@ def prepare_job(
     workers: int = 1,
     overwrite: bool = False,
     hands: str = "both",
+    hand_model: str = "mesh",
 ) -> SynthJob:
     """Check every argument and the output folder; :class:`HandposeError` (one line) for the first problem."""
     if modality not in MODALITIES:
@@ -163,10 +166,13 @@ def prepare_job(
     if not (0.0 < depth_range[0] < depth_range[1]):
         raise HandposeError(f"depth range must satisfy 0 < near < far, got {depth_range}")
     check_hands(hands)
+    check_hand_model(hand_model)
     cam = resolve_camera(camera, modality)
     path = prepare_output(out, overwrite)
     near, far = float(depth_range[0]), float(depth_range[1])
-    return SynthJob(path, modality, cam, int(seed), bool(occluders), background, bool(noise), (near, far), hands)
+    return SynthJob(
+        path, modality, cam, int(seed), bool(occluders), background, bool(noise), (near, far), hands, hand_model
+    )
 
 
 def write_synthetic(
@@ -183,6 +189,7 @@ def write_synthetic(
     overwrite: bool = False,
     on_frame: Callable[[int], None] | None = None,
     hands: str = "both",
+    hand_model: str = "mesh",
 ) -> Path:
     """Render ``count`` frames into the folder ``out``.
 
@@ -200,12 +207,25 @@ def write_synthetic(
         overwrite: Replace the synthetic data already in ``out``.
         on_frame: Called with the number of frames finished after each one (progress bars).
         hands: ``"both"`` (left or right, even odds), ``"right"`` or ``"left"``.
+        hand_model: ``"mesh"`` (skinned hand mesh, default) or ``"capsule"``.
 
     Returns:
         The output folder.
     """
     job = prepare_job(
-        out, count, seed, modality, camera, occluders, background, noise, depth_range, workers, overwrite, hands
+        out,
+        count,
+        seed,
+        modality,
+        camera,
+        occluders,
+        background,
+        noise,
+        depth_range,
+        workers,
+        overwrite,
+        hands,
+        hand_model,
     )
     return run_job(job, int(count), int(workers), on_frame)
 
@@ -236,6 +256,7 @@ def run_job(job: SynthJob, count: int, workers: int = 1, on_frame: Callable[[int
         "noise": job.noise,
         "depth_range": list(job.depth_range),
         "hands": job.hands,
+        "hand": job.hand_model,
         "generator": f"handpose {__version__}",
     }
     write_json_atomic(path / "synth.json", settings)

@@ -85,6 +85,7 @@ class StreamConfig:
         camera: Camera preset or ``fx,fy,cx,cy,width,height``.
         occluders: Add occluding objects.
         hands: ``both`` (left or right, even odds), ``right`` or ``left``.
+        hand: Hand model, ``mesh`` (skinned mesh) or ``capsule``.
     """
 
     count: int = 2000
@@ -94,6 +95,7 @@ class StreamConfig:
     camera: str = "nyu"
     occluders: bool = False
     hands: str = "both"
+    hand: str = "mesh"
 
 
 @dataclass
@@ -499,6 +501,7 @@ def _check_values(cfg: RunConfig, source: str | None, lines: dict[str, int]) -> 
     need(d.limit_val is None or d.limit_val >= 1, "data.limit_val", "must be >= 1")
     need(d.stream.count >= 1 and d.stream.val_count >= 1, "data.stream.count", "counts must be >= 1")
     need(d.stream.seed != d.stream.val_seed, "data.stream.val_seed", "must differ from data.stream.seed")
+    need(d.stream.hand in ("mesh", "capsule"), "data.stream.hand", "must be mesh or capsule")
     need(
         d.dataset in ("synthetic_stream", "mix") or d.root is not None,
         "data.root",

@@ -37,7 +37,13 @@ def open_stream(cfg: RunConfig, modality: Modality, train: bool) -> Any:
     s = cfg.data.stream
     count, seed = (s.count, s.seed) if train else (s.val_count, s.val_seed)
     return SyntheticStream(
-        count=count, seed=seed, modality=modality, camera=s.camera, occluders=s.occluders, hands=s.hands
+        count=count,
+        seed=seed,
+        modality=modality,
+        camera=s.camera,
+        occluders=s.occluders,
+        hands=s.hands,
+        hand_model=s.hand,
     )
 
 
