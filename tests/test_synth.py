@@ -61,6 +61,42 @@ def test_shape_variation_and_proportions():
     assert middle[0] > middle[1] > middle[2]  # proximal > middle > distal phalanx
 
 
+def test_hand_sizes_follow_the_anthropometric_tables_of_each_sex():
+    rng = np.random.default_rng(7)
+    shapes = [hand.HandShape.sample(rng) for _ in range(3000)]
+    for female in (False, True):
+        group = [s for s in shapes if s.female == female]
+        sex = "female" if female else "male"
+        length = np.array([s.scale for s in group]) * hand.REFERENCE_HAND_LENGTH_MM
+        mean, sd = hand.HAND_LENGTH_MM[sex]
+        assert 1300 < len(group) < 1700
+        assert abs(length.mean() - mean) < 1.0 and abs(length.std() - sd) < 1.0
+        assert length.min() >= mean - 2.5 * sd - 1e-6 and length.max() <= mean + 2.5 * sd + 1e-6
+        # The sexes' index-to-ring ratios differ as in the table, around the reference hand's.
+        ratio = np.mean([s.finger_lengths[1] / s.finger_lengths[3] for s in group])
+        assert ratio == pytest.approx(hand.DIGIT_RATIO[sex] / 0.99, abs=0.004)
+    palm = {f: np.mean([s.palm_width for s in shapes if s.female == f]) for f in (False, True)}
+    assert palm[True] < palm[False]  # women's hands are narrower for their length
+    assert len({s.to_array().shape for s in shapes}) == 1 and shapes[0].to_array().shape == (hand.SHAPE_SIZE,)
+
+
+def test_bone_factors_change_only_their_own_bone():
+    open_pose = np.zeros(hand.NUM_POSE_PARAMS)
+    base, base_radius = hand.local_joints(hand.HandShape(), open_pose)
+    factors = [1.0] * hand.NUM_BONES
+    factors[3 * 2 + 1] = 1.1  # middle finger, middle phalanx
+    thick = [1.0] * hand.NUM_BONES
+    thick[3 * 4 + 0] = 1.1  # little finger, proximal phalanx
+    joints, radius = hand.local_joints(
+        hand.HandShape(bone_lengths=tuple(factors), bone_thickness=tuple(thick)), open_pose
+    )
+    bone = lambda j, a, b: np.linalg.norm(j[b] - j[a])  # noqa: E731
+    assert bone(joints, 10, 11) == pytest.approx(1.1 * bone(base, 10, 11))
+    for a in (9, 11, 5, 6, 7):
+        assert bone(joints, a, a + 1) == pytest.approx(bone(base, a, a + 1))
+    assert radius[17] == pytest.approx(1.1 * base_radius[17]) and radius[13] == pytest.approx(base_radius[13])
+
+
 def test_placement_keeps_hand_in_view_and_depth_range():
     rng = np.random.default_rng(2)
     cam = get_camera("nyu")

@@ -67,7 +67,7 @@ def _bind_skeleton(rig: skin.Rig):
         end = o[distal] + axes[distal][:, 1] * rig.bind_length[distal]
         joints[j] = end - axes[distal][:, 1] * hand._TIP_INSET * radius[j]
     carpals = o[[5, 10, 15, 20]]
-    shape = np.array([rig.reference_length / hand.REFERENCE_HAND_LENGTH_MM, 1, 1, 1, 1, 1, 1.0, 1.0])
+    shape = hand.HandShape(scale=rig.reference_length / hand.REFERENCE_HAND_LENGTH_MM).to_array()
     return joints, radius, frames, carpals, shape
 
 

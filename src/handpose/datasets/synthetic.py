@@ -115,12 +115,28 @@ class SyntheticFolder(DatasetReader):
         if (self.root / "handedness.npy").is_file():
             self._handedness = _load_array(self.root / "handedness.npy", (count,), "U")
         self._pose = self._optional(self.root / "pose.npy", (count, 22))
-        self._shape = self._optional(self.root / "shape.npy", (count, 8))
+        self._shape = self._optional_shape(self.root / "shape.npy", count)
         self._indices = split_indices(count, split)
 
     @staticmethod
     def _optional(path: Path, shape: tuple[int, ...]) -> np.ndarray | None:
         return _load_array(path, shape, "f").astype(np.float32) if path.is_file() else None
+
+    @staticmethod
+    def _optional_shape(path: Path, count: int) -> np.ndarray | None:
+        from handpose.synth.hand import SHAPE_SIZE
+
+        if not path.is_file():
+            return None
+        # Folders written before per-bone shapes hold 8 shape parameters per frame.
+        width = SHAPE_SIZE
+        try:
+            header = np.load(path, mmap_mode="r", allow_pickle=False)
+            if header.ndim == 2 and header.shape[1] == 8:
+                width = 8
+        except (OSError, ValueError):
+            pass
+        return _load_array(path, (count, width), "f").astype(np.float32)
 
     def __len__(self) -> int:
         return len(self._indices)

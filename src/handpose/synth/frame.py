@@ -124,7 +124,7 @@ def render_frame(
         The image (``(H, W)`` uint16 mm for depth, ``(H, W, 3)`` uint8 for RGB) and a labels dict:
         ``joints_xyz`` (21x3 float32 mm), ``joints_uvd`` (21x3 float32), ``visibility`` (21 bool),
         ``joint_radius`` (21 float32 mm), ``handedness`` (``"right"``/``"left"``), ``pose`` (22 float32
-        radians), ``shape`` (8 float32), ``rotation`` (3x3), ``translation`` (3), ``synergy``,
+        radians), ``shape`` (``hand.SHAPE_SIZE`` float32), ``rotation`` (3x3), ``translation`` (3), ``synergy``,
         ``occluder`` (mode or ``""``), ``camera``.
     """
     if modality not in MODALITIES:
@@ -145,6 +145,8 @@ def render_frame(
         state = poses.sample_hand(rng, cam, synergy=synergy, side=side, depth_range=depth_range, model=hand_model)
     geometry = state.geometry()
     blocks = [geometry.primitives]
+    if rng.random() < scene.SLEEVE_PROB:
+        blocks.append(scene.sample_sleeve(rng, state))
     if occluder_mode:
         blocks.append(scene.sample_occluders(rng, state, geometry.joints, occluder_mode, cam))
     cluttered = background == "cluttered" or (background == "mixed" and rng.random() < 0.5)

@@ -85,33 +85,85 @@ UPPER = np.radians(LIMITS_DEG[:, 1])
 DIP_PIP_RATIO = 2.0 / 3.0
 
 
+# Adult hand length (wrist crease to middle fingertip) and hand breadth, British adults aged 19-65
+# (Pheasant & Haslegrave 2006, "Bodyspace", 3rd ed., anthropometric tables): mean and SD in mm.
+HAND_LENGTH_MM = {"male": (189.0, 10.0), "female": (174.0, 9.0)}
+HAND_BREADTH_MM = {"male": (85.0, 5.0), "female": (75.0, 4.0)}
+# Index-to-ring finger length ratio (2D:4D; Manning et al. 1998, Human Reproduction 13(11)).
+DIGIT_RATIO = {"male": 0.98, "female": 1.00}
+_REFERENCE_BREADTH_RATIO = 0.44  # breadth / length of the reference hand's palm
+NUM_BONES = 15  # three per finger, thumb first
+SHAPE_SIZE = 8 + 2 * NUM_BONES + 1
+
+
+def _clipped_normal(z: np.ndarray, sd: float, limit: float = 2.5) -> np.ndarray:
+    return 1.0 + sd * np.clip(z, -limit, limit)
+
+
 @dataclass(frozen=True)
 class HandShape:
-    """Per-hand shape: overall scale, per-finger length factors, palm width and thickness factors.
+    """Per-hand shape: overall scale, finger and bone length factors, palm width and thickness factors.
 
     Attributes:
-        scale: Overall size, about 0.8-1.2 (1 = a 185 mm hand).
-        finger_lengths: Five length factors (thumb..little), about 0.9-1.1.
+        scale: Hand length / 185 mm (adult hands: about 0.82-1.16).
+        finger_lengths: Five length factors (thumb..little), about 0.92-1.08.
         palm_width: Palm width factor.
-        thickness: Radius factor of every primitive.
+        thickness: Radius factor of every part.
+        bone_lengths: Fifteen length factors, three per finger (thumb first; proximal to distal).
+        bone_thickness: Fifteen radius factors, same order.
+        female: Proportions drawn for a woman's hand (else a man's).
     """
 
     scale: float = 1.0
-    finger_lengths: tuple[float, float, float, float, float] = (1.0, 1.0, 1.0, 1.0, 1.0)
+    finger_lengths: tuple[float, ...] = (1.0,) * 5
     palm_width: float = 1.0
     thickness: float = 1.0
+    bone_lengths: tuple[float, ...] = (1.0,) * NUM_BONES
+    bone_thickness: tuple[float, ...] = (1.0,) * NUM_BONES
+    female: bool = False
 
     def to_array(self) -> np.ndarray:
-        return np.array([self.scale, *self.finger_lengths, self.palm_width, self.thickness], dtype=np.float64)
+        """``(SHAPE_SIZE,)``: scale, 5 finger lengths, palm width, thickness, 15 bone lengths, 15 bone
+        thickness factors, 1 for a woman's hand (0 for a man's)."""
+        return np.array(
+            [
+                self.scale,
+                *self.finger_lengths,
+                self.palm_width,
+                self.thickness,
+                *self.bone_lengths,
+                *self.bone_thickness,
+                float(self.female),
+            ],
+            dtype=np.float64,
+        )
 
     @classmethod
     def sample(cls, rng: np.random.Generator) -> HandShape:
-        r = rng.random(8)  # one draw for all eight parameters
+        """An adult hand: sex at even odds, hand length and breadth from that sex's distribution
+        (``HAND_LENGTH_MM``, ``HAND_BREADTH_MM``, within 2.5 SD), its index-to-ring ratio, and small
+        independent variations of every finger and bone."""
+        z = rng.standard_normal(4 + 5 + 2 * NUM_BONES)  # one draw for every parameter
+        female = bool(z[0] > 0.0)
+        sex = "female" if female else "male"
+        mean, sd = HAND_LENGTH_MM[sex]
+        length = mean + sd * float(np.clip(z[1], -2.5, 2.5))
+        breadth_mean, breadth_sd = HAND_BREADTH_MM[sex]
+        breadth = breadth_mean / mean * length + breadth_sd * 0.6 * float(np.clip(z[2], -2.5, 2.5))
+        fingers = _clipped_normal(z[4:9], 0.03)
+        # Index and ring lengths differ between the sexes by the ratio of their 2D:4D means (applied to
+        # the reference hand, whose own ratio stands for the mean of both, 0.99).
+        ratio = np.sqrt(DIGIT_RATIO[sex] / 0.99)
+        fingers[1] *= ratio
+        fingers[3] /= ratio
         return cls(
-            scale=0.8 + 0.4 * float(r[0]),
-            finger_lengths=tuple(0.9 + 0.2 * float(x) for x in r[1:6]),  # type: ignore[arg-type]
-            palm_width=0.93 + 0.14 * float(r[6]),
-            thickness=0.9 + 0.22 * float(r[7]),
+            scale=length / REFERENCE_HAND_LENGTH_MM,
+            finger_lengths=tuple(float(x) for x in fingers),
+            palm_width=breadth / length / _REFERENCE_BREADTH_RATIO,
+            thickness=float(_clipped_normal(z[3:4], 0.05)[0]) * (0.96 if female else 1.02),
+            bone_lengths=tuple(float(x) for x in _clipped_normal(z[9 : 9 + NUM_BONES], 0.025)),
+            bone_thickness=tuple(float(x) for x in _clipped_normal(z[9 + NUM_BONES :], 0.04)),
+            female=female,
         )
 
 
@@ -216,8 +268,10 @@ def _forward_kinematics(shape, pose):
         first = 1 + 4 * f
         base = _BASE_TABLE[f] * s
         base[0] *= palm_width
-        lengths = _RATIO_TABLE[f] * (hand_len * shape[1 + f])
+        lengths = _RATIO_TABLE[f] * (hand_len * shape[1 + f]) * shape[8 + 3 * f : 11 + 3 * f]
         radii = _RADIUS_TABLE[f] * (s * thick)
+        for i in range(4):
+            radii[i] *= shape[23 + 3 * f + min(i, 2)]
         lengths[2] -= _TIP_INSET * radii[3]
         if f == 0:
             frame = _mm(_mm(_rot_z(pose[0]), _axis_angle(_THUMB_ABD_AXIS, pose[1])), _THUMB_FRAME)
@@ -476,6 +530,8 @@ def pose_hand(
     across = shape.scale * shape.thickness * REFERENCE_HAND_LENGTH_MM / side_rig.reference_length
     label_radius = side_rig.label_radius * across
     label_radius[0] = side_rig.label_radius[0] * shape.scale * shape.thickness
+    bone = np.arange(20)
+    label_radius[1:] *= shape_vec[23 + 3 * (bone // 4) + np.minimum(bone % 4, 2)]
     forearm = np.ascontiguousarray(rows[-2:])
     return HandGeometry(
         (labels * mirror) @ R.T + t, label_radius, forearm, "mesh", vertices, vertex_normals, mesh.triangles

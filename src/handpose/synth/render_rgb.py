@@ -37,9 +37,9 @@ def sample_albedo(rng: np.random.Generator, prims: np.ndarray, num_arm: int = 2)
     tone = SKIN_TONES[rng.integers(len(SKIN_TONES))] * rng.uniform(0.9, 1.1) + rng.normal(0.0, 0.02, 3)
     hand_rows = np.flatnonzero(prims[:, 1] == raycast.LAYER_HAND)
     albedo[hand_rows] = tone
-    if len(hand_rows) >= num_arm and rng.random() < 0.35:
-        albedo[hand_rows[-num_arm:]] = rng.uniform(0.05, 0.95, 3)
-    other = np.flatnonzero(prims[:, 1] != raycast.LAYER_HAND)
+    sleeve = prims[:, 1] == raycast.LAYER_SLEEVE
+    albedo[sleeve] = rng.uniform(0.05, 0.95, 3)
+    other = np.flatnonzero((prims[:, 1] != raycast.LAYER_HAND) & ~sleeve)
     albedo[other] = rng.uniform(0.05, 0.95, (len(other), 3))
     return np.clip(albedo, 0.0, 1.0), np.clip(tone, 0.0, 1.0)
 

@@ -86,6 +86,28 @@ def sample_occluders(
     return np.stack(rows)
 
 
+SLEEVE_PROB = 0.5
+
+
+def sample_sleeve(rng: np.random.Generator, state: HandState) -> np.ndarray:
+    """A sleeve over the forearm: a rounded cone from 15-150 mm above the wrist to the forearm's end,
+    3-15 mm of cloth around the forearm's two capsules; shape ``(1, NUM_COLUMNS)``."""
+    s, th = state.shape.scale, state.shape.thickness
+    r = rng.random(2)
+    direction = hand.forearm_direction(state.pose, state.rotation, state.side)
+    length = hand.FOREARM_LENGTH_MM * s
+    start = (15.0 + 135.0 * float(r[0])) * s
+    cloth = 3.0 + 12.0 * float(r[1])
+
+    def half_width(t: float) -> float:
+        # The forearm is two capsules 22 mm apart whose radius grows from 19 to 27 mm (at scale 1).
+        return 11.0 * s + (19.0 + 8.0 * t / length) * s * th + cloth
+
+    a = state.translation + direction * start
+    b = state.translation + direction * length
+    return raycast.pack_cone(a, b, half_width(start), half_width(length), raycast.LAYER_SLEEVE)[None]
+
+
 def _hand_extremes(state: HandState, joints: np.ndarray) -> np.ndarray:
     """Joints plus the forearm end: points every background surface must stay behind."""
     direction = hand.forearm_direction(state.pose, state.rotation, state.side)

@@ -196,7 +196,12 @@ def posed_bones(joints, radius, frames, carpals, shape, kind, source, end, bind_
                 frame[:, 2] = z
             else:
                 frame = frames[source[b]]
-            scale[0], scale[1], scale[2] = across, bone_len / bind_length[b], across
+            bone_across = across
+            if kind[b] == 0:
+                # Per-bone thickness factor: finger (j - 1) // 4, bone min((j - 1) % 4, 2).
+                j = source[b]
+                bone_across *= shape[23 + 3 * ((j - 1) // 4) + min((j - 1) % 4, 2)]
+            scale[0], scale[1], scale[2] = bone_across, bone_len / bind_length[b], bone_across
         g = bind_axes[b]
         for i in range(3):
             for j in range(3):

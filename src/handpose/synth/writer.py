@@ -8,7 +8,7 @@ Layout::
     OUT/visibility.npy     (N, 21) bool
     OUT/handedness.npy     (N,) unicode, "right" / "left"
     OUT/pose.npy           (N, 22) float32 pose parameters (radians, see handpose.synth.hand)
-    OUT/shape.npy          (N, 8) float32 shape parameters (scale, 5 finger lengths, palm width, thickness)
+    OUT/shape.npy          (N, 39) float32 shape parameters (see handpose.synth.hand.HandShape.to_array)
     OUT/synth.json         generator settings (occluders, background, noise, depth range, hands, hand)
     OUT/depth/000000.png   uint16 millimetres (0 = missing)   or   OUT/rgb/000000.png  8-bit RGB
 
