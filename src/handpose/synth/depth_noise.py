@@ -1,7 +1,17 @@
 """Compiled depth sensor kernels (numba): noise tables and the z-buffer to uint16 conversion.
 
 Noise values come from fixed tables read at a per-frame offset (cheaper than drawing them, and
-deterministic); the sensor models that pick the strengths live in :mod:`handpose.synth.render_depth`.
+deterministic). The sensor models that choose which effects apply and how strong they are live in
+:mod:`handpose.synth.sensors`; :func:`sensor_depth` applies them:
+
+- structured light: the projector's shadow (background beside a nearer surface that the projector,
+  ``baseline`` to one side of the camera, cannot light), lost thin structures (foreground runs
+  narrower than the matching window), dropped silhouette pixels, axial noise growing with the square
+  of the distance and disparity quantisation;
+- time of flight and coded light: flying pixels (depth mixed between the two sides of a jump),
+  dropouts at grazing angles, multipath (surfaces a little behind a nearer one read farther), axial
+  noise and the working range;
+- both: speckle dropouts. Missing readings are 0.
 """
 
 from __future__ import annotations
@@ -27,22 +37,110 @@ def noise_tables(seed: int = 20261121) -> tuple[np.ndarray, np.ndarray]:
     return rng.standard_normal(shape, dtype=np.float32), rng.random(shape, dtype=np.float32)
 
 
+# Parameter vector of sensor_depth (see handpose.synth.sensors.SensorModel.vector).
+P_KIND, P_SIGMA_BASE, P_SIGMA_QUAD, P_SIGMA_Z0, P_QUANT = 0, 1, 2, 3, 4
+P_EDGE_JUMP, P_EDGE_DROP, P_SPECKLE = 5, 6, 7
+P_SHADOW_FB, P_SHADOW_SIDE, P_THIN_PX = 8, 9, 10
+P_FLYING, P_MULTIPATH, P_MULTIPATH_RANGE, P_GRAZING_TAN, P_GRAZING_DROP = 11, 12, 13, 14, 15
+P_NEAR, P_FAR, P_FOCAL = 16, 17, 18
+NUM_PARAMS = 19
+STRUCTURED_LIGHT = 0
+
+
 @_jit
-def depth_to_uint16(
-    zbuf,
-    gauss,
-    uniform,
-    offset_u,
-    offset_v,
-    noise,
-    noise_base,
-    noise_quad,
-    quant_quad,
-    edge_jump,
-    edge_drop,
-    speckle_drop,
-):
-    """Turn the z-buffer into uint16 millimetres with optional sensor effects.
+def exact_uint16(zbuf):
+    """uint16 millimetres of the exact depth (0 where nothing was hit or out of range)."""
+    height, width = zbuf.shape
+    out = np.zeros((height, width), dtype=np.uint16)
+    for v in range(height):
+        for u in range(width):
+            x = zbuf[v, u]
+            ok = (x >= np.float32(0.5)) & (x < np.float32(65535.5))
+            out[v, u] = np.uint16(np.int32(x + np.float32(0.5))) if ok else np.uint16(0)
+    return out
+
+
+@_jit
+def _projector_shadow(zbuf, keep, fb, side, jump):
+    """Clear ``keep`` where the projector, ``fb / f`` mm to the ``side`` (+1 = +x) of the camera, is
+    blocked by a nearer surface: scanning each row from the projector's side, a pixel whose projector
+    column does not move past every nearer one seen so far is hidden from it."""
+    height, width = zbuf.shape
+    column = np.empty(width, dtype=np.float32)
+    fb32 = np.float32(fb)
+    sign = np.float32(side)
+    for v in range(height):
+        # Only a depth jump casts a shadow (slanted surfaces that shade themselves are left out).
+        jumps = 0
+        for u in range(1, width):
+            jumps += abs(zbuf[v, u] - zbuf[v, u - 1]) > jump
+        if jumps == 0:
+            continue
+        # Projector columns, signed so that they fall along the scan (u - fb/z for a projector at +x,
+        # -(u + fb/z) at -x); divisions vectorise.
+        for u in range(width):
+            column[u] = sign * np.float32(u) - fb32 / zbuf[v, u]
+        best = np.float32(np.inf)
+        for i in range(width):
+            u = width - 1 - i if side > 0 else i
+            c = column[u]
+            hidden = (c >= best) & (zbuf[v, u] < np.inf)
+            keep[v, u] = keep[v, u] & ~hidden
+            best = min(best, c) if zbuf[v, u] < np.inf else best
+
+
+@_jit
+def _close_run(zbuf, keep, line, start, end, jump, min_width, along_rows):
+    """Clear ``keep`` on the run ``[start, end)`` of ``line`` if it is narrower than ``min_width`` and
+    stands in front of both neighbours."""
+    if end - start >= min_width:
+        return
+    inner = zbuf.shape[1] if along_rows else zbuf.shape[0]
+    z = zbuf[line, start] if along_rows else zbuf[start, line]
+    before = np.inf if start == 0 else (zbuf[line, start - 1] if along_rows else zbuf[start - 1, line])
+    after = np.inf if end == inner else (zbuf[line, end] if along_rows else zbuf[end, line])
+    if z < np.inf and before - z > jump and after - z > jump:
+        for c in range(start, end):
+            if along_rows:
+                keep[line, c] = False
+            else:
+                keep[c, line] = False
+
+
+@_jit
+def _thin_structures(zbuf, keep, jump, min_width):
+    """Clear ``keep`` on runs of similar depth narrower than ``min_width`` pixels (along rows or
+    columns) that stand in front of both their neighbours: the matching window cannot resolve them."""
+    height, width = zbuf.shape
+    jumps = np.zeros(width, dtype=np.bool_)
+    for v in range(height):
+        for u in range(1, width):
+            jumps[u] = abs(zbuf[v, u] - zbuf[v, u - 1]) > jump  # vectorises; inf - inf is nan: no jump
+        start = 0
+        for u in range(1, width):
+            if jumps[u]:
+                _close_run(zbuf, keep, v, start, u, jump, min_width, True)
+                start = u
+        _close_run(zbuf, keep, v, start, width, jump, min_width, True)
+    # Columns: walk the rows in memory order, one open run per column.
+    starts = np.zeros(width, dtype=np.int64)
+    for v in range(1, height):
+        for u in range(width):
+            jumps[u] = abs(zbuf[v, u] - zbuf[v - 1, u]) > jump
+        for u in range(width):
+            if jumps[u]:
+                _close_run(zbuf, keep, u, starts[u], v, jump, min_width, False)
+                starts[u] = v
+    for u in range(width):
+        _close_run(zbuf, keep, u, starts[u], height, jump, min_width, False)
+
+
+@_jit
+def sensor_depth(zbuf, gauss, uniform, offset_u, offset_v, p):
+    """uint16 millimetres (0 = missing) of the z-buffer seen through the sensor model ``p``.
+
+    Every pixel gets noise, quantisation, range and speckle in loops that vectorise; the few pixels
+    beside a depth edge or on a steep surface then get the edge effects one by one.
 
     Args:
         zbuf: Depth per pixel, inf where nothing was hit.
@@ -50,73 +148,112 @@ def depth_to_uint16(
         uniform: Same-size table of uniform [0, 1) values.
         offset_u: Per-frame column offset into the tables.
         offset_v: Per-frame row offset into the tables.
-        noise: Apply sensor effects at all.
-        noise_base: Depth-independent noise sigma, mm.
-        noise_quad: Depth-dependent sigma coefficient, ``sigma += noise_quad * z**2``.
-        quant_quad: Disparity quantisation step coefficient, ``step = quant_quad * z**2`` (mm).
-        edge_jump: Depth jump (mm) to a nearer neighbour that marks a silhouette pixel.
-        edge_drop: Probability of dropping a silhouette pixel on the far side of a jump.
-        speckle_drop: Probability of dropping any pixel.
+        p: Parameter vector (``P_*`` indices).
     """
     height, width = zbuf.shape
     out = np.zeros((height, width), dtype=np.uint16)
+    keep = np.ones((height, width), dtype=np.bool_)
+    special = np.zeros(width, dtype=np.bool_)
     row_mask = gauss.shape[0] - 1
-    value = np.empty(width, dtype=np.float32)
-    base = np.float32(noise_base)
-    quad = np.float32(noise_quad)
-    quant = np.float32(quant_quad)
-    jump = np.float32(edge_jump)
-    drop = np.float32(edge_drop)
-    keep = np.float32(1.0 - speckle_drop)
-    missing = np.float32(1e30)
-    # Plain 2-D indexing in simple loops (no row views, no helper calls) is what LLVM vectorises best.
+    structured = int(p[P_KIND]) == STRUCTURED_LIGHT
+    jump = np.float32(p[P_EDGE_JUMP])
+    if structured and p[P_SHADOW_FB] > 0.0:
+        _projector_shadow(zbuf, keep, p[P_SHADOW_FB], p[P_SHADOW_SIDE], jump)
+    if structured and p[P_THIN_PX] > 1.0:
+        _thin_structures(zbuf, keep, jump, p[P_THIN_PX])
+    base, quad, z0 = np.float32(p[P_SIGMA_BASE]), np.float32(p[P_SIGMA_QUAD]), np.float32(p[P_SIGMA_Z0])
+    quant = np.float32(p[P_QUANT])
+    edge_drop = np.float32(p[P_EDGE_DROP])
+    keep_speckle = np.float32(1.0 - p[P_SPECKLE])
+    flying = np.float32(p[P_FLYING])
+    multipath = np.float32(p[P_MULTIPATH])
+    multipath_range = np.float32(p[P_MULTIPATH_RANGE])
+    grazing = np.float32(p[P_GRAZING_TAN]) * np.float32(2.0) / np.float32(p[P_FOCAL])
+    grazing_drop = np.float32(p[P_GRAZING_DROP])
+    near, far = np.float32(p[P_NEAR]), np.float32(p[P_FAR])
+    small_gap = np.float32(3.0)
+    half, low, high = np.float32(0.5), np.float32(0.5), np.float32(65535.5)
     for v in range(height):
-        # Rows with no hit at all (most of an empty-background frame) need no work. Rows with a hit are
-        # processed whole: loops over the constant range vectorise, loops over a data-dependent run of
-        # columns did not (several times slower).
+        tv = (v + offset_v) & row_mask
+        tv2 = (v + offset_v + 331) & row_mask
+        tv3 = (v + offset_v + 677) & row_mask
         first = 0
-        while first < width and zbuf[v, first] > missing:
+        while first < width and not zbuf[v, first] < np.inf:
             first += 1
         if first == width:
-            continue
-        if not noise:
-            for u in range(width):
-                x = zbuf[v, u]
-                ok = (x >= np.float32(0.5)) & (x < np.float32(65535.5))
-                out[v, u] = np.uint16(np.int32(x + np.float32(0.5))) if ok else np.uint16(0)
-            continue
-        tv = (v + offset_v) & row_mask
-        up = max(v - 1, 0)
-        down = min(v + 1, height - 1)
+            continue  # nothing in this row
+        # Noise, quantisation, range and speckle for every pixel (branch-free: vectorises).
         for u in range(width):
             z = zbuf[v, u]
-            value[u] = z + (base + quad * z * z) * gauss[tv, offset_u + u]
-        if quant_quad > 0.0:
-            for u in range(width):
-                z = value[u]
-                step = quant * z * z
-                # Truncating a positive number rounds it after the +0.5 (floor() would stop vectorisation).
-                quantised = np.float32(np.int32(z / step + np.float32(0.5))) * step
-                value[u] = quantised if step > np.float32(1.0) else z
-        for u in range(1, width - 1):
+            x = z + (base + quad * (z - z0) * (z - z0)) * gauss[tv, offset_u + u]
+            # Disparity (proportional to 1 / z) comes in fixed steps: quant is the step of 1 / z.
+            rounded = np.float32(1.0) / (np.float32(np.int32(np.float32(1.0) / (x * quant) + half)) * quant)
+            x = rounded if quant > np.float32(0.0) else x
+            ok = (z < np.inf) & keep[v, u] & (x >= near) & (x <= far) & (x >= low) & (x < high)
+            ok &= uniform[tv, offset_u + u] <= keep_speckle
+            out[v, u] = np.uint16(np.int32(x + half)) if ok else np.uint16(0)
+        # Pixels beside a depth jump (or, for time of flight, on steep surfaces or just behind a nearer
+        # surface) get the edge effects below.
+        up = max(v - 1, 0)
+        down = min(v + 1, height - 1)
+        up2 = max(v - 2, 0)
+        down2 = min(v + 2, height - 1)
+        up4 = max(v - 4, 0)
+        down4 = min(v + 4, height - 1)
+        for u in range(4, width - 4):
             z = zbuf[v, u]
-            nearest = min(min(zbuf[up, u], zbuf[down, u]), min(zbuf[v, u - 1], zbuf[v, u + 1]))
-            r = uniform[tv, offset_u + u]
-            # Silhouette shadow: the far side of a depth jump; speckle: anywhere.
-            dropped = ((z - nearest > jump) & (r < drop)) | (r > keep)
-            x = value[u]
-            ok = (z < missing) & (x >= np.float32(0.5)) & (x < np.float32(65535.5)) & ~dropped
-            out[v, u] = np.uint16(np.int32(x + np.float32(0.5))) if ok else np.uint16(0)
-        for u in (0, width - 1):
+            left, right, above, below = zbuf[v, u - 1], zbuf[v, u + 1], zbuf[up, u], zbuf[down, u]
+            nearest = min(min(left, right), min(above, below))
+            edge = z - nearest > jump
+            if not structured:
+                farthest = max(max(left, right), max(above, below))
+                nearest2 = min(min(zbuf[v, u - 2], zbuf[v, u + 2]), min(zbuf[up2, u], zbuf[down2, u]))
+                nearest4 = min(min(zbuf[v, u - 4], zbuf[v, u + 4]), min(zbuf[up4, u], zbuf[down4, u]))
+                nearest2 = min(nearest2, nearest4)
+                steep = max(abs(right - left), abs(below - above)) > grazing * z
+                edge |= (farthest - z > jump) | steep | (z - nearest2 > small_gap)
+            special[u] = edge
+        for u in range(4, width - 4):
+            if not special[u] or out[v, u] == 0:
+                continue
             z = zbuf[v, u]
-            nearest = min(zbuf[up, u], zbuf[down, u])
-            if u > 0:
-                nearest = min(nearest, zbuf[v, u - 1])
-            if u + 1 < width:
-                nearest = min(nearest, zbuf[v, u + 1])
-            r = uniform[tv, offset_u + u]
-            dropped = ((z - nearest > jump) and (r < drop)) or (r > keep)
-            x = value[u]
-            if z < missing and 0.5 <= x < 65535.5 and not dropped:
-                out[v, u] = np.uint16(np.int32(x + np.float32(0.5)))
+            left, right, above, below = zbuf[v, u - 1], zbuf[v, u + 1], zbuf[up, u], zbuf[down, u]
+            nearest = min(min(left, right), min(above, below))
+            r2 = uniform[tv2, offset_u + u]
+            r3 = uniform[tv3, offset_u + u]
+            if z - nearest > jump and r2 < edge_drop:
+                out[v, u] = 0  # the far side of a silhouette: shadowed or mixed returns
+                continue
+            if structured:
+                continue
+            x = z
+            farthest = max(max(left, right), max(above, below))
+            if (farthest - z > jump or z - nearest > jump) and r2 < flying:
+                other = farthest if farthest - z > z - nearest else nearest
+                if not other < np.inf:
+                    out[v, u] = 0  # nothing behind within range: the mixed return is too weak
+                    continue
+                x = z + r3 * (other - z)
+            elif max(abs(right - left), abs(below - above)) > grazing * z and r3 < grazing_drop:
+                out[v, u] = 0  # grazing angle: too little light comes back
+                continue
+            if multipath > 0.0:
+                # Light scattered by a nearer surface just in front makes this one read farther.
+                count = 0
+                for d in (2, 4):
+                    for zz in (
+                        zbuf[v, max(u - d, 0)],
+                        zbuf[v, min(u + d, width - 1)],
+                        zbuf[max(v - d, 0), u],
+                        zbuf[min(v + d, height - 1), u],
+                    ):
+                        gap = z - zz
+                        if small_gap < gap < multipath_range:
+                            count += 1
+                x += multipath * np.float32(count) / np.float32(8.0)
+            x += (base + quad * (x - z0) * (x - z0)) * gauss[tv, offset_u + u]
+            if near <= x <= far and low <= x < high:
+                out[v, u] = np.uint16(np.int32(x + half))
+            else:
+                out[v, u] = 0
     return out

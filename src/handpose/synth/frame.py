@@ -16,8 +16,9 @@ from handpose.errors import HandposeError
 from handpose.geometry import Camera, get_camera
 from handpose.synth import poses, raster, raycast, scene
 from handpose.synth.hand import HAND_MODELS
-from handpose.synth.render_depth import SensorNoise, depth_image, render_zbuffer
+from handpose.synth.render_depth import depth_image, render_zbuffer
 from handpose.synth.render_rgb import shade
+from handpose.synth.sensors import sensor_for_camera
 
 MODALITIES = ("depth", "rgb")
 BACKGROUNDS = ("mixed", "empty", "cluttered")
@@ -114,7 +115,7 @@ def render_frame(
             a 256x256 camera for RGB).
         occluders: Add occluders to most frames.
         background: ``"mixed"``, ``"empty"`` or ``"cluttered"`` (depth only).
-        noise: Sensor effects on depth.
+        noise: Depth through the camera's sensor model (:func:`handpose.synth.sensors.sensor_for_camera`).
         depth_range: Range of the hand centre's depth, mm.
         state: Use this hand instead of sampling one (tests and custom scenes).
         hands: ``"both"`` (left or right, even odds), ``"right"`` or ``"left"``.
@@ -163,9 +164,10 @@ def render_frame(
         radius = label_radius(geometry.joint_radius, state.shape.scale * state.shape.thickness)
     visibility = joint_visibility(geometry.joints, radius, zbuf, cam)
     if modality == "depth":
-        sensor = SensorNoise.sample(rng) if noise else None
+        sensor = sensor_for_camera(cam.name).sample(rng) if noise else None
         key = int(rng.integers(0, 2**63))
-        image = depth_image(zbuf, sensor, key)
+        side = 1.0 if rng.random() < 0.5 else -1.0
+        image = depth_image(zbuf, sensor, key, float(cam.fx), side)
     else:
         image = shade(rng, zbuf, ids, prims, cam, geometry)
     joints = geometry.joints

@@ -1,50 +1,15 @@
-"""Depth rendering: z-buffer of the scene, then uint16 millimetres with optional sensor effects."""
+"""Depth rendering: z-buffer of the scene, then uint16 millimetres through an optional sensor model."""
 
 from __future__ import annotations
 
 import functools
 import threading
-from dataclasses import dataclass
 
 import numpy as np
 
 from handpose.geometry import Camera
 from handpose.synth import depth_noise, raycast
-
-
-@dataclass(frozen=True)
-class SensorNoise:
-    """Structured-light style depth errors (defaults roughly match a Kinect v1 at arm's length).
-
-    Attributes:
-        base_sigma: Depth-independent noise, mm.
-        quad_sigma: Depth-dependent noise, ``sigma = base + quad * z**2`` (z in mm); Khoshelham & Elberink
-            (2012) report ~1.4e-6 for the Kinect v1.
-        quant_quad: Disparity quantisation step ``quant_quad * z**2`` mm (0 = off; ~2.9e-6 for Kinect v1).
-        edge_jump: Depth jump (mm) to a nearer neighbour that marks a silhouette pixel.
-        edge_drop: Probability that a silhouette pixel on the far side of a jump reads as missing.
-        speckle_drop: Probability that any pixel reads as missing.
-    """
-
-    base_sigma: float = 1.0
-    quad_sigma: float = 1.4e-6
-    quant_quad: float = 2.85e-6
-    edge_jump: float = 12.0
-    edge_drop: float = 0.5
-    speckle_drop: float = 0.003
-
-    @classmethod
-    def sample(cls, rng: np.random.Generator) -> SensorNoise:
-        r = rng.random(6)  # one draw for all six strengths
-        return cls(
-            base_sigma=0.3 + 1.7 * float(r[0]),
-            quad_sigma=0.5e-6 + 2.5e-6 * float(r[1]),
-            quant_quad=2.85e-6 if r[2] < 0.5 else 0.0,
-            edge_jump=8.0 + 12.0 * float(r[3]),
-            edge_drop=0.1 + 0.7 * float(r[4]),
-            speckle_drop=0.01 * float(r[5]),
-        )
-
+from handpose.synth.sensors import SensorModel
 
 _scratch = threading.local()
 
@@ -93,12 +58,20 @@ def noise_table_pair() -> tuple[np.ndarray, np.ndarray]:
     return gauss, uniform
 
 
-def depth_image(zbuf: np.ndarray, noise: SensorNoise | None = None, key: int = 0) -> np.ndarray:
-    """uint16 millimetres (0 = missing) from a z-buffer; ``noise=None`` rounds the exact depth.
+def depth_image(
+    zbuf: np.ndarray, sensor: SensorModel | None = None, key: int = 0, focal: float = 500.0, side: float = 1.0
+) -> np.ndarray:
+    """uint16 millimetres (0 = missing) from a z-buffer; ``sensor=None`` rounds the exact depth.
 
-    ``key`` picks where in the fixed noise tables this frame reads, so equal keys give equal noise.
+    Args:
+        zbuf: Depth per pixel (inf = nothing hit).
+        sensor: Sensor model (see :mod:`handpose.synth.sensors`), already sampled for this frame.
+        key: Picks where in the fixed noise tables this frame reads: equal keys give equal noise.
+        focal: Focal length of the camera, pixels (projector shadows, grazing angles).
+        side: Side of the projector (+1: +x of the camera; structured light).
     """
-    n = noise if noise is not None else SensorNoise()
+    if sensor is None:
+        return depth_noise.exact_uint16(zbuf)
     gauss, uniform = noise_table_pair()
     rows, cols = gauss.shape
     if zbuf.shape[1] >= cols:
@@ -107,17 +80,6 @@ def depth_image(zbuf: np.ndarray, noise: SensorNoise | None = None, key: int = 0
         gauss, uniform = np.tile(gauss, (1, reps)), np.tile(uniform, (1, reps))
     # Column offsets that keep a whole image row inside one table row.
     span = max(cols - zbuf.shape[1], 1) if zbuf.shape[1] < cols else cols
-    return depth_noise.depth_to_uint16(
-        zbuf,
-        gauss,
-        uniform,
-        int(key % span),
-        int((key // span) % rows),
-        noise is not None,
-        n.base_sigma,
-        n.quad_sigma,
-        n.quant_quad,
-        n.edge_jump,
-        n.edge_drop,
-        n.speckle_drop,
+    return depth_noise.sensor_depth(
+        zbuf, gauss, uniform, int(key % span), int((key // span) % rows), sensor.vector(focal, side)
     )
