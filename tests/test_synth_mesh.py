@@ -10,7 +10,7 @@ import pytest
 
 from handpose.errors import HandposeError
 from handpose.geometry import Camera
-from handpose.synth import hand, mesh, poses, raster, skin
+from handpose.synth import compose, hand, mesh, poses, raster, render_rgb, skin
 from handpose.synth.frame import render_frame
 from handpose.synth.render_depth import render_zbuffer
 
@@ -184,3 +184,33 @@ def test_mesh_is_the_default_and_frames_are_deterministic():
     assert np.array_equal(la["joints_xyz"], lb["joints_xyz"])
     with pytest.raises(HandposeError, match="hand model"):
         render_frame(3, 5, "depth", SMALL, hand_model="cube")
+
+
+def test_skin_tones_span_the_monk_scale():
+    rng = np.random.default_rng(5)
+    tones = np.array([render_rgb.sample_skin(rng) for _ in range(400)])
+    luminance = tones @ np.array([0.2126, 0.7152, 0.0722])
+    swatches = render_rgb.SKIN_TONES @ np.array([0.2126, 0.7152, 0.0722])
+    assert len(render_rgb.SKIN_TONES) == 10 and np.all(np.diff(swatches[2:]) < 0)  # light to dark
+    assert luminance.min() < swatches[-1] + 0.05 and luminance.max() > swatches[0] - 0.08
+    assert np.mean(luminance < 0.4) > 0.2 and np.mean(luminance > 0.7) > 0.2
+
+
+def test_mesh_hand_casts_a_shadow_along_the_light():
+    R = np.array([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, -1.0]])  # palm facing the camera
+    state = poses.HandState(hand.HandShape(), np.zeros(hand.NUM_POSE_PARAMS), R, np.array([0.0, 60.0, 400.0]), "right")
+    geometry = state.geometry()
+    light = np.array([0.4, 0.0, 1.0]) / np.linalg.norm([0.4, 0.0, 1.0])
+    smap, frame = render_rgb.shadow_map(geometry, light)
+    palm = geometry.joints[9] * 0.5 + geometry.joints[0] * 0.5
+    behind = palm + light * 80.0  # on the light's path, 80 mm beyond the palm
+    beside = palm + np.array([150.0, 0.0, 80.0])  # far off the path
+    in_front = palm - light * 80.0  # between the light and the hand
+    assert compose.shadow_factor(smap, frame, *behind) == 0.0
+    assert compose.shadow_factor(smap, frame, *beside) == 1.0
+    assert compose.shadow_factor(smap, frame, *in_front) == 1.0
+    # Capsule hands have no shadow map.
+    capsule = poses.HandState(
+        hand.HandShape(), np.zeros(hand.NUM_POSE_PARAMS), R, state.translation, "right", model="capsule"
+    )
+    assert render_rgb.shadow_map(capsule.geometry(), light)[0].shape == (1, 1)

@@ -153,6 +153,8 @@ def render_frame(
     cluttered = background == "cluttered" or (background == "mixed" and rng.random() < 0.5)
     if modality == "depth" and cluttered:
         blocks.append(scene.sample_depth_background(rng, state, geometry.joints, cam))
+    elif modality == "rgb" and cluttered:
+        blocks.append(scene.sample_rgb_surface(rng, state, geometry.joints))
     prims = np.ascontiguousarray(np.vstack(blocks))
     zbuf, ids = render_zbuffer(prims, cam, reuse=True)
     if geometry.vertices is not None:

@@ -108,6 +108,16 @@ def sample_sleeve(rng: np.random.Generator, state: HandState) -> np.ndarray:
     return raycast.pack_cone(a, b, half_width(start), half_width(length), raycast.LAYER_SLEEVE)[None]
 
 
+def sample_rgb_surface(rng: np.random.Generator, state: HandState, joints: np.ndarray) -> np.ndarray:
+    """A wall or table close behind the hand (15-250 mm behind every hand and arm point, tilted up to
+    about 40 degrees) for the hand's shadow to fall on; shape ``(1, NUM_COLUMNS)``."""
+    points = _hand_extremes(state, joints)
+    r = rng.random(3)
+    normal = np.array([1.6 * r[0] - 0.8, 1.6 * r[1] - 0.8, -1.0])
+    normal /= np.linalg.norm(normal)
+    return _plane_row(normal, float(np.min(points @ normal)) - (15.0 + 235.0 * r[2]))[None]
+
+
 def _hand_extremes(state: HandState, joints: np.ndarray) -> np.ndarray:
     """Joints plus the forearm end: points every background surface must stay behind."""
     direction = hand.forearm_direction(state.pose, state.rotation, state.side)
