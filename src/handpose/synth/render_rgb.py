@@ -59,9 +59,12 @@ def sample_skin(rng: np.random.Generator) -> np.ndarray:
 def sample_albedo(rng: np.random.Generator, prims: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Linear albedo per primitive (skin for hand rows, cloth for sleeves, random for the rest) and the
     skin's linear albedo (for a mesh hand)."""
-    albedo = to_linear(rng.uniform(0.05, 0.95, (prims.shape[0], 3)))
     skin = to_linear(sample_skin(rng))
-    albedo[prims[:, 1] == raycast.LAYER_HAND] = skin
+    albedo = np.empty((prims.shape[0], 3))
+    hand = prims[:, 1] == raycast.LAYER_HAND
+    albedo[hand] = skin
+    # Drawn for the other rows only: the same scene gets the same colours with either hand model.
+    albedo[~hand] = to_linear(rng.uniform(0.05, 0.95, (int((~hand).sum()), 3)))
     return albedo, skin
 
 
@@ -200,7 +203,7 @@ def shade(
         background,
         light,
         light_colour,
-        float(rng.uniform(0.15, 0.5)),
+        float(rng.uniform(0.25, 0.55)),
         float(rng.uniform(0.03, 0.25)),
         float(rng.uniform(5.0, 40.0)),
         float(camera.fx),
