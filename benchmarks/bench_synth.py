@@ -1,11 +1,12 @@
 """Synthetic hand engine throughput: frames/s on one CPU core, recorded in docs/benchmarks.md.
 
 Renders frames with :func:`handpose.synth.frame.render_frame` (image and labels, in memory) for depth
-at 320x240 (ICVL camera) and 640x480 (NYU camera) and RGB at 256x256, with the default frame mix
-(half empty, half cluttered depth backgrounds, sensor noise on), then the same with occluders, then
-hand and arm alone (empty background, exact depth), and the full ``handpose synth`` write path (PNG
-encoding and atomic file writes). The process pins itself to one core first, so the numbers are per
-core.
+at 320x240 (ICVL camera, its time-of-flight sensor model) and 640x480 (NYU camera, Kinect structured
+light) and RGB at 256x256, with the default frame mix (mesh hands; half empty, half cluttered
+backgrounds; sensor effects on), then the same with occluders, then hand and arm alone (empty
+background, exact depth), the full ``handpose synth`` write path (PNG encoding and atomic file
+writes), and the three target rows again with capsule hands (``--hand capsule``) as the reference.
+The process pins itself to one core first, so the numbers are per core.
 
 Usage:
     .venv/bin/python benchmarks/bench_synth.py [--frames 400] [--core 0] [--no-write-docs]
@@ -61,6 +62,7 @@ def main() -> int:
     from handpose.synth.writer import write_synthetic
 
     plain = {"background": "empty", "noise": False}
+    capsule = {"hand_model": "capsule"}
     configs = [
         ("depth 320x240", "depth", get_camera("icvl"), False, {}),
         ("depth 640x480", "depth", get_camera("nyu"), False, {}),
@@ -70,6 +72,9 @@ def main() -> int:
         ("rgb 256x256 + occluders", "rgb", DEFAULT_RGB_CAMERA, True, {}),
         ("depth 320x240, empty background, no noise", "depth", get_camera("icvl"), False, plain),
         ("depth 640x480, empty background, no noise", "depth", get_camera("nyu"), False, plain),
+        ("capsule hand: depth 320x240", "depth", get_camera("icvl"), False, capsule),
+        ("capsule hand: depth 640x480", "depth", get_camera("nyu"), False, capsule),
+        ("capsule hand: rgb 256x256", "rgb", DEFAULT_RGB_CAMERA, False, capsule),
     ]
     compile_start = time.perf_counter()
     for _, modality, camera, occluders, extra in configs:
@@ -98,8 +103,9 @@ def main() -> int:
     load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
 
     lines = [
-        "Command: `.venv/bin/python benchmarks/bench_synth.py` (pins itself to one core; "
-        f"{args.frames} frames per row, {max(args.frames // 2, 1)} for the write rows).",
+        f"Command: `taskset -c {args.core} .venv/bin/python benchmarks/bench_synth.py --core {args.core} "
+        f"--frames {args.frames}` (one core; {args.frames} frames per row, {max(args.frames // 2, 1)} for the "
+        "write rows).",
         "",
         f"Machine: {cpu_name()}, {os.cpu_count()} logical cores, Python {platform.python_version()}; "
         f"load average {load_before:.1f} before / {load_after:.1f} after (above ~1 the core was shared and "
@@ -116,9 +122,12 @@ def main() -> int:
     lines += [
         "",
         "Rows without `write` render in memory (image + labels, what `SyntheticStream` does per item) with "
-        "the default frame mix: half empty, half cluttered backgrounds (wall, maybe a table, blobs), sensor noise "
-        "on. `empty background, no noise` rows are the hand and arm alone. `write` rows include PNG encoding "
-        "and atomic writes (what `handpose synth` does). Targets apply to the default mix.",
+        "the default frame mix: mesh hands, half empty, half cluttered backgrounds (depth: wall, maybe a table, "
+        "blobs; RGB: a textured wall or table close behind the hand, with its shadow), the camera's sensor "
+        "model on (ICVL: time of flight; NYU: Kinect structured light), all RGB effects at their odds. "
+        "`empty background, no noise` rows are the hand and arm alone. `write` rows include PNG encoding "
+        "and atomic writes (what `handpose synth` does). `capsule hand` rows are the same mix with "
+        "`--hand capsule`. Targets apply to the default mix.",
     ]
     body = "\n".join(lines)
     print(body)

@@ -5,8 +5,12 @@ depth, the view a depth network gets), coloured by depth; RGB frames are full 25
 are filled where visible and hollow where hidden (by the hand itself or an occluder). Frames with an
 odd index have occluders.
 
+With ``--compare`` it draws docs/synth_mesh_vs_capsule.png instead: the same six frames (same pose,
+view, background and sensor draws) with the capsule hand and the mesh hand, as depth crops and RGB.
+
 Usage:
     .venv/bin/python benchmarks/make_gallery.py [--seed 2026] [--out docs/synth_gallery.png]
+    .venv/bin/python benchmarks/make_gallery.py --compare [--seed 7] [--out docs/synth_mesh_vs_capsule.png]
 """
 
 from __future__ import annotations
@@ -51,11 +55,54 @@ def _depth_crop(image: np.ndarray, labels: dict, cube: float = 300.0, size: int 
     return shown, (u0, v0), scale
 
 
+def compare(seed: int, out: Path) -> None:
+    """Six frames drawn twice, capsule and mesh hand: depth crops (top two rows) and RGB (bottom two)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from handpose.io import atomic_path
+    from handpose.synth.frame import render_frame
+
+    columns = 6
+    fig, axes = plt.subplots(4, columns, figsize=(1.55 * columns, 6.6), facecolor="black")
+    cmap = matplotlib.colormaps["viridis_r"].copy()
+    cmap.set_bad("black")
+    for row, (modality, model) in enumerate(
+        (("depth", "capsule"), ("depth", "mesh"), ("rgb", "capsule"), ("rgb", "mesh"))
+    ):
+        for i in range(columns):
+            ax = axes[row, i]
+            ax.set_axis_off()
+            camera = "nyu" if modality == "depth" else None
+            image, labels = render_frame(seed, i, modality, camera, occluders=i % 3 == 2, hand_model=model)
+            if modality == "depth":
+                shown, offset, scale = _depth_crop(image, labels)
+                ax.imshow(shown, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+                _draw_skeleton(ax, labels["joints_uvd"], labels["visibility"], offset, scale)
+            else:
+                ax.imshow(image, interpolation="nearest")
+            if i == 0:
+                ax.set_title(f"{model} {modality}", color="white", fontsize=8, loc="left")
+    fig.tight_layout(pad=0.3)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png", dpi=72, facecolor="black")
+    plt.close(fig)
+    print(f"wrote {out}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--out", default=str(ROOT / "docs" / "synth_gallery.png"))
+    parser.add_argument("--seed", type=int, default=None, help="run seed (default 2026; 7 with --compare)")
+    parser.add_argument("--out", default=None, help="output PNG (default under docs/)")
+    parser.add_argument("--compare", action="store_true", help="capsule and mesh hands side by side")
     args = parser.parse_args()
+    if args.compare:
+        compare(7 if args.seed is None else args.seed, Path(args.out or ROOT / "docs" / "synth_mesh_vs_capsule.png"))
+        return 0
+    args.seed = 2026 if args.seed is None else args.seed
+    args.out = args.out or str(ROOT / "docs" / "synth_gallery.png")
 
     import matplotlib
 
