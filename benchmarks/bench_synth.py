@@ -77,6 +77,10 @@ def main() -> int:
         ("capsule hand: rgb 256x256", "rgb", DEFAULT_RGB_CAMERA, False, capsule),
     ]
     compile_start = time.perf_counter()
+    from handpose.synth import skin
+
+    for side in ("left", "right"):
+        skin.rig(side)  # read both meshes now: a one-off cost per process, like compiling the kernels
     for _, modality, camera, occluders, extra in configs:
         render_frame(0, 0, modality, camera, occluders=occluders, **extra)
     first_call = time.perf_counter() - compile_start
@@ -110,7 +114,8 @@ def main() -> int:
         f"Machine: {cpu_name()}, {os.cpu_count()} logical cores, Python {platform.python_version()}; "
         f"load average {load_before:.1f} before / {load_after:.1f} after (above ~1 the core was shared and "
         "wall-clock rates understate the engine; CPU-time rates are less affected).",
-        f"First render in a fresh process (numba kernels loaded from cache or compiled): {first_call:.1f} s.",
+        f"First render in a fresh process (numba kernels loaded from cache or compiled, both hand meshes read): "
+        f"{first_call:.1f} s.",
         "",
         "| configuration | frames/s (wall, all frames) | frames/s (CPU time) | frames/s (fastest 25% of 10-frame chunks) | target |",
         "|---|---|---|---|---|",
