@@ -168,8 +168,8 @@ def render_frame(
     if modality == "depth":
         sensor = sensor_for_camera(cam.name).sample(rng) if noise else None
         key = int(rng.integers(0, 2**63))
-        side = 1.0 if rng.random() < 0.5 else -1.0
-        image = depth_image(zbuf, sensor, key, float(cam.fx), side)
+        projector_side = 1.0 if rng.random() < 0.5 else -1.0
+        image = depth_image(zbuf, sensor, key, float(cam.fx), projector_side)
     else:
         image = shade(rng, zbuf, ids, prims, cam, geometry)
     joints = geometry.joints

@@ -183,7 +183,10 @@ def shade(
     height, width = camera.height, camera.width
     albedo, skin = sample_albedo(rng, prims)
     albedo = np.vstack([albedo, skin[None]])  # the mesh's triangles (ids past the primitives)
-    mesh = geometry is not None and geometry.vertices is not None
+    vertices, normals, triangles = _NO_VERTICES, _NO_VERTICES, _NO_TRIANGLES
+    if geometry is not None and geometry.vertices is not None:
+        assert geometry.normals is not None and geometry.triangles is not None
+        vertices, normals, triangles = geometry.vertices, geometry.normals, geometry.triangles
     light = np.array([rng.uniform(-0.9, 0.9), rng.uniform(-0.9, 0.9), 1.0])
     light /= np.linalg.norm(light)
     # Colour temperature: warm (tungsten) to cool (shade) light, as a red-blue tint.
@@ -196,9 +199,9 @@ def shade(
         zbuf,
         ids,
         np.ascontiguousarray(prims, dtype=np.float64),
-        geometry.vertices if mesh else _NO_VERTICES,
-        geometry.normals if mesh else _NO_VERTICES,
-        geometry.triangles if mesh else _NO_TRIANGLES,
+        vertices,
+        normals,
+        triangles,
         albedo,
         background,
         light,
