@@ -170,12 +170,12 @@ def posed_bones(joints, radius, frames, carpals, shape, kind, source, end, bind_
     across = k * shape[7]
     for b in range(n):
         scale = np.ones(3)
-        if kind[b] == 2:
+        if kind[b] == _WRIST:
             origin = np.zeros(3)
             frame = np.eye(3)
             scale[0], scale[1], scale[2] = k * shape[6], k, across
         else:
-            origin = carpals[source[b]].copy() if kind[b] == 1 else joints[source[b]].copy()
+            origin = carpals[source[b]].copy() if kind[b] == _METACARPAL else joints[source[b]].copy()
             target = joints[end[b]].copy()
             if end[b] % 4 == 0:
                 # Distal bones end at the fingertip's skin, the tip joint's inset beyond the tip joint.
@@ -184,7 +184,7 @@ def posed_bones(joints, radius, frames, carpals, shape, kind, source, end, bind_
                 target += d * hand._TIP_INSET * radius[end[b]]
             d = target - origin
             bone_len = np.sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2])
-            if kind[b] == 1:
+            if kind[b] == _METACARPAL:
                 # Metacarpals are rigid with the palm: their frame follows the hand frame's palmar axis.
                 y = d / bone_len
                 z = np.array([0.0, 0.0, 1.0])
@@ -197,7 +197,7 @@ def posed_bones(joints, radius, frames, carpals, shape, kind, source, end, bind_
             else:
                 frame = frames[source[b]]
             bone_across = across
-            if kind[b] == 0:
+            if kind[b] == _SEGMENT:
                 # Per-bone thickness factor: finger (j - 1) // 4, bone min((j - 1) % 4, 2).
                 j = source[b]
                 bone_across *= shape[23 + 3 * ((j - 1) // 4) + min((j - 1) % 4, 2)]
