@@ -43,7 +43,8 @@ P_EDGE_JUMP, P_EDGE_DROP, P_SPECKLE = 5, 6, 7
 P_SHADOW_FB, P_SHADOW_SIDE, P_THIN_PX = 8, 9, 10
 P_FLYING, P_MULTIPATH, P_MULTIPATH_RANGE, P_GRAZING_TAN, P_GRAZING_DROP = 11, 12, 13, 14, 15
 P_NEAR, P_FAR, P_FOCAL = 16, 17, 18
-NUM_PARAMS = 19
+P_REGION_V0, P_REGION_V1, P_REGION_U0, P_REGION_U1 = 19, 20, 21, 22  # where thin structures are searched
+NUM_PARAMS = 23
 STRUCTURED_LIGHT = 0
 
 
@@ -90,12 +91,13 @@ def _projector_shadow(zbuf, keep, fb, side, jump):
 
 
 @_jit
-def _close_run(zbuf, keep, line, start, end, jump, min_width, along_rows):
+def _close_run(zbuf, keep, line, start, end, jump, min_width, along_rows, lo, hi):
     """Clear ``keep`` on the run ``[start, end)`` of ``line`` if it is narrower than ``min_width`` and
-    stands in front of both neighbours."""
-    if end - start >= min_width:
-        return
+    stands in front of both neighbours. Runs cut by the edge ``lo``/``hi`` of the searched region (other
+    than the image's own edges) are of unknown width and stay."""
     inner = zbuf.shape[1] if along_rows else zbuf.shape[0]
+    if end - start >= min_width or (start == lo and lo > 0) or (end == hi and hi < inner):
+        return
     z = zbuf[line, start] if along_rows else zbuf[start, line]
     before = np.inf if start == 0 else (zbuf[line, start - 1] if along_rows else zbuf[start - 1, line])
     after = np.inf if end == inner else (zbuf[line, end] if along_rows else zbuf[end, line])
@@ -108,31 +110,35 @@ def _close_run(zbuf, keep, line, start, end, jump, min_width, along_rows):
 
 
 @_jit
-def _thin_structures(zbuf, keep, jump, min_width):
+def _thin_structures(zbuf, keep, jump, min_width, v0, v1, u0, u1):
     """Clear ``keep`` on runs of similar depth narrower than ``min_width`` pixels (along rows or
-    columns) that stand in front of both their neighbours: the matching window cannot resolve them."""
+    columns) that stand in front of both their neighbours: the matching window cannot resolve them.
+    Only the region ``[v0, v1) x [u0, u1)`` (around the hand) is searched."""
     height, width = zbuf.shape
+    v0, v1, u0, u1 = max(v0, 0), min(v1, height), max(u0, 0), min(u1, width)
+    if v0 >= v1 or u0 >= u1:
+        return
     jumps = np.zeros(width, dtype=np.bool_)
-    for v in range(height):
-        for u in range(1, width):
+    for v in range(v0, v1):
+        for u in range(u0 + 1, u1):
             jumps[u] = abs(zbuf[v, u] - zbuf[v, u - 1]) > jump  # vectorises; inf - inf is nan: no jump
-        start = 0
-        for u in range(1, width):
+        start = u0
+        for u in range(u0 + 1, u1):
             if jumps[u]:
-                _close_run(zbuf, keep, v, start, u, jump, min_width, True)
+                _close_run(zbuf, keep, v, start, u, jump, min_width, True, u0, u1)
                 start = u
-        _close_run(zbuf, keep, v, start, width, jump, min_width, True)
+        _close_run(zbuf, keep, v, start, u1, jump, min_width, True, u0, u1)
     # Columns: walk the rows in memory order, one open run per column.
-    starts = np.zeros(width, dtype=np.int64)
-    for v in range(1, height):
-        for u in range(width):
+    starts = np.full(width, v0, dtype=np.int64)
+    for v in range(v0 + 1, v1):
+        for u in range(u0, u1):
             jumps[u] = abs(zbuf[v, u] - zbuf[v - 1, u]) > jump
-        for u in range(width):
+        for u in range(u0, u1):
             if jumps[u]:
-                _close_run(zbuf, keep, u, starts[u], v, jump, min_width, False)
+                _close_run(zbuf, keep, u, starts[u], v, jump, min_width, False, v0, v1)
                 starts[u] = v
-    for u in range(width):
-        _close_run(zbuf, keep, u, starts[u], height, jump, min_width, False)
+    for u in range(u0, u1):
+        _close_run(zbuf, keep, u, starts[u], v1, jump, min_width, False, v0, v1)
 
 
 @_jit
@@ -160,7 +166,8 @@ def sensor_depth(zbuf, gauss, uniform, offset_u, offset_v, p):
     if structured and p[P_SHADOW_FB] > 0.0:
         _projector_shadow(zbuf, keep, p[P_SHADOW_FB], p[P_SHADOW_SIDE], jump)
     if structured and p[P_THIN_PX] > 1.0:
-        _thin_structures(zbuf, keep, jump, p[P_THIN_PX])
+        region = (int(p[P_REGION_V0]), int(p[P_REGION_V1]), int(p[P_REGION_U0]), int(p[P_REGION_U1]))
+        _thin_structures(zbuf, keep, jump, p[P_THIN_PX], region[0], region[1], region[2], region[3])
     base, quad, z0 = np.float32(p[P_SIGMA_BASE]), np.float32(p[P_SIGMA_QUAD]), np.float32(p[P_SIGMA_Z0])
     quant = np.float32(p[P_QUANT])
     edge_drop = np.float32(p[P_EDGE_DROP])

@@ -15,7 +15,7 @@ import numpy as np
 from handpose.errors import HandposeError
 from handpose.geometry import Camera, get_camera
 from handpose.synth import poses, raster, raycast, scene
-from handpose.synth.hand import HAND_MODELS
+from handpose.synth.hand import HAND_MODELS, HandGeometry
 from handpose.synth.render_depth import depth_image, render_zbuffer
 from handpose.synth.render_rgb import shade
 from handpose.synth.sensors import sensor_for_camera
@@ -74,6 +74,17 @@ def label_radius(joint_radius: np.ndarray, scale: float) -> np.ndarray:
     for j, r in _THICK_JOINT_RADIUS.items():
         radius[j] = max(radius[j], r * scale)
     return radius
+
+
+def hand_region(geometry: HandGeometry, camera: Camera, margin_px: int = 8) -> tuple[int, int, int, int]:
+    """Pixel rows v0-v1 and columns u0-u1 around the hand (its joints, widened by the thickest joint's
+    image and ``margin_px``): where its fingers can be thin enough for a sensor to lose them."""
+    joints = geometry.joints
+    z = np.maximum(joints[:, 2], 1.0)
+    u = joints[:, 0] * camera.fx / z + camera.cx
+    v = joints[:, 1] * camera.fy / z + camera.cy
+    pad = float(np.max(geometry.joint_radius * camera.fx / z)) + margin_px
+    return (int(v.min() - pad), int(np.ceil(v.max() + pad)) + 1, int(u.min() - pad), int(np.ceil(u.max() + pad)) + 1)
 
 
 def joint_visibility(joints: np.ndarray, radius: np.ndarray, zbuf: np.ndarray, camera: Camera) -> np.ndarray:
@@ -158,8 +169,10 @@ def render_frame(
     prims = np.ascontiguousarray(np.vstack(blocks))
     zbuf, ids = render_zbuffer(prims, cam, reuse=True)
     if geometry.vertices is not None:
+        # Back faces are always hidden behind front faces; a left hand's mirror reverses the winding.
+        cull = 1.0 if state.side == "right" else -1.0
         raster.rasterize_triangles(
-            geometry.vertices, geometry.triangles, zbuf, ids, len(prims), cam.fx, cam.fy, cam.cx, cam.cy
+            geometry.vertices, geometry.triangles, zbuf, ids, len(prims), cam.fx, cam.fy, cam.cx, cam.cy, cull
         )
         radius = geometry.joint_radius
     else:
@@ -169,7 +182,7 @@ def render_frame(
         sensor = sensor_for_camera(cam.name).sample(rng) if noise else None
         key = int(rng.integers(0, 2**63))
         projector_side = 1.0 if rng.random() < 0.5 else -1.0
-        image = depth_image(zbuf, sensor, key, float(cam.fx), projector_side)
+        image = depth_image(zbuf, sensor, key, float(cam.fx), projector_side, hand_region(geometry, cam))
     else:
         image = shade(rng, zbuf, ids, prims, cam, geometry)
     joints = geometry.joints

@@ -19,7 +19,7 @@ _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
 
 @_jit
-def rasterize_triangles(vertices, triangles, zbuf, ids, id_offset, fx, fy, cx, cy):
+def rasterize_triangles(vertices, triangles, zbuf, ids, id_offset, fx, fy, cx, cy, cull=0.0):
     """Draw ``triangles`` (``(T, 3)`` indices into camera-frame ``vertices``, mm) into ``zbuf``/``ids``."""
     height, width = zbuf.shape
     nv = vertices.shape[0]
@@ -37,7 +37,7 @@ def rasterize_triangles(vertices, triangles, zbuf, ids, id_offset, fx, fy, cx, c
             continue  # behind the near plane: hands are never that close
         ua, va, ub, vb, uc, vc = pu[a], pv[a], pu[b], pv[b], pu[c], pv[c]
         area = (ub - ua) * (vc - va) - (uc - ua) * (vb - va)
-        if area == 0.0:
+        if area == 0.0 or area * cull > 0.0:
             continue
         inv_area = 1.0 / area
         u0 = max(0, int(np.ceil(min(ua, min(ub, uc)))))

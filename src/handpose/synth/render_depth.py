@@ -59,7 +59,12 @@ def noise_table_pair() -> tuple[np.ndarray, np.ndarray]:
 
 
 def depth_image(
-    zbuf: np.ndarray, sensor: SensorModel | None = None, key: int = 0, focal: float = 500.0, side: float = 1.0
+    zbuf: np.ndarray,
+    sensor: SensorModel | None = None,
+    key: int = 0,
+    focal: float = 500.0,
+    side: float = 1.0,
+    region: tuple[int, int, int, int] | None = None,
 ) -> np.ndarray:
     """uint16 millimetres (0 = missing) from a z-buffer; ``sensor=None`` rounds the exact depth.
 
@@ -69,6 +74,8 @@ def depth_image(
         key: Picks where in the fixed noise tables this frame reads: equal keys give equal noise.
         focal: Focal length of the camera, pixels (projector shadows, grazing angles).
         side: Side of the projector (+1: +x of the camera; structured light).
+        region: Pixel rows v0-v1 and columns u0-u1 where thin structures (fingers) can be lost; the
+            whole image when None.
     """
     if sensor is None:
         return depth_noise.exact_uint16(zbuf)
@@ -81,5 +88,10 @@ def depth_image(
     # Column offsets that keep a whole image row inside one table row.
     span = max(cols - zbuf.shape[1], 1) if zbuf.shape[1] < cols else cols
     return depth_noise.sensor_depth(
-        zbuf, gauss, uniform, int(key % span), int((key // span) % rows), sensor.vector(focal, side)
+        zbuf,
+        gauss,
+        uniform,
+        int(key % span),
+        int((key // span) % rows),
+        sensor.vector(focal, side, region or (0, zbuf.shape[0], 0, zbuf.shape[1])),
     )

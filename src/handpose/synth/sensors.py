@@ -84,9 +84,12 @@ class SensorModel:
             grazing_drop=min(1.0, around(self.grazing_drop, r[8])),
         )
 
-    def vector(self, focal: float, side: float = 1.0) -> np.ndarray:
+    def vector(
+        self, focal: float, side: float = 1.0, region: tuple[int, int, int, int] = (0, 65535, 0, 65535)
+    ) -> np.ndarray:
         """Parameter vector of :func:`handpose.synth.depth_noise.sensor_depth` for a camera with focal
-        length ``focal`` (pixels) and the projector on ``side`` (+1: +x) of the camera."""
+        length ``focal`` (pixels), the projector on ``side`` (+1: +x) of the camera, and thin structures
+        searched in the pixel ``region`` (rows v0-v1, columns u0-u1; the whole image by default)."""
         p = np.zeros(k.NUM_PARAMS)
         p[k.P_KIND] = STRUCTURED_LIGHT if self.kind == STRUCTURED_LIGHT else TIME_OF_FLIGHT
         p[k.P_SIGMA_BASE], p[k.P_SIGMA_QUAD], p[k.P_SIGMA_Z0] = self.sigma_base, self.sigma_quad, self.sigma_z0
@@ -101,6 +104,7 @@ class SensorModel:
         )
         p[k.P_GRAZING_TAN], p[k.P_GRAZING_DROP] = self.grazing_tan, self.grazing_drop
         p[k.P_NEAR], p[k.P_FAR], p[k.P_FOCAL] = self.near_mm, self.far_mm, focal
+        p[k.P_REGION_V0], p[k.P_REGION_V1], p[k.P_REGION_U0], p[k.P_REGION_U1] = region
         return p
 
 
