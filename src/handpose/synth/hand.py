@@ -1,5 +1,8 @@
 """The articulated hand: proportions, per-hand shape, pose parameters with limits, forward kinematics, geometry.
 
+:func:`pose_hand` returns the posed hand as capsule primitives or as the skinned mesh of
+:mod:`handpose.synth.skin` (which this module's bone frames drive).
+
 Hand frame (right hand; a left hand is its mirror image, ``x -> -x``): origin at the wrist, ``x``
 towards the thumb side (radial), ``y`` along the middle finger (distal), ``z = x cross y`` out of the
 palm (palmar). Flexion turns a bone about its local ``x`` axis towards ``+z``.
