@@ -32,7 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--background",
         choices=("mixed", "empty", "cluttered"),
         default="mixed",
-        help="depth background: empty, cluttered (walls, tables, blobs) or mixed (default)",
+        help="background: empty, cluttered (depth: walls, tables, blobs; rgb: a surface behind the hand) "
+        "or mixed (default)",
     )
     parser.add_argument("--no-noise", action="store_true", help="exact depth without sensor effects")
     parser.add_argument(
