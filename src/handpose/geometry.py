@@ -215,8 +215,8 @@ class CubeCrop:
         c = np.asarray(center_xyz, dtype=float).reshape(3)
         if not np.all(np.isfinite(c)) or c[2] <= 0:
             raise HandposeError(f"hand centre must be finite with positive depth, got {c.tolist()}")
-        cube3 = (float(cube),) * 3 if np.isscalar(cube) else tuple(float(x) for x in cube)  # type: ignore[arg-type]
-        return cls(tuple(c.tolist()), cube3, camera, int(out_size), float(rotation_deg))  # type: ignore[arg-type]
+        x, y, z = (float(e) for e in np.broadcast_to(np.asarray(cube, dtype=float), (3,)))
+        return cls((float(c[0]), float(c[1]), float(c[2])), (x, y, z), camera, int(out_size), float(rotation_deg))
 
     @property
     def center_uvd(self) -> np.ndarray:

@@ -509,9 +509,9 @@ def _check_values(cfg: RunConfig, source: str | None, lines: dict[str, int]) -> 
     )
     need((d.dataset == "mix") == bool(d.mix), "data.mix", "lists the datasets of 'dataset: mix' (and only then)")
     need(len(d.mix) <= 16, "data.mix", "must list at most 16 datasets")
-    for i, source in enumerate(d.mix):
+    for i, mixed in enumerate(d.mix):
         need(
-            bool(source.dataset) and source.dataset not in ("mix", "synthetic_stream") and bool(source.root),
+            bool(mixed.dataset) and mixed.dataset not in ("mix", "synthetic_stream") and bool(mixed.root),
             f"data.mix[{i}]",
             "needs a registered dataset name and its root",
         )
