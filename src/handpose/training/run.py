@@ -62,6 +62,16 @@ def resolve_precision(cfg: RunConfig, accelerator: str) -> tuple[RunConfig, str]
     return replace(cfg, trainer=replace(cfg.trainer, precision=precision)), why
 
 
+def _saved_precision(config_yaml: Path) -> str | None:
+    """The precision a run folder's config recorded, if it recorded a resolved one."""
+    from handpose.training.config import load_config
+
+    if not config_yaml.is_file():
+        return None
+    precision = load_config(config_yaml, []).trainer.precision
+    return None if precision == "auto" else precision
+
+
 def _probe_bf16(cfg: RunConfig) -> float:
     """bf16 / fp32 training speed of a freshly built copy of the run's network, on a small random batch."""
     from handpose.models.registry import create_model, get_spec
@@ -177,8 +187,14 @@ def _train(cfg: RunConfig, resume: str | bool | None) -> dict[str, Any]:
 
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     accelerator = _accelerator(cfg)
-    # Resolved before anything records the config: config.yaml and the checkpoints say what ran.
-    cfg, precision_reason = resolve_precision(cfg, accelerator)
+    # Resolved before anything records the config: config.yaml and the checkpoints say what ran. A resumed
+    # run keeps the precision it chose (the choice is timed, so a second probe might differ).
+    chosen = _saved_precision(run_dir / "config.yaml") if resume and cfg.trainer.precision == "auto" else None
+    if chosen:
+        cfg = replace(cfg, trainer=replace(cfg.trainer, precision=chosen))
+        precision_reason = "auto: as chosen at the start"
+    else:
+        cfg, precision_reason = resolve_precision(cfg, accelerator)
     module, dm, contract = build_run(cfg)
     # Initial weights (model.weights, model.init_from) belong to a fresh run; a resumed one restores its own.
     initialised = [] if resume else initialise(module.model, cfg.model.weights, cfg.model.init_from)
