@@ -54,6 +54,35 @@ class _BigHandReader(DepthDatasetReader):
         assert self.camera is not None
         self.joints_uvd = xyz_to_uvd(self.joints_xyz, self.camera)
 
+    def _load_test_boxes(self, box_file: str, box_what: str, image_dir: str, box_format: str) -> None:
+        """Read the unlabelled test frames and their hand boxes; joints stay NaN.
+
+        Args:
+            box_file: Box table relative to the root (image name + 4 numbers per line).
+            box_what: What ``box_file`` is, for the message when it is missing.
+            image_dir: Folder of the test depth images relative to the root.
+            box_format: ``"xywh"`` (HANDS 2017) or ``"xyxy"`` (HANDS 2019).
+
+        Raises:
+            HandposeError: A missing file or folder, or a box with no area.
+        """
+        path = self.require(box_file, box_what)
+        self.require(image_dir, "the test depth image folder")
+        names, boxes = read_label_table(path, 4)
+        if box_format == "xywh":
+            empty = boxes[:, 2:] <= 0
+            problem = "box width and height must be positive"
+        else:
+            empty = boxes[:, 2:] <= boxes[:, :2]
+            problem = "box corners must satisfy x1 < x2 and y1 < y2"
+        if np.any(empty):
+            row = int(np.flatnonzero(empty.any(axis=1))[0])
+            raise HandposeError(problem, path, row + 1)
+        self.frame_ids = [f"{image_dir}/{n}" for n in names]
+        self._boxes = boxes
+        self.joints_xyz = np.full((len(names), NUM_JOINTS, 3), np.nan)
+        self.joints_uvd = np.full((len(names), NUM_JOINTS, 3), np.nan)
+
     def _read_depth(self, index: int) -> np.ndarray:
         return read_depth_png16(self.image_path(index), size=(640, 480))
 
@@ -72,16 +101,9 @@ class HANDS2017Reader(_BigHandReader):
         if self.split == "train":
             self._load_train()
             return
-        path = self.require("frame/BoundingBox.txt", "the test box file (image name + 4 numbers per line)")
-        self.require("frame/images", "the test depth image folder")
-        names, boxes = read_label_table(path, 4)
-        if np.any(boxes[:, 2:] <= 0):
-            row = int(np.flatnonzero((boxes[:, 2:] <= 0).any(axis=1))[0])
-            raise HandposeError("box width and height must be positive", path, row + 1)
-        self.frame_ids = [f"frame/images/{n}" for n in names]
-        self._boxes = boxes
-        self.joints_xyz = np.full((len(names), NUM_JOINTS, 3), np.nan)
-        self.joints_uvd = np.full((len(names), NUM_JOINTS, 3), np.nan)
+        self._load_test_boxes(
+            "frame/BoundingBox.txt", "the test box file (image name + 4 numbers per line)", "frame/images", "xywh"
+        )
 
     def frame_extras(self, index: int) -> dict[str, Any]:
         if self.split == "train":

@@ -24,9 +24,7 @@ import numpy as np
 
 from handpose.datasets.base import Sample, register_dataset
 from handpose.datasets.centers import detect_center
-from handpose.datasets.hands2017 import NUM_JOINTS, _BigHandReader
-from handpose.datasets.labeltext import read_label_table
-from handpose.errors import HandposeError
+from handpose.datasets.hands2017 import _BigHandReader
 from handpose.geometry import CAMERAS, Camera
 
 # The HANDS 2019 toolbox crops a 300 mm cube around the hand.
@@ -49,16 +47,9 @@ class HANDS2019Reader(_BigHandReader):
         if self.split == "train":
             self._load_train()
             return
-        path = self.require("test_bbs.txt", "the test box file (image name + x1 y1 x2 y2 per line)")
-        self.require("test_images", "the test depth image folder")
-        names, boxes = read_label_table(path, 4)
-        if np.any(boxes[:, 2:] <= boxes[:, :2]):
-            row = int(np.flatnonzero((boxes[:, 2:] <= boxes[:, :2]).any(axis=1))[0])
-            raise HandposeError("box corners must satisfy x1 < x2 and y1 < y2", path, row + 1)
-        self.frame_ids = [f"test_images/{n}" for n in names]
-        self._boxes = boxes
-        self.joints_xyz = np.full((len(names), NUM_JOINTS, 3), np.nan)
-        self.joints_uvd = np.full((len(names), NUM_JOINTS, 3), np.nan)
+        self._load_test_boxes(
+            "test_bbs.txt", "the test box file (image name + x1 y1 x2 y2 per line)", "test_images", "xyxy"
+        )
 
     def frame_extras(self, index: int) -> dict[str, Any]:
         if self.split == "train":
