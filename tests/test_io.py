@@ -2,7 +2,8 @@ import os
 
 import pytest
 
-from handpose.io import write_json_atomic, write_text_atomic
+from handpose.errors import HandposeError
+from handpose.io import make_output_folder, write_json_atomic, write_text_atomic
 
 
 def test_atomic_write_replaces_and_uses_umask(tmp_path):
@@ -40,3 +41,15 @@ def test_writing_onto_a_folder_or_under_a_file_is_one_error(tmp_path):
     with pytest.raises(HandposeError, match=r"cannot write here"):
         write_text_atomic(tmp_path / "afile" / "out.txt", "x")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "taken"]
+
+
+def test_output_folder_is_created_with_parents_and_a_file_there_is_refused(tmp_path):
+    made = make_output_folder(str(tmp_path / "a" / "b"), "the package")
+    assert made == tmp_path / "a" / "b" and made.is_dir()
+    assert make_output_folder(made, "the package") == made
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(HandposeError, match="demo output exists and is not a folder"):
+        make_output_folder(blocker, "the demo", label="demo output")
+    with pytest.raises(HandposeError, match="cannot write the demo here"):
+        make_output_folder(blocker / "inner", "the demo")

@@ -34,7 +34,7 @@ import numpy as np
 
 from handpose.demo_report import plot_success_with_baseline, write_report
 from handpose.errors import HandposeError
-from handpose.io import write_json_atomic
+from handpose.io import make_output_folder, write_json_atomic
 
 
 @dataclass(frozen=True)
@@ -262,12 +262,7 @@ def _say(text: str) -> None:
 
 def _prepare(out: Path) -> None:
     """Create ``out``; remove only what a previous demo wrote there."""
-    if out.exists() and not out.is_dir():
-        raise HandposeError("demo output exists and is not a folder", out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise HandposeError(f"cannot write the demo here: {exc.strerror}", out) from None
+    make_output_folder(out, "the demo", label="demo output")
     for name in OWNED:
         path = out / name
         if path.is_dir():

@@ -63,3 +63,27 @@ def write_with_atomic(path: str | os.PathLike, writer: Callable[[Path], None]) -
     """Call ``writer(tmp_path)`` and move the result onto ``path`` only if it succeeds."""
     with atomic_path(path) as tmp:
         writer(tmp)
+
+
+def make_output_folder(path: str | os.PathLike, what: str, label: str = "output") -> Path:
+    """Create the output folder ``path`` (and its parents) unless it already exists.
+
+    Args:
+        path: Folder to create.
+        what: What is written there, for the message when it cannot be created (``"the package"``).
+        label: How the messages name ``path``.
+
+    Returns:
+        ``path`` as a ``Path``.
+
+    Raises:
+        HandposeError: ``path`` exists and is not a folder, or cannot be created.
+    """
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise HandposeError(f"{label} exists and is not a folder", out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise HandposeError(f"cannot write {what} here: {exc.strerror}", out) from None
+    return out

@@ -26,7 +26,7 @@ import torch
 from handpose import __version__
 from handpose.contract import Contract
 from handpose.errors import HandposeError
-from handpose.io import atomic_path, write_bytes_atomic, write_json_atomic
+from handpose.io import atomic_path, make_output_folder, write_bytes_atomic, write_json_atomic
 from handpose.safe_read import read_json
 
 PACKAGE_FORMAT = "handpose-model"
@@ -153,13 +153,7 @@ def write_package(
     """
     from safetensors.torch import save_file
 
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise HandposeError("output exists and is not a folder", out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise HandposeError(f"cannot write the package here: {exc.strerror}", out) from None
+    out = make_output_folder(out, "the package")
     graphs = dict(graphs or {})
     unknown = set(graphs) - set(GRAPH_FILES)
     if unknown:
