@@ -10,7 +10,7 @@ import pytest
 from fixtures import depth_formats as fx
 from handpose.errors import HandposeError
 from handpose.folds import parse_subjects
-from training_helpers import TINY_CONFIG, cli
+from training_helpers import TINY_CONFIG, cli, holdout_args
 
 
 def test_parse_subjects():
@@ -24,26 +24,18 @@ def test_parse_subjects():
 def test_folds_train_resume_and_pool(tmp_path, rng):
     root = tmp_path / "msra"
     fx.write_msra(root, rng, subjects=range(9), gestures=("1",), frames=2)
-    args = [
+    args = holdout_args(
         "folds",
-        "--config",
         TINY_CONFIG,
-        "--out",
         tmp_path / "runs",
-        "--name",
         "m",
-        "--subjects",
-        "0,1",
-        "data.dataset=msra",
+        "msra",
         f"data.root={root}",
-        "data.val_split=holdout",
-        "data.val_fraction=0.125",
-        "data.batch_size=4",
         "data.center=gt",
         "data.eval_center=gt",
-        "trainer.max_epochs=1",
-        "trainer.max_steps=2",
-    ]
+        options=("--subjects", "0,1"),
+        val_fraction=0.125,
+    )
     assert cli(*args) == 0
     pooled = json.loads((tmp_path / "runs" / "m_folds.json").read_text())
     assert [f["subject"] for f in pooled["folds"]] == [0, 1] and pooled["frames"] == 4

@@ -12,7 +12,7 @@ from fixtures import depth_formats as fx
 from handpose import skeleton as skeletons
 from handpose.errors import HandposeError
 from handpose.evaluation import submission
-from training_helpers import TINY_CONFIG, cli
+from training_helpers import TINY_CONFIG, cli, holdout_args
 
 
 def test_result_lines_name_the_test_image_path_then_63_tab_separated_mm(tmp_path, rng):
@@ -34,25 +34,17 @@ def test_result_lines_name_the_test_image_path_then_63_tab_separated_mm(tmp_path
 def test_evaluate_checkpoint_on_the_test_split_writes_result_txt(tmp_path, rng):
     root = tmp_path / "h17"
     written = fx.write_hands2017(root, rng, n_train=8, n_test=2)
-    args = [
+    args = holdout_args(
         "train",
-        "--config",
         TINY_CONFIG,
-        "--out",
         tmp_path / "runs",
-        "--name",
         "h17",
-        "data.dataset=hands2017",
+        "hands2017",
         f"data.root={root}",
-        "data.val_split=holdout",
-        "data.val_fraction=0.25",
-        "data.batch_size=4",
         "data.center=gt",
         # As the configs do: unlabelled test crops are centred from the depth in the hand box.
         "data.eval_center=com",
-        "trainer.max_epochs=1",
-        "trainer.max_steps=2",
-    ]
+    )
     assert cli(*args) == 0
     ckpt = tmp_path / "runs" / "h17" / "checkpoints" / "last.ckpt"
     out = tmp_path / "h17.json"

@@ -13,7 +13,7 @@ from handpose.checkpoint_file import read_checkpoint
 from handpose.errors import HandposeError
 from handpose.training.config import load_config
 from handpose.training.mixture import MixedReader, holdout_indices, open_mixture
-from training_helpers import REPO, cli
+from training_helpers import QUICK_RGB, REPO, cli, holdout_args
 
 CONFIG = REPO / "configs" / "synthetic" / "learnable_groups_k3_cpu.yaml"
 
@@ -71,26 +71,7 @@ def test_mixture_mistakes_name_the_key(overrides, needle):
 
 def test_rhd_stb_model_scores_dexter_object_fingertips(tmp_path):
     rhd, stb, _ = _write(tmp_path)
-    args = [
-        "train",
-        "--config",
-        CONFIG,
-        "--out",
-        tmp_path / "runs",
-        "--name",
-        "mix",
-        "data.dataset=mix",
-        _mix(rhd, stb),
-        "data.val_split=holdout",
-        "data.val_fraction=0.25",
-        "data.batch_size=4",
-        "data.num_workers=0",
-        "model.input_size=64",
-        "trainer.max_epochs=1",
-        "trainer.max_steps=2",
-        "trainer.max_minutes=null",
-        "trainer.progress=none",
-    ]
+    args = holdout_args("train", CONFIG, tmp_path / "runs", "mix", "mix", _mix(rhd, stb), *QUICK_RGB)
     assert cli(*args) == 0
     run = tmp_path / "runs" / "mix"
     summary = json.loads((run / "summary.json").read_text())

@@ -17,29 +17,21 @@ import pytest
 from fixtures import depth_formats as fx
 from handpose.geometry import CAMERAS, xyz_to_uvd
 from handpose.skeleton import NYU14_FROM_NYU36
-from training_helpers import TINY_CONFIG, cli
+from training_helpers import TINY_CONFIG, cli, holdout_args
 
 
 def _train(tmp_path: Path, dataset: str, root: Path, *extra: str) -> Path:
-    args = [
+    args = holdout_args(
         "train",
-        "--config",
         TINY_CONFIG,
-        "--out",
         tmp_path / "runs",
-        "--name",
         dataset,
-        f"data.dataset={dataset}",
+        dataset,
         f"data.root={root}",
-        "data.val_split=holdout",
-        "data.val_fraction=0.25",
-        "data.batch_size=4",
         "data.center=gt",
         "data.eval_center=gt",
-        "trainer.max_epochs=1",
-        "trainer.max_steps=2",
         *extra,
-    ]
+    )
     assert cli(*args) == 0
     return tmp_path / "runs" / dataset / "checkpoints" / "last.ckpt"
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from fixtures import rgb_formats as rx
 from handpose.evaluation.submission import read_pred_json
-from training_helpers import REPO, _tmp, cli
+from training_helpers import QUICK_RGB, REPO, _tmp, cli, holdout_args
 
 CONFIG = REPO / "configs" / "synthetic" / "learnable_groups_k3_cpu.yaml"
 
@@ -23,26 +23,7 @@ CONFIG = REPO / "configs" / "synthetic" / "learnable_groups_k3_cpu.yaml"
 def _freihand_run() -> tuple[Path, Path]:
     root = _tmp() / "freihand"
     rx.write_freihand(root, np.random.default_rng(3), count=4, eval_count=3)
-    args = [
-        "train",
-        "--config",
-        CONFIG,
-        "--out",
-        _tmp() / "rgb_runs",
-        "--name",
-        "fh",
-        "data.dataset=freihand",
-        f"data.root={root}",
-        "data.val_split=holdout",
-        "data.val_fraction=0.25",
-        "data.batch_size=4",
-        "data.num_workers=0",
-        "model.input_size=64",
-        "trainer.max_epochs=1",
-        "trainer.max_steps=2",
-        "trainer.max_minutes=null",
-        "trainer.progress=none",
-    ]
+    args = holdout_args("train", CONFIG, _tmp() / "rgb_runs", "fh", "freihand", f"data.root={root}", *QUICK_RGB)
     assert cli(*args) == 0
     return root, _tmp() / "rgb_runs" / "fh" / "checkpoints" / "last.ckpt"
 

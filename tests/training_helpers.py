@@ -52,6 +52,51 @@ def train_args(out: Path, train_data: Path, name: str, *extra: str) -> list[str]
     ]
 
 
+# Overrides that keep the RGB test runs small and quiet.
+QUICK_RGB = ("data.num_workers=0", "model.input_size=64", "trainer.max_minutes=null", "trainer.progress=none")
+
+
+def holdout_args(
+    command: str,
+    config: Path,
+    out: Path,
+    name: str,
+    dataset: str,
+    *overrides: str,
+    options: tuple[str, ...] = (),
+    val_fraction: float = 0.25,
+) -> list:
+    """``handpose train`` (or ``folds``) arguments for two steps on a held-out split of ``dataset``.
+
+    Args:
+        command: The subcommand.
+        config: Training config file.
+        out: Runs folder.
+        name: Run name.
+        dataset: ``data.dataset`` value.
+        *overrides: More ``key=value`` overrides, applied after the common ones.
+        options: Command options placed before the overrides.
+        val_fraction: Share of the frames held out for validation.
+    """
+    return [
+        command,
+        "--config",
+        config,
+        "--out",
+        out,
+        "--name",
+        name,
+        *options,
+        f"data.dataset={dataset}",
+        "data.val_split=holdout",
+        f"data.val_fraction={val_fraction}",
+        "data.batch_size=4",
+        "trainer.max_epochs=1",
+        "trainer.max_steps=2",
+        *overrides,
+    ]
+
+
 @cache
 def render(count: int, seed: int) -> Path:
     from handpose.synth.writer import write_synthetic
