@@ -13,7 +13,7 @@ from handpose.checkpoint_file import read_checkpoint
 from handpose.errors import HandposeError
 from handpose.training.config import load_config
 from handpose.training.mixture import MixedReader, holdout_indices, open_mixture
-from training_helpers import QUICK_RGB, REPO, cli, holdout_args
+from training_helpers import QUICK_RGB, REPO, check_dexter_fingertips, cli, holdout_args
 
 CONFIG = REPO / "configs" / "synthetic" / "learnable_groups_k3_cpu.yaml"
 
@@ -79,11 +79,4 @@ def test_rhd_stb_model_scores_dexter_object_fingertips(tmp_path):
     ckpt = run / "checkpoints" / "last.ckpt"
     contract, _, _ = read_checkpoint(ckpt)
     assert contract.skeleton == "canonical21" and contract.training_data["dataset"] == "rhd+stb"
-    dexter = tmp_path / "dexter"
-    truth = rx.write_dexter(dexter, np.random.default_rng(7), frames=3)
-    out = tmp_path / "do.json"
-    assert cli("evaluate", "--checkpoint", ckpt, "--dataset", "dexter", "--root", dexter, "--json", out) == 0
-    report = json.loads(out.read_text())
-    assert report["skeleton"] == "dexter5" and report["frames"] == len(truth["Grasp1"])
-    assert 0 <= report["auc_0_50"] <= report["auc_0_100"] <= 1
-    assert np.isfinite(report["mean_error_mm"]) and report["mean_error_mm"] > 0
+    check_dexter_fingertips(ckpt, tmp_path, seed=7)

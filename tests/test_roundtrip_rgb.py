@@ -14,7 +14,7 @@ import numpy as np
 
 from fixtures import rgb_formats as rx
 from handpose.evaluation.submission import read_pred_json
-from training_helpers import QUICK_RGB, REPO, _tmp, cli, holdout_args
+from training_helpers import QUICK_RGB, REPO, _tmp, check_dexter_fingertips, cli, holdout_args
 
 CONFIG = REPO / "configs" / "synthetic" / "learnable_groups_k3_cpu.yaml"
 
@@ -60,11 +60,4 @@ def test_freihand_scores_all_joints_aligned_and_writes_pred_json(tmp_path):
 
 def test_dexter_object_fingertips(tmp_path):
     _, ckpt = _freihand_run()
-    dexter = tmp_path / "dexter"
-    truth = rx.write_dexter(dexter, np.random.default_rng(4), frames=3)
-    out = tmp_path / "do.json"
-    assert cli("evaluate", "--checkpoint", ckpt, "--dataset", "dexter", "--root", dexter, "--json", out) == 0
-    report = json.loads(out.read_text())
-    assert report["skeleton"] == "dexter5" and report["frames"] == len(truth["Grasp1"])
-    assert 0 <= report["auc_0_50"] <= report["auc_0_100"] <= 1
-    assert np.isfinite(report["mean_error_mm"]) and report["mean_error_mm"] > 0
+    check_dexter_fingertips(ckpt, tmp_path, seed=4)

@@ -97,6 +97,23 @@ def holdout_args(
     ]
 
 
+def check_dexter_fingertips(ckpt: Path, folder: Path, seed: int) -> None:
+    """Score an RGB checkpoint on three Dexter+Object frames written to ``folder`` and check the report."""
+    import json
+
+    import numpy as np
+
+    from fixtures import rgb_formats as rx
+
+    truth = rx.write_dexter(folder / "dexter", np.random.default_rng(seed), frames=3)
+    out = folder / "do.json"
+    assert cli("evaluate", "--checkpoint", ckpt, "--dataset", "dexter", "--root", folder / "dexter", "--json", out) == 0
+    report = json.loads(out.read_text())
+    assert report["skeleton"] == "dexter5" and report["frames"] == len(truth["Grasp1"])
+    assert 0 <= report["auc_0_50"] <= report["auc_0_100"] <= 1
+    assert np.isfinite(report["mean_error_mm"]) and report["mean_error_mm"] > 0
+
+
 @cache
 def render(count: int, seed: int) -> Path:
     from handpose.synth.writer import write_synthetic
