@@ -61,18 +61,7 @@ class Estimator:
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu", runtime: str = "torch") -> Estimator:
-        """Load a model package folder (or its ``model.json``) or a ``.ckpt`` training checkpoint.
-
-        Args:
-            path: Package folder, ``model.json`` or ``.ckpt``.
-            device: ``"cpu"`` or ``"cuda"``.
-            runtime: ``"torch"``, ``"onnx"`` (packages exported with ``--onnx``) or ``"onnx-int8"``
-                (the int8 graph of packages exported with ``--quantize int8``).
-
-        Raises:
-            HandposeError: Missing, corrupt, changed or unsafe files, weights that do not fit the
-                model, an unavailable device or runtime.
-        """
+        """Load a package or checkpoint with :func:`handpose.loading.open_model` (same arguments and errors)."""
         loaded = open_model(path, device, runtime)
         return cls(loaded.network, loaded.contract, loaded.info, device, onnx_session=loaded.session)
 
