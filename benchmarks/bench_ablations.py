@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rgb-input-size", type=int, default=64, help="RGB crop (pixels)")
     p.add_argument("--train-frames", type=int, default=4000)
     p.add_argument("--test-frames", type=int, default=500)
-    p.add_argument("--precision", default="auto", help="trainer.precision of every run")
+    p.add_argument("--precision", default="32-true", help="trainer.precision of every run (one for all variants)")
     p.add_argument("--work", default=str(REPO / "runs" / "bench-ablations"), help="frames, caches, runs")
     p.add_argument("--results", default=str(RESULTS), help="per-run result files (committed)")
     p.add_argument("--render", action="store_true", help="only rewrite the docs section and plot from --results")
@@ -400,18 +400,17 @@ def render(found: dict[str, dict[str, dict[int, dict]]], plot_name: str) -> str:
             "",
             f"Claim: {method.claim}. Setup: {cfg['model']['input_size']}-pixel crops"
             + (f", model kwargs {cfg['model']['kwargs']}" if cfg["model"]["kwargs"] else "")
-            + f", batch {cfg['data']['batch_size']}, {any_run['planned_steps']} steps, precision "
-            f"{any_run['precision']}. Machine: {any_run['machine']}.",
+            + f", batch {cfg['data']['batch_size']}, {any_run['planned_steps']} steps. Machine: {any_run['machine']}.",
             "",
-            f"| variant | seed | steps | test {metric.replace('_', ' ')} | best validation (mm) | "
+            f"| variant | seed | steps | precision | test {metric.replace('_', ' ')} | best validation (mm) | "
             "validation gain over the last quarter |",
-            "|---|---|---|---|---|---|",
+            "|---|---|---|---|---|---|---|",
         ]
         for variant in method.variants:
             for seed, r in sorted(runs.get(variant, {}).items()):
                 flat = flattening(r["curve"])
                 lines.append(
-                    f"| {variant} | {seed} | {r['steps']} | {r['test'][metric]:.2f} | "
+                    f"| {variant} | {seed} | {r['steps']} | {r['precision']} | {r['test'][metric]:.2f} | "
                     f"{r['best_val_mean_error_mm']:.2f} | {'' if flat is None else f'{100 * flat:.1f} %'} |"
                 )
         missing = [f"{v} seed {s}" for v in method.variants for s in (0, 1) if s not in runs.get(v, {})]
