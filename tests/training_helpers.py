@@ -48,6 +48,8 @@ def train_args(out: Path, train_data: Path, name: str, *extra: str) -> list[str]
         "data.dataset=synthetic",
         f"data.root={train_data}",
         "data.val_split=val",
+        # 'auto' times bf16 against fp32 on CPUs with bf16 instructions: two runs could pick differently.
+        "trainer.precision=32-true",
         *extra,
     ]
 
@@ -93,6 +95,7 @@ def holdout_args(
         "data.batch_size=4",
         "trainer.max_epochs=1",
         "trainer.max_steps=2",
+        "trainer.precision=32-true",
         *overrides,
     ]
 
