@@ -16,7 +16,7 @@ LIBRARY_CHATTER = ("Tip", "litlogger", "LeafSpec", "limit_val_batches", "GPU ava
 
 def test_a_run_to_a_file_prints_its_stages_and_progress_and_nothing_else(tmp_path: Path) -> None:
     data = render(40, 1)
-    argv = train_args(tmp_path, data, "r", "trainer.max_epochs=2", "trainer.progress=rich")
+    argv = train_args(tmp_path, data, "r", "trainer.max_epochs=2", "trainer.progress=rich", "trainer.precision=auto")
     code = "import sys; from handpose.cli import main; sys.exit(main(sys.argv[1:]))"
     done = subprocess.run(
         [sys.executable, "-c", code, *map(str, argv)], capture_output=True, text=True, timeout=600, check=False
