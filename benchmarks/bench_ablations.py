@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from _docs import cpu_name, replace_section
+from bench_synthetic_methods import learnable_groups_lr
 from handpose.io import write_json_atomic
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -161,16 +162,6 @@ def run_config(model: str, method: Method, seed: int, train_root: Path, args: ar
             "precise_bn_batches": 10,
         },
     }
-
-
-def learnable_groups_lr(model: str) -> dict[str, float]:
-    """The paper's rates for the groups a Learnable Groups variant has (no selector for fixed groupings)."""
-    rates = {}
-    if "one_group" not in model and "manual" not in model:
-        rates["selector"] = 0.1
-    if "one_group" not in model and "nofusion" not in model:
-        rates["fusion"] = 0.01
-    return rates
 
 
 def prepare(method: Method, args: argparse.Namespace, work: Path) -> tuple[Path, Path]:
