@@ -59,17 +59,22 @@ RGB_MODELS = (
 SMALL_HOURGLASS = {"features": 64, "stem_channels": 32, "num_modules": 1}
 
 
-def prepare_depth(work: Path, train_frames: int, test_frames: int, input_size: int, hands: str) -> tuple[Path, Path]:
+def prepare_depth(
+    work: Path, train_frames: int, test_frames: int, input_size: int, hands: str, hand_model: str = "mesh"
+) -> tuple[Path, Path]:
     from handpose.datasets import open_dataset
     from handpose.datasets.depthcache import build_depth_cache
     from handpose.synth.writer import write_synthetic
 
     caches = []
     for name, count, seed, split in (("train", train_frames, 1, "all"), ("test", test_frames, 2, "test")):
-        folder = work / "data" / f"depth_{name}_{count}_{hands}"
+        # The hand model is in the name: a folder of the other hand is never taken for this one.
+        folder = work / "data" / f"depth_{name}_{count}_{hands}_{hand_model}"
         if not (folder / "meta.json").is_file():
-            write_synthetic(folder, count, seed=seed, camera="nyu", workers=2, overwrite=True, hands=hands)
-        cache = work / "cache" / f"depth_{name}_{count}_{hands}_{input_size}"
+            write_synthetic(
+                folder, count, seed=seed, camera="nyu", workers=2, overwrite=True, hands=hands, hand_model=hand_model
+            )
+        cache = work / "cache" / f"depth_{name}_{count}_{hands}_{hand_model}_{input_size}"
         if not (cache / split / "info.json").is_file():
             patch = int(-(-input_size * 1.75 * 1.1 // 16) * 16)
             build_depth_cache(
@@ -84,14 +89,16 @@ def prepare_depth(work: Path, train_frames: int, test_frames: int, input_size: i
     return caches[0], caches[1]
 
 
-def prepare_rgb(work: Path, train_frames: int, test_frames: int) -> tuple[Path, Path]:
+def prepare_rgb(work: Path, train_frames: int, test_frames: int, hand_model: str = "mesh") -> tuple[Path, Path]:
     from handpose.synth.writer import write_synthetic
 
     out = []
     for name, count, seed in (("train", train_frames, 1), ("test", test_frames, 2)):
-        folder = work / "data" / f"rgb_{name}_{count}"
+        folder = work / "data" / f"rgb_{name}_{count}_{hand_model}"
         if not (folder / "meta.json").is_file():
-            write_synthetic(folder, count, seed=seed, modality="rgb", camera=None, workers=2, overwrite=True)
+            write_synthetic(
+                folder, count, seed=seed, modality="rgb", camera=None, workers=2, overwrite=True, hand_model=hand_model
+            )
         out.append(folder)
     return out[0], out[1]
 
