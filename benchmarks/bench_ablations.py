@@ -17,8 +17,16 @@ steps, wall time, machine); those files are committed, so ``--render`` rewrites 
 the curve plot without training. A run interrupted mid-way resumes from its last checkpoint (end of
 its latest epoch) when the script is started again with the same arguments; finished runs are skipped.
 
+Every setting (steps, batch, learning rate, crop, frames, precision) is one value for all methods or a
+per-method list, so methods may differ while the variants of one method always share their settings.
+A finished result or a checkpoint made with other settings than the ones asked for is never reused
+silently: a stale checkpoint is trained again from scratch, a stale result stops the script before
+any training unless ``--replace`` says to train it again.
+
     python benchmarks/bench_ablations.py                      # everything (hours on 2 cores)
     python benchmarks/bench_ablations.py --methods crossinfonet --seeds 0
+    python benchmarks/bench_ablations.py --steps crossinfonet=600,learnable_groups=1500,fingerposenet=600 \
+        --model-kwargs 'fingerposenet={"width": 0.5}'
     python benchmarks/bench_ablations.py --render             # docs + plot from RESULTS only
     python benchmarks/bench_ablations.py --smoke --work DIR --results DIR2   # seconds, no docs
 """
@@ -96,20 +104,87 @@ METHODS = (
     ),
 )
 METRIC = {"depth": "mean_error_mm", "rgb": "mean_error_mm"}  # RGB: root-relative joints
+# Result files written before they recorded their frame counts all used the script's only defaults so
+# far (4000 training, 500 test frames; the data folders of those runs are named after the counts).
+LEGACY_FRAMES = {"train": 4000, "test": 500}
+
+
+class PerMethod:
+    """Argument type: one value for every method (``600``) or per method (``crossinfonet=600,...``).
+
+    A bare value in the list applies to the methods it does not name; methods named nowhere keep the
+    flag's default. Returns ``{method name: value}`` for every method.
+    """
+
+    def __init__(self, convert: Any, default: Any, modality: str | None = None) -> None:
+        self.convert = convert
+        self.default = default
+        self.modality = modality
+
+    def __call__(self, text: str) -> dict[str, Any]:
+        methods = {m.name: m for m in METHODS}
+        bare, named = self.default, {}
+        for item in text.split(","):
+            name, sep, value = item.strip().rpartition("=")
+            if not value:
+                raise argparse.ArgumentTypeError(f"empty item in {text!r}")
+            if not sep:
+                bare = self._value(value)
+                continue
+            if name not in methods:
+                raise argparse.ArgumentTypeError(f"unknown method {name!r}; methods: {', '.join(methods)}")
+            if self.modality and methods[name].modality != self.modality:
+                raise argparse.ArgumentTypeError(f"{name} is not a {self.modality} method")
+            named[name] = self._value(value)
+        return {m: named.get(m, bare) for m in methods}
+
+    def _value(self, text: str) -> Any:
+        try:
+            value = self.convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {self.convert.__name__}") from None
+        if isinstance(value, (int, float)) and not value > 0:
+            raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
+        return value
+
+
+def method_kwargs(text: str) -> tuple[str, dict[str, Any]]:
+    """Argument type of ``--model-kwargs``: ``METHOD={"key": value, ...}`` (a JSON object)."""
+    name, sep, value = text.partition("=")
+    if not sep or name not in {m.name for m in METHODS}:
+        raise argparse.ArgumentTypeError(f"expected METHOD=JSON with METHOD one of {[m.name for m in METHODS]}")
+    try:
+        kwargs = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"{name}: not JSON ({exc.msg})") from None
+    if not isinstance(kwargs, dict):
+        raise argparse.ArgumentTypeError(f"{name}: expected a JSON object of model arguments")
+    return name, kwargs
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    each = " (N, or METHOD=N,... per method)"
     p.add_argument("--methods", default=",".join(m.name for m in METHODS), help="comma-separated methods")
     p.add_argument("--seeds", default="0,1", help="comma-separated training seeds")
-    p.add_argument("--steps", type=int, default=1000, help="optimiser steps of every run")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--input-size", type=int, default=32, help="depth crop (pixels)")
-    p.add_argument("--rgb-input-size", type=int, default=64, help="RGB crop (pixels)")
-    p.add_argument("--train-frames", type=int, default=4000)
-    p.add_argument("--test-frames", type=int, default=500)
-    p.add_argument("--precision", default="32-true", help="trainer.precision of every run (one for all variants)")
+    p.add_argument("--steps", type=PerMethod(int, 1000), default="1000", help="optimiser steps" + each)
+    p.add_argument("--batch-size", type=PerMethod(int, 32), default="32", help="batch size" + each)
+    p.add_argument("--lr", type=PerMethod(float, 1e-3), default="1e-3", help="Adam learning rate" + each)
+    p.add_argument("--input-size", type=PerMethod(int, 32, "depth"), default="32", help="depth crop, pixels" + each)
+    p.add_argument("--rgb-input-size", type=PerMethod(int, 64, "rgb"), default="64", help="RGB crop, pixels" + each)
+    p.add_argument("--train-frames", type=PerMethod(int, 4000), default="4000", help="training frames" + each)
+    p.add_argument("--test-frames", type=PerMethod(int, 500), default="500", help="test frames" + each)
+    p.add_argument("--precision", type=PerMethod(str, "32-true"), default="32-true", help="trainer.precision" + each)
+    p.add_argument(
+        "--model-kwargs",
+        type=method_kwargs,
+        action="append",
+        default=[],
+        metavar="METHOD=JSON",
+        help="model arguments over the defaults for every variant of METHOD, e.g. "
+        "'fingerposenet={\"width\": 0.5}' (repeatable)",
+    )
+    p.add_argument("--replace", action="store_true", help="train again finished runs made with other settings")
     p.add_argument("--work", default=str(REPO / "runs" / "bench-ablations"), help="frames, caches, runs")
     p.add_argument("--results", default=str(RESULTS), help="per-run result files (committed)")
     p.add_argument("--render", action="store_true", help="only rewrite the docs section and plot from --results")
@@ -118,11 +193,52 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@dataclass(frozen=True)
+class Settings:
+    """What every variant of one method shares in a run of the script."""
+
+    steps: int
+    batch_size: int
+    lr: float
+    input_size: int
+    train_frames: int
+    test_frames: int
+    precision: str
+    model_kwargs: dict[str, Any]
+
+
+def base_kwargs(method: Method, smoke: bool) -> dict[str, Any]:
+    """The model arguments a method trains with unless ``--model-kwargs`` changes them."""
+    if method.modality == "rgb":
+        return dict(SMALL_HOURGLASS)
+    return dict(TINY_DEPTH) if smoke and method.name == "crossinfonet" else {}
+
+
+def settings(method: Method, args: argparse.Namespace) -> Settings:
+    """A method's settings from the arguments (each either per method or, set by a caller, one value)."""
+
+    def pick(value: Any) -> Any:
+        return value[method.name] if isinstance(value, dict) else value
+
+    extra = [kw for name, kw in getattr(args, "model_kwargs", None) or [] if name == method.name]
+    return Settings(
+        steps=pick(args.steps),
+        batch_size=pick(args.batch_size),
+        lr=pick(args.lr),
+        input_size=pick(args.input_size if method.modality == "depth" else args.rgb_input_size),
+        train_frames=pick(args.train_frames),
+        test_frames=pick(args.test_frames),
+        precision=pick(args.precision),
+        model_kwargs={
+            **base_kwargs(method, getattr(args, "smoke", False)),
+            **{k: v for kw in extra for k, v in kw.items()},
+        },
+    )
+
+
 def run_config(model: str, method: Method, seed: int, train_root: Path, args: argparse.Namespace, out: Path) -> dict:
     depth = method.modality == "depth"
-    kwargs: dict[str, Any] = dict(SMALL_HOURGLASS) if not depth else {}
-    if args.smoke and depth:
-        kwargs = dict(TINY_DEPTH) if model.startswith("crossinfonet") else {}
+    s = settings(method, args)
     data: dict[str, Any] = {
         "dataset": "depth_cache" if depth else "synthetic",
         "root": str(train_root),
@@ -130,35 +246,31 @@ def run_config(model: str, method: Method, seed: int, train_root: Path, args: ar
         "val_split": "holdout",
         "val_fraction": 0.1,
         "augment": True,
-        "batch_size": args.batch_size,
+        "batch_size": s.batch_size,
         "num_workers": 0,
     }
     if depth:
         data.update({"cube": 250.0, "center": "gt", "eval_center": "gt"})
-    optim: dict[str, Any] = {"optimizer": "adam", "lr": args.lr, "schedule": "cosine", "cosine_over": "steps"}
+    optim: dict[str, Any] = {"optimizer": "adam", "lr": s.lr, "schedule": "cosine", "cosine_over": "steps"}
     if model.startswith("learnable_groups_"):
         optim["group_lr"] = learnable_groups_lr(model)
-        optim["temperature"] = {"start": 5.0, "step": 0.1, "every": max(args.steps // 50, 1), "min": 0.1}
+        optim["temperature"] = {"start": 5.0, "step": 0.1, "every": max(s.steps // 50, 1), "min": 0.1}
     return {
         "name": f"{model}_seed{seed}",
         "seed": seed,
         "out_dir": str(out),
-        "model": {
-            "name": model,
-            "input_size": args.input_size if depth else args.rgb_input_size,
-            "kwargs": kwargs,
-        },
+        "model": {"name": model, "input_size": s.input_size, "kwargs": dict(s.model_kwargs)},
         "data": data,
         "optim": optim,
         "trainer": {
             "max_epochs": 100_000,
-            "max_steps": args.steps,
+            "max_steps": s.steps,
             "accelerator": "cpu",
-            "precision": args.precision,
+            "precision": s.precision,
             "progress": "none",
             "log_every_n_steps": 10,
             "gradient_clip": 10.0,
-            "val_every_n_steps": max(args.steps // 10, 1),
+            "val_every_n_steps": max(s.steps // 10, 1),
             "precise_bn_batches": 10,
         },
     }
@@ -170,8 +282,9 @@ def prepare(method: Method, args: argparse.Namespace, work: Path) -> tuple[Path,
     from handpose.datasets.depthcache import build_depth_cache
     from handpose.synth.writer import write_synthetic
 
+    s = settings(method, args)
     out = []
-    for name, count, seed, split in (("train", args.train_frames, 1, "all"), ("test", args.test_frames, 2, "test")):
+    for name, count, seed, split in (("train", s.train_frames, 1, "all"), ("test", s.test_frames, 2, "test")):
         folder = work / "data" / f"{method.modality}_{name}_{count}"
         if not (folder / "meta.json").is_file():
             if method.modality == "depth":
@@ -181,30 +294,117 @@ def prepare(method: Method, args: argparse.Namespace, work: Path) -> tuple[Path,
         if method.modality == "rgb":
             out.append(folder)
             continue
-        cache = work / "cache" / f"depth_{name}_{count}_{args.input_size}"
+        cache = work / "cache" / f"depth_{name}_{count}_{s.input_size}"
         if not (cache / split / "info.json").is_file():
-            patch = int(-(-args.input_size * 1.75 * 1.1 // 16) * 16)
+            patch = int(-(-s.input_size * 1.75 * 1.1 // 16) * 16)
             reader = open_dataset("synthetic", folder, split)
             build_depth_cache(reader, cache, cube=250.0, patch_size=patch, center="gt", progress=False)
         out.append(cache)
     return out[0], out[1]
 
 
+def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a.b": value}`` from nested dicts (an empty dict stays a value)."""
+    out: dict[str, Any] = {}
+    for key, sub in tree.items():
+        if isinstance(sub, dict) and sub:
+            out.update(_flat(sub, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = sub
+    return out
+
+
+def differences(wanted: dict, found: dict, precision: str, found_precision: str) -> list[str]:
+    """Where a run's config differs from the one asked for, as ``key: found -> wanted`` lines.
+
+    ``found_precision`` is the precision the run trained in: a run asked for ``auto`` matches only
+    another ``auto`` run (its choice may differ), any other precision must have been the one used.
+    """
+    a, b = _flat(wanted), _flat(found)
+    a.pop("trainer.precision", None)
+    b.pop("trainer.precision", None)
+    out = [
+        f"{k}: {b.get(k, '(absent)')} -> {a.get(k, '(absent)')}"
+        for k in sorted(a.keys() | b.keys())
+        if a.get(k) != b.get(k)
+    ]
+    if precision != found_precision:
+        out.append(f"precision: {found_precision} -> {precision}")
+    return out
+
+
+def stale_result(model: str, method: Method, seed: int, args: argparse.Namespace) -> list[str] | None:
+    """``None`` when no finished result exists; else how it differs from what is asked for (empty: reusable)."""
+    path = Path(args.results) / method.name / f"{model}_seed{seed}.json"
+    if not path.is_file():
+        return None
+    r = json.loads(path.read_text())
+    s = settings(method, args)
+    wanted = run_config(model, method, seed, Path("TRAIN_DATA"), args, Path("WORK"))
+    # An "auto" run is compared by what it was asked for; others by the precision they trained in.
+    found_precision = r["config"]["trainer"]["precision"] if s.precision == "auto" else r["precision"]
+    diff = differences(wanted, r["config"], s.precision, found_precision)
+    frames = r.get("frames", LEGACY_FRAMES)
+    for key, value in (("train", s.train_frames), ("test", s.test_frames)):
+        if frames[key] != value:
+            diff.append(f"{key} frames: {frames[key]} -> {value}")
+    return diff
+
+
+def check_finished(args: argparse.Namespace, methods: list[Method], seeds: list[int]) -> None:
+    """Refuse, before any training, to mix finished results made with other settings (unless ``--replace``)."""
+    from handpose.errors import HandposeError
+
+    stale = []
+    for method in methods:
+        for seed in seeds:
+            for model in method.variants:
+                diff = stale_result(model, method, seed, args)
+                if diff:
+                    stale.append(f"{method.name}/{model}_seed{seed}.json ({'; '.join(diff)})")
+    if stale and not args.replace:
+        raise HandposeError(
+            f"{args.results}: {len(stale)} finished result(s) used other settings, pass --replace to train them "
+            f"again: {', '.join(stale)}"
+        )
+
+
+def check_variants(method: Method, args: argparse.Namespace) -> None:
+    """Build every variant of a method with its settings, so that bad model arguments stop the script
+    before hours of training rather than at the variant that rejects them."""
+    from handpose.models.registry import build_network
+    from handpose.training.config import config_from_dict
+    from handpose.training.contract import run_contract
+
+    for model in method.variants:
+        cfg = config_from_dict(run_config(model, method, 0, Path("TRAIN_DATA"), args, Path("WORK")), source=model)
+        build_network(run_contract(cfg, "canonical21", {}), initial_weights=False)
+
+
 def run_one(model: str, method: Method, seed: int, roots: tuple[Path, Path], args: argparse.Namespace) -> dict:
     """Train (or resume) one variant and seed, score it on the test frames, save its result file."""
-    from handpose.training.config import config_from_dict
+    from handpose.training.config import config_from_dict, load_config
     from handpose.training.run import train
 
     result_path = Path(args.results) / method.name / f"{model}_seed{seed}.json"
-    if result_path.is_file():
+    if stale_result(model, method, seed, args) == []:
         return json.loads(result_path.read_text())
+    s = settings(method, args)
     out = Path(args.work) / "runs" / method.name
     cfg = config_from_dict(run_config(model, method, seed, roots[0], args, out), source=model)
     last = cfg.run_dir / "checkpoints" / "last.ckpt"
     resume = last.is_file()
+    if resume:
+        saved = load_config(cfg.run_dir / "config.yaml", [])
+        # config.yaml holds the precision an "auto" run chose, so only an explicit request is compared.
+        used = s.precision if s.precision == "auto" else saved.trainer.precision
+        diff = differences(cfg.to_dict(), saved.to_dict(), s.precision, used)
+        if diff:
+            print(f"== {model} seed {seed}: its checkpoint used other settings ({'; '.join(diff)})", flush=True)
+            resume = False
     if not resume:
         shutil.rmtree(cfg.run_dir, ignore_errors=True)
-    print(f"== {model} seed {seed}: {'resuming' if resume else 'training'} to {args.steps} steps", flush=True)
+    print(f"== {model} seed {seed}: {'resuming' if resume else 'training'} to {s.steps} steps", flush=True)
     start = time.perf_counter()
     summary = train(cfg, resume=True if resume else None)
     scores = evaluate(summary["best_checkpoint"], method.modality, roots[1])
@@ -213,7 +413,7 @@ def run_one(model: str, method: Method, seed: int, roots: tuple[Path, Path], arg
         "model": model,
         "seed": seed,
         "steps": summary["global_step"],
-        "planned_steps": args.steps,
+        "planned_steps": s.steps,
         "precision": cfg_precision(cfg.run_dir),
         "best_val_mean_error_mm": summary["best_val_mean_error_mm"],
         "test": {k: v for k, v in scores.items() if isinstance(v, float)},
@@ -222,6 +422,7 @@ def run_one(model: str, method: Method, seed: int, roots: tuple[Path, Path], arg
         "wall_s_last_session": round(time.perf_counter() - start, 1),
         "resumed": resume,
         "config": run_config(model, method, seed, Path("TRAIN_DATA"), args, Path("WORK")),
+        "frames": {"train": s.train_frames, "test": s.test_frames},
         "machine": machine(),
     }
     write_json_atomic(result_path, result)
@@ -420,7 +621,8 @@ def command_line() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     results = Path(args.results)
     if args.smoke:
         args.steps, args.batch_size, args.train_frames, args.test_frames = 4, 4, 24, 8
@@ -429,13 +631,23 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(min(torch.get_num_threads(), 2))
-        wanted = set(args.methods.split(","))
+        wanted = args.methods.split(",")
+        unknown = sorted(set(wanted) - {m.name for m in METHODS})
+        if unknown:
+            parser.error(f"unknown methods {unknown}; methods: {', '.join(m.name for m in METHODS)}")
         seeds = [int(s) for s in args.seeds.split(",")]
-        work = Path(args.work)
-        for method in (m for m in METHODS if m.name in wanted):
-            roots = prepare(method, args, work)
+        methods = [m for m in METHODS if m.name in wanted]
+        check_finished(args, methods, seeds)
+        for method in methods:
+            check_variants(method, args)
+        for method in methods:
+            roots = None
             for seed in seeds:
                 for model in method.variants:
+                    if stale_result(model, method, seed, args) == []:
+                        continue
+                    # Frames are rendered only for a method that still has something to train.
+                    roots = roots or prepare(method, args, Path(args.work))
                     run_one(model, method, seed, roots, args)
     if args.no_docs:
         return 0
@@ -446,4 +658,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from handpose.errors import HandposeError
+
+    try:
+        sys.exit(main())
+    except HandposeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)

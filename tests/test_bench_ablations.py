@@ -63,3 +63,77 @@ def test_first_beats_all_check_and_flattening() -> None:
     runs[method.variants[2]][0]["test"]["mean_error_mm"] = 4.0
     assert "**does not hold**" in ab.verdict(method, runs)[0]
     assert ab.flattening([[0, 20.0], [50, 12.0], [75, 10.5], [100, 10.0]]) == pytest.approx(0.05)
+
+
+def _fake_result(method: ab.Method, model: str, seed: int, argv: list[str], **changes) -> dict:
+    """A finished result file as the script writes it, for the settings ``argv`` asks for."""
+    args = ab.build_parser().parse_args(argv)
+    s = ab.settings(method, args)
+    result = {
+        "method": method.name,
+        "model": model,
+        "seed": seed,
+        "steps": s.steps,
+        "planned_steps": s.steps,
+        "precision": s.precision,
+        "best_val_mean_error_mm": 20.0,
+        "test": {"mean_error_mm": 21.0},
+        "metric": "mean_error_mm",
+        "curve": [[s.steps // 2, 25.0], [s.steps, 20.0]],
+        "config": ab.run_config(model, method, seed, Path("TRAIN_DATA"), args, Path("WORK")),
+        "frames": {"train": s.train_frames, "test": s.test_frames},
+        "machine": "Test CPU, 2 CPUs (torch threads 2), Python 3, torch 2",
+    }
+    result.update(changes)
+    return result
+
+
+def _write(results: Path, result: dict) -> None:
+    path = results / result["method"] / f"{result['model']}_seed{result['seed']}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result))
+
+
+def test_settings_per_method_shared_by_variants() -> None:
+    args = ab.build_parser().parse_args(
+        ["--steps", "800,fingerposenet=300", "--model-kwargs", 'fingerposenet={"width": 0.5}', "--input-size", "48"]
+    )
+    by_name = {m.name: m for m in ab.METHODS}
+    fpn, cin, lg = by_name["fingerposenet"], by_name["crossinfonet"], by_name["learnable_groups"]
+    configs = [ab.run_config(v, fpn, 0, Path("T"), args, Path("W")) for v in fpn.variants]
+    assert {c["trainer"]["max_steps"] for c in configs} == {300}
+    assert all(c["model"]["kwargs"] == {"width": 0.5} and c["model"]["input_size"] == 48 for c in configs)
+    assert ab.settings(cin, args).steps == 800 and ab.settings(cin, args).model_kwargs == {}
+    # Method arguments go over the method's defaults, they do not replace them.
+    assert ab.settings(lg, args).model_kwargs == ab.SMALL_HOURGLASS and ab.settings(lg, args).input_size == 64
+    with pytest.raises(SystemExit):
+        ab.build_parser().parse_args(["--rgb-input-size", "crossinfonet=64"])
+    with pytest.raises(SystemExit):
+        ab.build_parser().parse_args(["--steps", "crossinfonet=0"])
+
+
+def test_finished_results_of_other_settings_are_refused(tmp_path: Path, monkeypatch) -> None:
+    from handpose.errors import HandposeError
+
+    results, work = tmp_path / "results", tmp_path / "work"
+    method = ab.METHODS[0]
+    asked = ["--methods", "crossinfonet", "--seeds", "0", "--steps", "crossinfonet=600", "--no-docs",
+             "--results", str(results), "--work", str(work)]  # fmt: skip
+    for model in method.variants:
+        _write(results, _fake_result(method, model, 0, asked))
+    # The same settings: every run is finished, nothing is trained and no frames are rendered.
+    monkeypatch.setattr(ab, "run_one", lambda *a: pytest.fail("a finished run was trained again"))
+    assert ab.main(asked) == 0 and not work.exists()
+
+    # One run made with fewer steps, another in another precision: refused before any training.
+    _write(results, _fake_result(method, method.variants[1], 0, [*asked, "--steps", "300"]))
+    _write(results, _fake_result(method, method.variants[2], 0, asked, precision="bf16-mixed"))
+    with pytest.raises(HandposeError, match="--replace") as err:
+        ab.main(asked)
+    assert "trainer.max_steps: 300 -> 600" in str(err.value) and "precision: bf16-mixed -> 32-true" in str(err.value)
+    assert not work.exists()
+
+    # Other frame counts count as other settings too.
+    assert ab.stale_result(
+        method.variants[0], method, 0, ab.build_parser().parse_args([*asked, "--train-frames", "99"])
+    )
