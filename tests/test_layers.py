@@ -46,6 +46,7 @@ LAYERS: dict[str, int] = {
     # 3: training, loading and running models, export, int8, scoring a model, the demo
     "handpose.training": 3,
     "handpose.loading": 3,
+    "handpose.runtime_choice": 3,
     "handpose.prediction": 3,
     "handpose.inference": 3,
     "handpose.export": 3,

@@ -26,7 +26,7 @@ from torch import nn
 from handpose.contract import Contract
 from handpose.errors import HandposeError
 from handpose.geometry import Camera, get_camera, xyz_to_uvd
-from handpose.loading import RUNTIMES, open_model
+from handpose.loading import RUNTIMES, open_model, output_names, run_outputs
 from handpose.prediction import Prediction
 
 __all__ = ["RUNTIMES", "Estimator", "Prediction"]
@@ -41,6 +41,12 @@ class Estimator:
         info: Metadata (metrics, training data, source file).
         device: ``"cpu"`` or ``"cuda"``.
         onnx_session: An ONNX Runtime session to run instead of PyTorch.
+        bf16: Run ``network`` under bfloat16 autocast.
+
+    Attributes:
+        runtime: The runtime it runs in (one of :data:`RUNTIMES`).
+        runtime_choice: How ``runtime="auto"`` chose it (a :class:`handpose.runtime_choice.RuntimeChoice`),
+            else ``None``.
     """
 
     def __init__(
@@ -50,20 +56,43 @@ class Estimator:
         info: dict[str, Any] | None = None,
         device: str = "cpu",
         onnx_session: Any | None = None,
+        bf16: bool = False,
     ) -> None:
         self.network = network
         self.contract = contract
         self.info = info or {}
         self.device = torch.device(device)
         self.onnx_session = onnx_session
+        self.bf16 = bf16
+        self.runtime = "torch-bf16" if bf16 else "torch"
+        self.runtime_choice: Any | None = None
         self.scale_override_mm: float | None = None
         self._transforms: dict[str, Any] = {}
 
     @classmethod
-    def load(cls, path: str | Path, device: str = "cpu", runtime: str = "torch") -> Estimator:
-        """Load a package or checkpoint with :func:`handpose.loading.open_model` (same arguments and errors)."""
-        loaded = open_model(path, device, runtime)
-        return cls(loaded.network, loaded.contract, loaded.info, device, onnx_session=loaded.session)
+    def load(cls, path: str | Path, device: str = "cpu", runtime: str = "torch", batch_size: int = 16) -> Estimator:
+        """Load a package or checkpoint with :func:`handpose.loading.open_model` (same arguments and errors).
+
+        ``runtime="auto"`` takes the fastest runtime of this machine that predicts what PyTorch fp32
+        does, at ``batch_size`` inputs per forward pass (:func:`handpose.runtime_choice.open_auto`).
+        """
+        if runtime == "auto":
+            from handpose.runtime_choice import open_auto
+
+            loaded = open_auto(path, device, batch_size)
+        else:
+            loaded = open_model(path, device, runtime)
+        est = cls(
+            loaded.network,
+            loaded.contract,
+            loaded.info,
+            device,
+            onnx_session=loaded.session,
+            bf16=loaded.runtime == "torch-bf16",
+        )
+        est.runtime = loaded.runtime
+        est.runtime_choice = loaded.choice
+        return est
 
     # -- properties ----------------------------------------------------------------------------
     @property
@@ -89,34 +118,13 @@ class Estimator:
         """Network outputs ``(B, J, 3)`` in the model's output space for preprocessed crops ``(B, C, S, S)``."""
         return self.forward_outputs(images, ("joints",))["joints"]
 
-    @torch.inference_mode()
     def forward_outputs(self, images: np.ndarray | torch.Tensor, names: Sequence[str]) -> dict[str, np.ndarray]:
         """The network outputs ``names`` (float64 numpy) for preprocessed crops ``(B, C, S, S)``.
 
         Raises:
             HandposeError: The network (or its ONNX graph) has no output of one of the names.
         """
-        if self.onnx_session is not None:
-            arr = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
-            available = {o.name for o in self.onnx_session.get_outputs()}
-            missing = [n for n in names if n not in available]
-            if missing:
-                raise HandposeError(
-                    f"the model's ONNX graph has no {', '.join(missing)} output; export the package again "
-                    "(or use --runtime torch)"
-                )
-            got = self.onnx_session.run(list(names), {"image": arr.astype(np.float32)})
-            return {n: np.asarray(v, dtype=np.float64) for n, v in zip(names, got)}
-        if self.network is None:
-            raise HandposeError("the estimator has neither a network nor an ONNX session")
-        x = torch.as_tensor(images, dtype=torch.float32, device=self.device)
-        if self.device.type == "cpu":
-            x = x.contiguous(memory_format=torch.channels_last)
-        out = self.network(x)
-        missing = [n for n in names if n not in out]
-        if missing:
-            raise HandposeError(f"model {self.contract.model!r} has no {', '.join(missing)} output")
-        return {n: out[n].float().cpu().numpy().astype(np.float64) for n in names}
+        return run_outputs(images, names, self.contract.model, self.network, self.onnx_session, self.device, self.bf16)
 
     def decode_batch(self, outputs: np.ndarray, batch: Mapping[str, Any], space: str | None = None) -> np.ndarray:
         """Network outputs ``(B, J, 3)`` -> camera mm, with the stacked crop geometry of the batch.
@@ -280,7 +288,7 @@ class Estimator:
 
     def _photo_outputs(self) -> tuple[str, ...]:
         """The outputs that place a photo's hand: 2.5D joints, or root-relative joints and 2D joints."""
-        return ("joints",) if self.contract.output_space == "uvz" else ("joints", "uv")
+        return output_names(self.contract)
 
     def _photo_prediction(
         self, outputs: Mapping[str, np.ndarray], row: Mapping[str, Any], camera: Camera
