@@ -50,7 +50,6 @@ from typing import Any
 import numpy as np
 
 from _docs import cpu_name, replace_section
-from bench_synthetic_methods import learnable_groups_lr
 from handpose.io import write_json_atomic
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -237,6 +236,8 @@ def settings(method: Method, args: argparse.Namespace) -> Settings:
 
 
 def run_config(model: str, method: Method, seed: int, train_root: Path, args: argparse.Namespace, out: Path) -> dict:
+    from handpose.models.registry import default_group_lr
+
     depth = method.modality == "depth"
     s = settings(method, args)
     data: dict[str, Any] = {
@@ -253,7 +254,7 @@ def run_config(model: str, method: Method, seed: int, train_root: Path, args: ar
         data.update({"cube": 250.0, "center": "gt", "eval_center": "gt"})
     optim: dict[str, Any] = {"optimizer": "adam", "lr": s.lr, "schedule": "cosine", "cosine_over": "steps"}
     if model.startswith("learnable_groups_"):
-        optim["group_lr"] = learnable_groups_lr(model)
+        optim["group_lr"] = default_group_lr(model, s.model_kwargs)
         optim["temperature"] = {"start": 5.0, "step": 0.1, "every": max(s.steps // 50, 1), "min": 0.1}
     return {
         "name": f"{model}_seed{seed}",

@@ -104,6 +104,8 @@ def prepare_rgb(work: Path, train_frames: int, test_frames: int, hand_model: str
 
 
 def run_config(model: str, modality: str, train_root: Path, args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    from handpose.models.registry import default_group_lr
+
     input_size = args.input_size if modality == "depth" else args.rgb_input_size
     kwargs = SMALL_HOURGLASS if model.startswith("learnable_groups_") else {}
     data: dict[str, Any] = {
@@ -121,7 +123,7 @@ def run_config(model: str, modality: str, train_root: Path, args: argparse.Names
     # Cosine over the wall-clock budget: every model ends annealed, whatever its speed.
     optim: dict[str, Any] = {"optimizer": "adam", "lr": 1e-3, "schedule": "cosine"}
     if model.startswith("learnable_groups_"):
-        optim["group_lr"] = learnable_groups_lr(model)
+        optim["group_lr"] = default_group_lr(model, kwargs)
         optim["temperature"] = {"start": 5.0, "step": 0.1, "every": 100, "min": 0.1}
     return {
         "name": model,
@@ -139,16 +141,6 @@ def run_config(model: str, modality: str, train_root: Path, args: argparse.Names
             "gradient_clip": 10.0,
         },
     }
-
-
-def learnable_groups_lr(model: str) -> dict[str, float]:
-    """The paper's rates for the groups a Learnable Groups variant has (no selector for fixed groupings)."""
-    rates = {}
-    if "one_group" not in model and "manual" not in model:
-        rates["selector"] = 0.1
-    if "one_group" not in model and "nofusion" not in model:
-        rates["fusion"] = 0.01
-    return rates
 
 
 def evaluate(best: str, modality: str, test_root: Path) -> dict[str, Any]:

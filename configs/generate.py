@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from handpose.models import list_models
+from handpose.models.registry import default_group_lr
 
 HERE = Path(__file__).resolve().parent
 
@@ -143,16 +144,6 @@ def rgb_data(dataset: str, batch_size: int) -> dict[str, Any]:
     }
 
 
-def learnable_groups_lr(model: str) -> dict[str, float]:
-    """The paper's rates for the parameter groups a variant has (fixed groupings have no selector)."""
-    rates = {}
-    if "one_group" not in model and "manual" not in model:
-        rates["selector"] = 0.1
-    if "one_group" not in model and "nofusion" not in model:
-        rates["fusion"] = 0.01
-    return rates
-
-
 def learnable_groups_configs() -> dict[str, dict[str, Any]]:
     out = {}
     for dataset in ("rhd", "stb", "freihand"):
@@ -185,7 +176,7 @@ def learnable_groups_configs() -> dict[str, dict[str, Any]]:
                     "optimizer": "adam",
                     "lr": 1e-4,
                     "schedule": "constant",
-                    "group_lr": learnable_groups_lr(model),
+                    "group_lr": default_group_lr(model),
                     "temperature": {"start": 5.0, "step": 0.1, "every": 1000, "min": 0.1},
                 },
                 "trainer": trainer(100),
@@ -318,7 +309,7 @@ def synthetic_configs() -> dict[str, dict[str, Any]]:
                 "optimizer": "adam",
                 "lr": 1e-3,
                 "schedule": "constant",
-                "group_lr": {"selector": 0.1, "fusion": 0.01},
+                "group_lr": default_group_lr("learnable_groups_k3"),
                 "temperature": {"start": 5.0, "step": 0.1, "every": 100, "min": 0.1},
             },
             "trainer": cpu,

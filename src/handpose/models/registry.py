@@ -129,6 +129,31 @@ def default_loss(
     return name, dict(params or {})
 
 
+def default_group_lr(model: str, kwargs: dict[str, Any] | None = None) -> dict[str, float]:
+    """The learning rate of each named parameter group a model has, for ``optim.group_lr``.
+
+    Learnable Joint Groups trains its Gumbel-softmax selector at 1e-1 and its NDDR fusion at 1e-2
+    (the paper's rates; the rest of the network follows ``optim.lr``). A variant gets a rate only for
+    the groups it has: fixed groupings (``manual``, ``single``) have no selector, a variant without
+    fusion no fusion. Every other model, the stage-one hourglass included, has no groups.
+
+    Args:
+        model: A registered name or alias.
+        kwargs: The run's model arguments over the entry's defaults (they may change the grouping).
+    """
+    spec = get_spec(model)
+    args = {**spec.defaults, **(kwargs or {})}
+    # Only the grouped networks name a grouping or a group count; the hourglass alone names neither.
+    if spec.family != "learnable_groups" or not {"grouping", "num_groups"} & args.keys():
+        return {}
+    rates = {}
+    if args.get("grouping", "learned") == "learned":
+        rates["selector"] = 0.1
+    if args.get("fusion", True):
+        rates["fusion"] = 0.01
+    return rates
+
+
 def register_model(
     name: str,
     *,
