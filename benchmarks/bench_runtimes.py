@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -75,14 +74,6 @@ def runtimes(model: Any, size: int, threads: int) -> dict[str, Any]:
     return out
 
 
-def time_window(fn: Any, x: np.ndarray, seconds: float) -> float:
-    count, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        fn(x)
-        count += 1
-    return count * x.shape[0] / (time.perf_counter() - start)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", default="32,96")
@@ -97,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.smoke:
         args.sizes, args.batches, args.seconds, args.rounds, args.no_docs = "32", "1,4", 0.05, 1, True
     import torch
+
+    from handpose.runtime_choice import time_window
 
     torch.set_num_threads(args.threads)
     rows = []
@@ -129,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def render(rows: list[dict[str, Any]], args: argparse.Namespace, argv: str) -> str:
+    from handpose.runtime_choice import BUDGET_S, TOLERANCE_MM
+
     names = list(rows[0]["rate"])
     lines = [
         f"Command: `python benchmarks/bench_runtimes.py {argv}`. Machine: {cpu_name()}, {os.cpu_count()} CPUs, "
@@ -144,8 +139,11 @@ def render(rows: list[dict[str, Any]], args: argparse.Namespace, argv: str) -> s
         lines.append(f"| {r['size']} | {r['batch']} | " + " | ".join(cells) + f" | {r['fastest']} |")
     lines += [
         "",
-        f"Correct = mean shift under {args.tolerance_mm:g} mm. `handpose predict --runtime` chooses among "
-        "`torch`, `onnx` and `onnx-int8`.",
+        f"Correct = mean shift under {args.tolerance_mm:g} mm. Since the fastest correct runtime depends on the "
+        "input, the batch and the CPU, `handpose predict` (default `--runtime auto`) measures it for the model and "
+        "batch size it runs: each runtime the package offers once against PyTorch fp32 on the same random crops "
+        f"({TOLERANCE_MM:g} mm), then the correct ones in alternating windows ({BUDGET_S:g} s in all), and "
+        "remembers the choice per machine; `--runtime torch|torch-bf16|onnx|onnx-int8` forces one.",
         "",
     ]
     return "\n".join(lines)
