@@ -92,6 +92,17 @@ def test_measure_with_nothing_but_torch_correct_says_so():
     assert "onnx not correct" in choice.line()
 
 
+def test_a_runtime_that_cannot_run_the_model_is_skipped():
+    from handpose.errors import HandposeError
+
+    def old_graph(x):
+        raise HandposeError("the model's ONNX graph has no uv output")
+
+    runners = {"torch": lambda x: {"joints": np.zeros((1, 21, 3))}, "onnx": old_graph}
+    choice = measure(runners, np.zeros((1, 1, 8, 8), np.float32), scale_mm=30.0, budget_s=0.01)
+    assert choice.runtime == "torch" and "onnx not usable" in choice.line()
+
+
 def test_the_choice_line_names_the_rates_and_the_rejected_runtimes():
     choice = RuntimeChoice("onnx", {"torch": 140.0, "onnx": 312.0}, {"torch": 0.0, "onnx": 0.01, "onnx-int8": 0.8})
     assert choice.line() == "runtime auto: onnx (312 frames/s vs torch 140, onnx-int8 not correct: 0.80 mm)"

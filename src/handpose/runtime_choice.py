@@ -45,6 +45,7 @@ AUTO = "auto"
 TOLERANCE_MM = 0.5  # the criterion of benchmarks/bench_runtimes.py
 BUDGET_S = 0.6  # timing windows of all candidates together, after one untimed call each
 MAX_ROUNDS = 3
+UNUSABLE = 1e9  # the shift recorded for a runtime that cannot run the model (JSON has no infinity)
 # A middle MCP-PIP bone of about 30 mm (docs/reproduction.md), for RGB models that store no hand scale.
 NOMINAL_HAND_SCALE_MM = 30.0
 # CPU flags (as /proc/cpuinfo names them) with bfloat16 dot products; without them bf16 is emulated.
@@ -83,9 +84,7 @@ class RuntimeChoice:
         slower = sorted((n for n in self.rates if n != self.runtime), key=self.rates.__getitem__, reverse=True)
         others = [f"{n} {self.rates[n]:.0f}" for n in slower]
         parts = [f"{self.rates.get(self.runtime, 0.0):.0f} frames/s" + (f" vs {', '.join(others)}" if others else "")]
-        parts += [
-            f"{n} not correct: {s:.2f} mm" for n, s in self.shifts_mm.items() if n not in self.rates and n != "torch"
-        ]
+        parts += [_rejected(n, s) for n, s in self.shifts_mm.items() if n not in self.rates and n != "torch"]
         when = "measured earlier on this machine: " if self.cached else ""
         return f"runtime auto: {self.runtime} ({when}{', '.join(parts)})"
 
@@ -260,8 +259,11 @@ def remember(path: Path, entries: Mapping[str, Any], key: str, choice: RuntimeCh
 
 
 def _finite(value: float) -> float:
-    # JSON has no infinity; a shift this large is as incorrect.
-    return float(value) if np.isfinite(value) else 1e9
+    return float(min(value, UNUSABLE)) if np.isfinite(value) else UNUSABLE
+
+
+def _rejected(name: str, shift: float) -> str:
+    return f"{name} not usable" if shift >= UNUSABLE else f"{name} not correct: {shift:.2f} mm"
 
 
 def measure(
@@ -280,7 +282,10 @@ def measure(
     shifts = {"torch": 0.0}
     for name, fn in runners.items():
         if name != "torch":
-            shifts[name] = mean_shift_mm(reference, fn(example), scale_mm)
+            try:
+                shifts[name] = mean_shift_mm(reference, fn(example), scale_mm)
+            except HandposeError:  # e.g. a graph exported before it carried an output this model needs
+                shifts[name] = UNUSABLE
     correct = {n: fn for n, fn in runners.items() if n == "torch" or shifts[n] < TOLERANCE_MM}
     rates = time_runners(correct, example, budget_s, time.perf_counter() - start) if len(correct) > 1 else {}
     if not rates:
@@ -289,7 +294,7 @@ def measure(
 
 
 def _nothing_else(shifts: Mapping[str, float]) -> str:
-    wrong = [f"{n} not correct: {s:.2f} mm" for n, s in shifts.items() if n != "torch"]
+    wrong = [_rejected(n, s) for n, s in shifts.items() if n != "torch"]
     return ", ".join(wrong) if wrong else "the only runtime this model offers here"
 
 
