@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import itertools
 import json
 import os
@@ -43,7 +44,6 @@ import shlex
 import shutil
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,7 @@ SMALL_HOURGLASS = {"features": 64, "stem_channels": 32, "num_modules": 1}
 TINY_DEPTH = {"width": 0.25, "channels": 32, "fc_dim": 64}
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Method:
     """One paper's ablation: its variants, best first as the paper orders them."""
 
@@ -192,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Settings:
     """What every variant of one method shares in a run of the script."""
 
@@ -570,55 +570,136 @@ def plot(found: dict[str, dict[str, dict[int, dict]]], path: Path) -> None:
     save_png(fig, path)
 
 
+def result_settings(method: Method, r: dict) -> Settings:
+    """The settings a result file was trained with (precision: the one asked for)."""
+    cfg = r["config"]
+    frames = r.get("frames", LEGACY_FRAMES)
+    return Settings(
+        steps=r["planned_steps"],
+        batch_size=cfg["data"]["batch_size"],
+        lr=cfg["optim"]["lr"],
+        input_size=cfg["model"]["input_size"],
+        train_frames=frames["train"],
+        test_frames=frames["test"],
+        precision=cfg["trainer"]["precision"],
+        model_kwargs=cfg["model"]["kwargs"],
+    )
+
+
+def command_for(method: Method, s: Settings, seeds: list[int]) -> str:
+    """A command line that trains ``method`` with settings ``s`` (what produced such a result)."""
+    size_flag = "--input-size" if method.modality == "depth" else "--rgb-input-size"
+    argv = ["--methods", method.name, "--seeds", ",".join(map(str, seeds)), "--steps", str(s.steps)]
+    argv += ["--batch-size", str(s.batch_size), "--lr", f"{s.lr:g}", size_flag, str(s.input_size)]
+    argv += ["--train-frames", str(s.train_frames), "--test-frames", str(s.test_frames), "--precision", s.precision]
+    if s.model_kwargs != base_kwargs(method, smoke=False):
+        argv += ["--model-kwargs", f"{method.name}={json.dumps(s.model_kwargs, sort_keys=True)}"]
+    return "python benchmarks/bench_ablations.py " + " ".join(shlex.quote(a) for a in argv)
+
+
+def _runs_of(method: Method, runs: dict[str, dict[int, dict]]) -> list[tuple[str, int, dict]]:
+    return [(v, seed, r) for v in method.variants for seed, r in sorted(runs.get(v, {}).items())]
+
+
+def _named(items: list[tuple[str, int, dict]]) -> str:
+    return ", ".join(f"{v} seed {seed}" for v, seed, _ in items)
+
+
+def unfair(method: Method, runs: dict[str, dict[int, dict]]) -> list[str]:
+    """Why the runs of a method are not comparable: they trained in more than one precision, or with
+    more than one set of steps, sizes, frames or learning rate. Empty when they share everything."""
+    listed = _runs_of(method, runs)
+    problems = []
+    by_precision: dict[str, list] = {}
+    for item in listed:
+        by_precision.setdefault(item[2]["precision"], []).append(item)
+    if len(by_precision) > 1:
+        # Name the runs of every precision but the most common one, which is "the other N runs".
+        ranked = sorted(by_precision.items(), key=lambda kv: -len(kv[1]))
+        parts = [f"{p}: {_named(items)}" for p, items in ranked[1:]]
+        parts.append(f"{ranked[0][0]}: the other {len(ranked[0][1])} run(s)")
+        problems.append(f"mixed precision ({'; '.join(parts)})")
+    by_setup: dict[str, list] = {}
+    for item in listed:
+        s = dataclasses.replace(result_settings(method, item[2]), precision="")
+        by_setup.setdefault(json.dumps(dataclasses.asdict(s), sort_keys=True), []).append(item)
+    if len(by_setup) > 1:
+        problems.append(f"{len(by_setup)} different sets of steps/sizes/frames (see the commands)")
+    return problems
+
+
+def setup_lines(method: Method, runs: dict[str, dict[int, dict]]) -> list[str]:
+    """The command(s) and machine(s) behind a method's results, one command per set of settings."""
+    groups: dict[str, list[tuple[str, int, dict]]] = {}
+    for item in _runs_of(method, runs):
+        s = result_settings(method, item[2])
+        groups.setdefault(json.dumps(dataclasses.asdict(s), sort_keys=True), []).append(item)
+    lines = []
+    for items in groups.values():
+        s = result_settings(method, items[0][2])
+        command = command_for(method, s, sorted({seed for _, seed, _ in items}))
+        what = f"{s.steps} steps, batch {s.batch_size}, Adam lr {s.lr:g}, {s.input_size}-pixel crops"
+        what += f", model arguments {s.model_kwargs}" if s.model_kwargs else ", default model arguments"
+        what += f", {s.train_frames} training / {s.test_frames} test frames, precision asked: {s.precision}"
+        runs_note = f" Runs: {_named(items)}." if len(groups) > 1 else ""
+        lines.append(f"- Command: `{command}` ({what}).{runs_note}")
+    machines: dict[str, list[tuple[str, int, dict]]] = {}
+    for item in _runs_of(method, runs):
+        machines.setdefault(item[2].get("machine", "not recorded"), []).append(item)
+    for name, items in machines.items():
+        runs_note = f" ({_named(items)})" if len(machines) > 1 else ""
+        lines.append(f"- Machine: {name}{runs_note}.")
+    return lines
+
+
 def render(found: dict[str, dict[str, dict[int, dict]]], plot_name: str) -> str:
     lines = [
-        "Every variant of a method trains for the same number of steps on the same synthetic frames (last "
-        "tenth = validation, picks the checkpoint; Adam with a cosine decay to zero over the steps; "
-        "validation every tenth of the run), two seeds (weights and data order), scored on held-out "
-        "frames rendered from another seed. Sizes are reduced to fit a CPU, equally for every variant. "
-        "Results are the committed files in `benchmarks/results/ablations/`; "
-        "`python benchmarks/bench_ablations.py --render` rewrites this section and the plot from them.",
+        "Every variant of a method is meant to train with the same settings (steps, batch, crop, model "
+        "arguments, precision) on the same synthetic frames (last tenth = validation, picks the checkpoint; "
+        "Adam with a cosine decay to zero over the steps; validation every tenth of the run), with two seeds "
+        "(weights and data order), and is scored on held-out frames rendered from another seed; sizes are "
+        "reduced to fit a CPU. Everything below comes from the committed result files in "
+        "`benchmarks/results/ablations/`: `python benchmarks/bench_ablations.py --render` rewrites this "
+        "section and the plot from them. Per method: the command that trains runs like them, the machine, "
+        "and a warning in the verdict when the runs did not share one precision or one set of settings. "
+        "The cosine decay makes every curve flatten by its end, so the last column (validation gain over "
+        "the last quarter of the run) shows how much was still being gained.",
         "",
     ]
     for method in METHODS:
-        runs = found.get(method.name)
+        runs = {v: by_seed for v, by_seed in found.get(method.name, {}).items() if v in method.variants}
+        lines += [f"### {method.name}", ""]
         if not runs:
-            lines += [f"### {method.name}", "", "Not run yet.", ""]
+            lines += ["Not run yet (no result files).", ""]
             continue
-        any_run = next(iter(next(iter(runs.values())).values()))
-        cfg = any_run["config"]
         metric = METRIC[method.modality]
         lines += [
-            f"### {method.name}",
+            f"Claim: {method.claim}.",
             "",
-            f"Claim: {method.claim}. Setup: {cfg['model']['input_size']}-pixel crops"
-            + (f", model kwargs {cfg['model']['kwargs']}" if cfg["model"]["kwargs"] else "")
-            + f", batch {cfg['data']['batch_size']}, {any_run['planned_steps']} steps. Machine: {any_run['machine']}.",
+            *setup_lines(method, runs),
             "",
             f"| variant | seed | steps | precision | test {metric.replace('_', ' ')} | best validation (mm) | "
             "validation gain over the last quarter |",
             "|---|---|---|---|---|---|---|",
         ]
-        for variant in method.variants:
-            for seed, r in sorted(runs.get(variant, {}).items()):
-                flat = flattening(r["curve"])
-                lines.append(
-                    f"| {variant} | {seed} | {r['steps']} | {r['precision']} | {r['test'][metric]:.2f} | "
-                    f"{r['best_val_mean_error_mm']:.2f} | {'' if flat is None else f'{100 * flat:.1f} %'} |"
-                )
+        for variant, seed, r in _runs_of(method, runs):
+            flat = flattening(r["curve"])
+            lines.append(
+                f"| {variant} | {seed} | {r['steps']} | {r['precision']} | {r['test'][metric]:.2f} | "
+                f"{r['best_val_mean_error_mm']:.2f} | {'' if flat is None else f'{100 * flat:.1f} %'} |"
+            )
+        problems = unfair(method, runs)
         missing = [f"{v} seed {s}" for v in method.variants for s in (0, 1) if s not in runs.get(v, {})]
-        lines += ["", *verdict(method, runs)]
+        lines.append("")
+        if problems:
+            lines.append(f"- **Not a fair comparison**: {'; '.join(problems)}.")
+        caveat = " (**not a fair comparison**, see above)." if problems else "."
+        lines += [line.rstrip(".") + caveat for line in verdict(method, runs)]
         if missing:
-            lines.append(f"- Not finished when this section was rendered: {', '.join(missing)}.")
+            lines.append(f"- No result yet for: {', '.join(missing)}.")
         lines.append("")
     lines += [f"![validation curves]({plot_name})", ""]
     return "\n".join(lines)
-
-
-def command_line() -> str:
-    return "python " + " ".join(
-        shlex.quote(a) for a in [str(Path(sys.argv[0]).resolve().relative_to(REPO)), *sys.argv[1:]]
-    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -137,3 +137,36 @@ def test_finished_results_of_other_settings_are_refused(tmp_path: Path, monkeypa
     assert ab.stale_result(
         method.variants[0], method, 0, ab.build_parser().parse_args([*asked, "--train-frames", "99"])
     )
+
+
+def test_render_states_command_machine_and_unfair_comparisons(tmp_path: Path) -> None:
+    method = ab.METHODS[0]
+    asked = ["--steps", "crossinfonet=600", "--train-frames", "800", "--precision", "32-true"]
+    for seed in (0, 1):
+        for model in method.variants:
+            _write(tmp_path, _fake_result(method, model, seed, asked))
+    text = ab.render(ab.load_results(tmp_path), "curves.png")
+    command = (
+        "python benchmarks/bench_ablations.py --methods crossinfonet --seeds 0,1 --steps 600 --batch-size 32 "
+        "--lr 0.001 --input-size 32 --train-frames 800 --test-frames 500 --precision 32-true"
+    )
+    assert f"`{command}`" in text
+    assert "- Machine: Test CPU, 2 CPUs" in text
+    assert "fair comparison" not in text
+    # Only methods without any result file are "not run yet".
+    assert text.count("Not run yet") == 2 and "### crossinfonet\n\nClaim" in text
+
+    # One run that trained in bf16: every verdict line of the method says the comparison is unfair.
+    _write(tmp_path, _fake_result(method, method.variants[3], 0, asked, precision="bf16-mixed"))
+    text = ab.render(ab.load_results(tmp_path), "curves.png")
+    assert (
+        "**Not a fair comparison**: mixed precision (bf16-mixed: crossinfonet_base seed 0; 32-true: the other 7" in text
+    )
+    verdicts = [line for line in text.splitlines() if line.startswith(("- seed ", "- mean of seeds"))]
+    assert len(verdicts) == 3 and all("not a fair comparison" in line for line in verdicts)
+
+    # One run with fewer steps: two commands, each naming its runs.
+    _write(tmp_path, _fake_result(method, method.variants[1], 1, [*asked, "--steps", "300"]))
+    text = ab.render(ab.load_results(tmp_path), "curves.png")
+    assert text.count("- Command: ") == 2 and "--steps 300" in text and "Runs: crossinfonet_cross seed 1." in text
+    assert "2 different sets of steps/sizes/frames" in text
