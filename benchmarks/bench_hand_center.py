@@ -4,7 +4,7 @@ Renders frames in memory with :func:`handpose.synth.frame.render_frame` (the ``h
 ``handpose demo`` frame mix: sensor noise on, half empty and half cluttered backgrounds, a sleeve on
 half of the arms) for each camera preset, right hands only (as the demo renders them) and both hands,
 mesh and capsule hands. Each frame goes through :func:`handpose.hand_center.detect_center` and through
-the nearest-depth-band detector it replaced (kept here, :func:`nearest_band_center`, as the reference).
+:func:`handpose.hand_center.nearest_band_center`, the detector it replaced (now its fallback).
 The error is the 3D distance to the labelled middle-finger MCP, the joint the demo's crops are
 centred on.
 
@@ -39,17 +39,6 @@ MIDDLE_MCP = 9  # canonical21; the demo's crop centre
 SEED = 11
 
 
-def nearest_band_center(depth: np.ndarray, camera, cube: float = CUBE_MM, near_percentile: float = 0.5) -> np.ndarray:
-    """The previous detector: centre of mass of every pixel within ``cube`` mm behind a low depth
-    percentile, then :func:`handpose.hand_center.refine_center`."""
-    from handpose.hand_center import MAX_DEPTH_MM, MIN_DEPTH_MM, center_of_mass, refine_center
-
-    valid = depth[(depth >= MIN_DEPTH_MM) & (depth <= MAX_DEPTH_MM)]
-    near = float(np.percentile(valid, near_percentile))
-    com = center_of_mass(depth, near, near + cube)
-    return refine_center(depth, camera, camera.uvd_to_xyz(com), cube)
-
-
 def summarise(errors: np.ndarray) -> dict[str, float]:
     """Mean, median, 90th percentile (mm) and the fractions within 30 mm and within half the cube."""
     return {
@@ -63,7 +52,7 @@ def summarise(errors: np.ndarray) -> dict[str, float]:
 
 def run_cell(camera_name: str, hands: str, model: str, frames: int) -> dict[str, tuple[dict[str, float], float]]:
     """Errors of both detectors on ``frames`` frames of one cell, with their median time per call (ms)."""
-    from handpose.hand_center import detect_center
+    from handpose.hand_center import detect_center, nearest_band_center
     from handpose.synth.frame import render_frame
 
     errors: dict[str, list[float]] = {"band": [], "detect": []}
@@ -121,8 +110,9 @@ def main() -> int:
         "",
         "Error: 3D distance (mm) from the centre found in the depth alone to the labelled middle-finger MCP "
         "(the demo's crop centre). `band`: the nearest-depth-band centre of mass refined in shrinking cubes "
-        "(the first detector, kept in the script as `nearest_band_center`); `detect`: "
-        "`handpose.hand_center.detect_center`.",
+        "(`handpose.hand_center.nearest_band_center`: the detector before the surface one, now its "
+        "fallback); `detect`: `handpose.hand_center.detect_center` (nearest hand-sized surface, its end "
+        "away from where the arm leaves, see its docstring).",
         "",
         "| camera | hands | hand model | method | mean | median | p90 | within 30 mm | within 125 mm | ms/frame |",
         "|---|---|---|---|---|---|---|---|---|---|",

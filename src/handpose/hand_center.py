@@ -5,7 +5,8 @@ One home for the centre modes that the depth crop transform, the depth caches an
 - ``"gt"``: a labelled joint (the skeleton's root, else the mean of the finite joints);
 - ``"com"``: the centre of mass of the depth inside a cube around a start (the given centre, else the
   labels, else the depth alone), refined as DeepPrior++'s ``refineCoMIterative`` does;
-- ``"detect"``: the closest object in the depth, assumed to be the hand, then refined;
+- ``"detect"``: the depth alone: the nearest hand-sized surface (the hand, often with a forearm and
+  sleeve nearer to the camera than the hand), its end away from where the arm leaves, then refined;
 - ``"given"``: the sample's own centre (a centre file, or the user's).
 
 The centre of mass follows DeepPrior++ (``util/handdetector.py``): the mean pixel position and mean
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numba
 import numpy as np
 
 from handpose import skeleton as skeletons
@@ -88,13 +90,192 @@ def refine_center(
     return current
 
 
-def detect_center(
+# The depth is segmented on a grid of about this many columns: fine enough to keep a finger's width,
+# coarse enough that labelling a 640x480 frame takes well under a millisecond.
+SEGMENT_COLUMNS = 160
+# Neighbouring grid pixels lie on one surface when their depths differ by less than JUMP_MM plus
+# JUMP_SLOPE times their spacing in mm (a surface tilted up to about 60 degrees stays whole).
+JUMP_MM = 20.0
+JUMP_SLOPE = 2.0
+# Visible area (mm^2) of a hand with its forearm and sleeve: a smaller surface is a fingertip or sensor
+# noise, a larger one (within the depth reach) a wall, a table or the body the arm belongs to.
+MIN_AREA_MM2 = 2500.0
+MAX_AREA_MM2 = 60000.0
+# A surface bordering the chosen one with a depth step under this (mm) belongs to the same arm: a
+# sleeve's cuff stands this far off the skin, and the wrist can lie behind the cuff's rim.
+MERGE_GAP_MM = 60.0
+# Surfaces are cut at this many cubes behind their nearest point, so that an arm joined to a body
+# still ends somewhere; the cut, like the image border, marks where the arm leaves.
+REACH_CUBES = 1.5
+# Surfaces tried, nearest first, before falling back to the nearest depth band.
+MAX_TRIES = 8
+# The hand is the part of the arm's surface within this distance (mm) of its hand end along the axis.
+HAND_LENGTH_MM = 110.0
+# Weights of the cues that tell a floating arm's hand end (see hand_end), in mm of thickness: one mm
+# of thickness counts as much as DEPTH_PER_THICKNESS mm nearer to the camera, and a width variation
+# (std over mean of WIDTH_SLICE_MM slices) of 0.1 as much as one mm. Chosen on rendered frames.
+DEPTH_PER_THICKNESS = 40.0
+THICKNESS_PER_WIDTH_VARIATION = 10.0
+WIDTH_SLICE_MM = 20.0
+
+
+@numba.njit(cache=True, nogil=True)
+def _label_surfaces(depth, lo, hi, jump_mm, jump_per_mm, spacing):  # pragma: no cover - compiled
+    """4-connected surfaces of the pixels in ``[lo, hi]``: label image (-1 elsewhere) and, per
+    surface its nearest depth and visible area (mm^2, pixels of ``spacing * depth`` mm)."""
+    h, w = depth.shape
+    labels = -np.ones((h, w), np.int32)
+    nearest = np.empty(h * w, np.float64)
+    area = np.empty(h * w, np.float64)
+    stack = np.empty(h * w, np.int64)
+    n = 0
+    for y0 in range(h):
+        for x0 in range(w):
+            d0 = depth[y0, x0]
+            if labels[y0, x0] >= 0 or d0 < lo or d0 > hi:
+                continue
+            labels[y0, x0] = n
+            nearest[n] = d0
+            area[n] = 0.0
+            stack[0] = y0 * w + x0
+            top = 1
+            while top > 0:
+                top -= 1
+                y, x = stack[top] // w, stack[top] % w
+                d = depth[y, x]
+                nearest[n] = min(nearest[n], d)
+                area[n] += (spacing * d) ** 2
+                limit = jump_mm + jump_per_mm * spacing * d
+                for k in range(4):
+                    yy = y + (1 if k == 0 else (-1 if k == 1 else 0))
+                    xx = x + (1 if k == 2 else (-1 if k == 3 else 0))
+                    if yy < 0 or yy >= h or xx < 0 or xx >= w or labels[yy, xx] >= 0:
+                        continue
+                    dd = depth[yy, xx]
+                    if dd < lo or dd > hi or abs(dd - d) > limit:
+                        continue
+                    labels[yy, xx] = n
+                    stack[top] = yy * w + xx
+                    top += 1
+            n += 1
+    return labels, nearest[:n].copy(), area[:n].copy()
+
+
+def _grow(mask: np.ndarray) -> np.ndarray:
+    """``mask`` and its 4-neighbours."""
+    out = mask.copy()
+    out[1:] |= mask[:-1]
+    out[:-1] |= mask[1:]
+    out[:, 1:] |= mask[:, :-1]
+    out[:, :-1] |= mask[:, 1:]
+    return out
+
+
+def _touching(labels: np.ndarray, grid: np.ndarray, surface: np.ndarray, gap: float) -> list[int]:
+    """Labels of the other surfaces that border ``surface`` with a depth step under ``gap`` mm."""
+    found: set[int] = set()
+    for a, b in (
+        (np.s_[1:, :], np.s_[:-1, :]),
+        (np.s_[:-1, :], np.s_[1:, :]),
+        (np.s_[:, 1:], np.s_[:, :-1]),
+        (np.s_[:, :-1], np.s_[:, 1:]),
+    ):
+        other = labels[b]
+        near = surface[a] & (other >= 0) & ~surface[b] & (np.abs(grid[a] - grid[b]) < gap)
+        found.update(int(j) for j in np.unique(other[near]))
+    return sorted(found)
+
+
+def arm_surface(depth: np.ndarray, camera: Camera, cube: float = 250.0) -> tuple[np.ndarray, np.ndarray] | None:
+    """The nearest hand-sized surface in the depth: the hand, usually with its forearm (and sleeve).
+
+    The depth is split into surfaces where neighbouring depths jump; surfaces are tried nearest first,
+    each cut at ``REACH_CUBES * cube`` mm behind its nearest point, and the first whose visible area is
+    that of a hand and arm wins (walls, tables and bodies are larger, fingertips and noise smaller).
+
+    Returns:
+        Its points ``(N, 3)`` in camera mm (on a grid of about ``SEGMENT_COLUMNS`` columns) and a mask
+        ``(N,)`` of its exits: points at the image border or next to where it was cut, i.e. where an arm
+        leaves; ``None`` when no surface qualifies.
+    """
+    step = max(1, round(depth.shape[1] / SEGMENT_COLUMNS))
+    grid = np.ascontiguousarray(depth[::step, ::step], dtype=np.float32)
+    spacing = step / abs(float(camera.fx))
+    labels, nearest, area = _label_surfaces(grid, MIN_DEPTH_MM, MAX_DEPTH_MM, JUMP_MM, JUMP_SLOPE, spacing)
+    order = [int(k) for k in np.argsort(nearest, kind="stable") if area[k] >= MIN_AREA_MM2]
+    for k in order[:MAX_TRIES]:
+        surface = labels == k
+        joined = [j for j in _touching(labels, grid, surface, MERGE_GAP_MM) if area[j] <= MAX_AREA_MM2]
+        if joined:
+            surface |= np.isin(labels, joined)
+        kept = surface & (grid <= nearest[k] + REACH_CUBES * cube)
+        ys, xs = np.nonzero(kept)
+        d = grid[ys, xs].astype(np.float64)
+        if not MIN_AREA_MM2 <= float(np.sum((spacing * d) ** 2)) <= MAX_AREA_MM2:
+            continue
+        border = np.zeros_like(kept)
+        border[:2], border[-2:], border[:, :2], border[:, -2:] = True, True, True, True
+        exits = (border | _grow(surface & ~kept))[ys, xs]
+        u, v = xs * float(step), ys * float(step)
+        points = np.stack([(u - camera.cx) * d / camera.fx, (v - camera.cy) * d / camera.fy, d], axis=1)
+        return points, exits
+    return None
+
+
+def _thickness(points: np.ndarray) -> float:
+    """Spread (mm) of ``points`` along their thinnest direction."""
+    centred = points - points.mean(axis=0)
+    return float(np.sqrt(max(np.linalg.eigvalsh(centred.T @ centred / len(points))[0], 0.0)))
+
+
+def _width_variation(across: np.ndarray, along: np.ndarray) -> float:
+    """Spread of the widths of ``WIDTH_SLICE_MM`` slices (std over mean): ``across`` and ``along`` are
+    the points' coordinates across and along the axis."""
+    slices = np.floor(along / WIDTH_SLICE_MM).astype(np.int64)
+    widths = [float(np.ptp(across[slices == k])) for k in np.unique(slices) if np.count_nonzero(slices == k) >= 3]
+    if len(widths) < 2:
+        return 0.0
+    return float(np.std(widths) / max(np.mean(widths), 1.0))
+
+
+def hand_end(points: np.ndarray, exits: np.ndarray) -> np.ndarray:
+    """Centre ``(3,)`` of the hand end of an arm's surface points.
+
+    The surface's main axis runs from the hand to where the arm leaves. The hand is the end away from
+    the exits (image border or depth cut) when there are any. Otherwise it is the end that stands
+    further out of its plane (fingers and thumb leave the palm's plane, a forearm's end is a smooth
+    shell) and whose width changes more (wrist, palm, fingers; a forearm or sleeve keeps its width),
+    with a nearer end preferred (weights chosen on rendered frames; ``benchmarks/bench_hand_center.py``
+    measures the result). A surface shorter than an arm is all hand.
+    """
+    mean = points.mean(axis=0)
+    centred = points - mean
+    axes = np.linalg.eigh(centred.T @ centred)[1]
+    t = centred @ axes[:, -1]
+    lo, hi = float(t.min()), float(t.max())
+    if hi - lo <= 1.5 * HAND_LENGTH_MM:
+        return mean
+    at_hi, at_lo = t >= hi - HAND_LENGTH_MM, t <= lo + HAND_LENGTH_MM
+    if np.count_nonzero(exits) >= 3:
+        hand_at_hi = float(t[exits].mean()) < (lo + hi) / 2
+    else:
+        across = centred @ axes[:, -2]
+        nearer = float(points[at_lo, 2].mean() - points[at_hi, 2].mean())
+        score = (
+            _thickness(points[at_hi])
+            - _thickness(points[at_lo])
+            + nearer / DEPTH_PER_THICKNESS
+            + THICKNESS_PER_WIDTH_VARIATION
+            * (_width_variation(across[at_hi], t[at_hi]) - _width_variation(across[at_lo], t[at_lo]))
+        )
+        hand_at_hi = score > 0
+    return points[at_hi if hand_at_hi else at_lo].mean(axis=0)
+
+
+def nearest_band_center(
     depth: np.ndarray, camera: Camera, cube: float = 250.0, iterations: int = 3, near_percentile: float = 0.5
 ) -> np.ndarray:
-    """Hand centre from the depth alone: the closest object, assumed to be the hand.
-
-    Takes the pixels within ``cube`` mm behind the nearest valid depth (a low percentile, so isolated
-    noise does not decide), their centre of mass, then :func:`refine_center`.
+    """Centre of mass of the pixels within ``cube`` mm behind a low depth percentile, then refined.
 
     Raises:
         HandposeError: The image has no valid depth in [10, 1500] mm.
@@ -107,6 +288,28 @@ def detect_center(
     if com is None:  # pragma: no cover - the band contains at least the percentile pixel
         raise HandposeError("no valid depth near the camera to find the hand in")
     return refine_center(depth, camera, uvd_to_xyz(com, camera), cube, iterations)
+
+
+def detect_center(
+    depth: np.ndarray, camera: Camera, cube: float = 250.0, iterations: int = 3, near_percentile: float = 0.5
+) -> np.ndarray:
+    """Hand centre from the depth alone.
+
+    Finds the nearest hand-sized surface (:func:`arm_surface`: the hand, often with its forearm and
+    sleeve nearer to the camera than the hand itself), takes the centre of its hand end
+    (:func:`hand_end`), and moves that once to the centre of mass inside a cube of half ``cube``
+    (:func:`refine_center`). Without such a surface it falls back to :func:`nearest_band_center`
+    (``iterations`` and ``near_percentile`` are that fallback's).
+
+    Raises:
+        HandposeError: The image has no valid depth in [10, 1500] mm.
+    """
+    if not np.any((depth >= MIN_DEPTH_MM) & (depth <= MAX_DEPTH_MM)):
+        raise HandposeError("no valid depth in [10, 1500] mm to find the hand in")
+    surface = arm_surface(depth, camera, cube)
+    if surface is None:
+        return nearest_band_center(depth, camera, cube, iterations, near_percentile)
+    return refine_center(depth, camera, hand_end(*surface), cube / 2, 1)
 
 
 def joint_center(joints_xyz: np.ndarray, index: int | None = None) -> np.ndarray:
