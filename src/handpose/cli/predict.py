@@ -98,8 +98,6 @@ def run(args: argparse.Namespace) -> int:
     if args.hand_scale is not None and not args.hand_scale > 0:
         raise HandposeError(f"--hand-scale must be a positive length in mm, got {args.hand_scale}")
     est = Estimator.load(args.model, device=args.device, runtime=args.runtime, batch_size=args.batch_size)
-    if est.runtime_choice is not None and not args.quiet:
-        print(f"[predict] {est.runtime_choice.line()}", file=sys.stderr, flush=True)
     summary = predict_files(
         args.model,
         args.inputs,
@@ -116,6 +114,9 @@ def run(args: argparse.Namespace) -> int:
         plots=not args.no_plots,
         estimator=est,
     )
+    # Said after the predictions, so that a refused input stays the one line on stderr.
+    if est.runtime_choice is not None and not args.quiet:
+        print(f"[predict] {est.runtime_choice.line()}", file=sys.stderr, flush=True)
     print(f"{len(summary['predictions'])} predictions written to {args.out}")
     return 0
 
