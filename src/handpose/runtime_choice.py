@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -196,10 +197,9 @@ def cache_key(
     import torch
 
     try:
-        import onnxruntime
-
-        ort_version = onnxruntime.__version__
-    except ImportError:  # pragma: no cover - a dependency
+        # Read from the installed metadata: importing ONNX Runtime maps hundreds of MB of libraries.
+        ort_version = metadata.version("onnxruntime")
+    except metadata.PackageNotFoundError:  # pragma: no cover - a dependency
         ort_version = None
     contract = model.contract
     parts = {
