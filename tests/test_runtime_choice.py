@@ -8,10 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from handpose import runtime_choice
 from handpose.inference import Estimator
-from handpose.loading import read_model_file
+from handpose.loading import RuntimeFailureError, read_model_file
 from handpose.runtime_choice import RuntimeChoice, decide, mean_shift_mm, measure, offered_runtimes
 from training_helpers import cli
 
@@ -207,3 +208,25 @@ def test_a_forced_runtime_the_package_lacks_is_one_line(package, capsys):
     assert cli(*args, "--out", package.parent / "x") == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--runtime onnx-int8 needs a package exported with --quantize int8" in err[0]
+
+
+class _NoBf16Kernels(torch.nn.Module):
+    """A network whose bf16 kernels cannot be built here, as oneDNN's under a tight address-space limit."""
+
+    def forward(self, x):
+        if torch.is_autocast_enabled("cpu"):
+            raise RuntimeError("could not create a primitive")
+        return {"joints": torch.zeros(x.shape[0], 21, 3)}
+
+
+def test_bf16_that_fails_at_prediction_falls_back_to_fp32_only_when_auto_chose_it(caplog):
+    contract = read_model_file(V1 / "package").contract
+    x = np.zeros((1, 1, contract.input_size, contract.input_size), np.float32)
+    forced = Estimator(_NoBf16Kernels(), contract, bf16=True)
+    with pytest.raises(RuntimeFailureError, match=r"bf16 autocast failed here \(could not create a primitive\)"):
+        forced.forward(x)
+    chosen = Estimator(_NoBf16Kernels(), contract, bf16=True)
+    chosen.runtime_choice = RuntimeChoice("torch-bf16", {"torch": 1.0, "torch-bf16": 2.0}, {"torch-bf16": 0.1})
+    assert chosen.forward(x).shape == (1, 21, 3)
+    assert chosen.runtime == "torch" and chosen.runtime_choice.runtime == "torch"
+    assert "running PyTorch fp32 instead" in caplog.text

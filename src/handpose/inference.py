@@ -14,6 +14,8 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -26,7 +28,7 @@ from torch import nn
 from handpose.contract import Contract
 from handpose.errors import HandposeError
 from handpose.geometry import Camera, get_camera, xyz_to_uvd
-from handpose.loading import RUNTIMES, open_model, output_names, run_outputs
+from handpose.loading import RUNTIMES, RuntimeFailureError, open_model, output_names, run_outputs
 from handpose.prediction import Prediction
 
 __all__ = ["RUNTIMES", "Estimator", "Prediction"]
@@ -124,7 +126,18 @@ class Estimator:
         Raises:
             HandposeError: The network (or its ONNX graph) has no output of one of the names.
         """
-        return run_outputs(images, names, self.contract.model, self.network, self.onnx_session, self.device, self.bf16)
+        try:
+            return run_outputs(
+                images, names, self.contract.model, self.network, self.onnx_session, self.device, self.bf16
+            )
+        except RuntimeFailureError as exc:
+            if self.runtime_choice is None or self.network is None:
+                raise  # a forced runtime fails as asked
+            # The runtime chosen for speed fails on this input: PyTorch fp32, the reference, always runs.
+            logging.getLogger(__name__).warning("runtime auto: %s; running PyTorch fp32 instead", exc.detail)
+            self.bf16, self.runtime = False, "torch"
+            self.runtime_choice = dataclasses.replace(self.runtime_choice, runtime="torch")
+            return run_outputs(images, names, self.contract.model, self.network, None, self.device)
 
     def decode_batch(self, outputs: np.ndarray, batch: Mapping[str, Any], space: str | None = None) -> np.ndarray:
         """Network outputs ``(B, J, 3)`` -> camera mm, with the stacked crop geometry of the batch.

@@ -27,6 +27,18 @@ RUNTIMES = ("torch", "torch-bf16", "onnx", "onnx-int8")
 DEVICES = ("cpu", "cuda")
 
 
+class RuntimeFailureError(HandposeError):
+    """PyTorch under bf16 autocast cannot run this input here (PyTorch fp32 still can).
+
+    Args:
+        detail: What failed (the first line of the PyTorch error).
+    """
+
+    def __init__(self, detail: str) -> None:
+        self.detail = f"PyTorch bf16 autocast failed here ({detail})"
+        super().__init__(f"{self.detail}; use --runtime torch")
+
+
 @dataclass
 class LoadedModel:
     """A model ready to run.
@@ -199,6 +211,7 @@ def run_outputs(
 
     Raises:
         HandposeError: The network (or its ONNX graph) has no output of one of the names.
+        RuntimeFailureError: bf16 autocast failed on this input.
     """
     if session is not None:
         arr = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
@@ -217,8 +230,15 @@ def run_outputs(
     x = torch.as_tensor(images, dtype=torch.float32, device=device)
     if device.type == "cpu":
         x = x.contiguous(memory_format=torch.channels_last)
-    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-        out = network(x)
+    try:
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            out = network(x)
+    except RuntimeError as exc:
+        if not bf16:
+            raise
+        # oneDNN builds bf16 kernels per shape and can fail where fp32 runs (e.g. a tight address-space limit).
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise RuntimeFailureError(first) from None
     missing = [n for n in names if n not in out]
     if missing:
         raise HandposeError(f"model {model_name!r} has no {', '.join(missing)} output")
