@@ -165,6 +165,22 @@ def test_a_corrupt_cache_is_ignored_and_rewritten(package, cache_dir, fake_measu
     assert data["format"] == "handpose-runtimes" and len(data["entries"]) == 1
 
 
+def test_the_cache_lives_under_the_user_cache_folder(monkeypatch, tmp_path):
+    monkeypatch.delenv("HANDPOSE_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert runtime_choice.cache_path() == tmp_path / "handpose" / "runtimes.json"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert runtime_choice.cache_path() == tmp_path / "home" / ".cache" / "handpose" / "runtimes.json"
+
+
+def test_without_a_home_folder_nothing_is_cached_and_nothing_fails(package, fake_measure, monkeypatch):
+    monkeypatch.setattr(runtime_choice, "cache_path", lambda: None)
+    assert Estimator.load(package, runtime="auto").runtime == "onnx"
+    assert Estimator.load(package, runtime="auto").runtime == "onnx"
+    assert len(fake_measure) == 2
+
+
 def test_a_cached_runtime_the_package_no_longer_offers_is_measured_again(package, cache_dir, fake_measure):
     Estimator.load(package, runtime="auto")
     path = cache_dir / "runtimes.json"

@@ -181,12 +181,20 @@ def offered_runtimes(model: ModelFile, device: str, flags: frozenset[str]) -> li
     return offered
 
 
-def cache_path() -> Path:
-    """``$HANDPOSE_CACHE_DIR/runtimes.json``, else under ``$XDG_CACHE_HOME/handpose`` or ``~/.cache/handpose``."""
+def cache_path() -> Path | None:
+    """``$HANDPOSE_CACHE_DIR/runtimes.json``, else under ``$XDG_CACHE_HOME/handpose`` or ``~/.cache/handpose``.
+
+    ``None`` when there is no home folder to find (the choice is then measured on every call).
+    """
     override = os.environ.get("HANDPOSE_CACHE_DIR")
     if override:
         return Path(override) / CACHE_FILE
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except (RuntimeError, KeyError):
+            return None
     return Path(base) / "handpose" / CACHE_FILE
 
 
@@ -217,9 +225,9 @@ def cache_key(
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
-def read_cache(path: Path) -> dict[str, Any]:
+def read_cache(path: Path | None) -> dict[str, Any]:
     """The cache's entries; a missing, damaged or oversized file reads as none."""
-    if not path.exists():
+    if path is None or not path.exists():
         return {}
     try:
         data = loads_json(read_bytes(path, "json", "runtime cache", cap=MAX_CACHE_BYTES), path, "runtime cache")
@@ -246,11 +254,13 @@ def _numbers(value: dict[Any, Any]) -> bool:
     return all(isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) for k, v in value.items())
 
 
-def remember(path: Path, entries: Mapping[str, Any], key: str, choice: RuntimeChoice) -> None:
+def remember(path: Path | None, entries: Mapping[str, Any], key: str, choice: RuntimeChoice) -> None:
     """Add ``choice`` under ``key`` (dropping the oldest entries beyond :data:`MAX_CACHE_ENTRIES`), atomically.
 
     A cache that cannot be written costs the next call a measurement, nothing more.
     """
+    if path is None:
+        return
     kept = {k: v for k, v in entries.items() if k != key}
     kept[key] = {**choice.to_dict(), "shifts_mm": {k: _finite(v) for k, v in choice.shifts_mm.items()}}
     kept = dict(list(kept.items())[-MAX_CACHE_ENTRIES:])
