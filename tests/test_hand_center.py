@@ -73,6 +73,17 @@ def test_a_table_nearer_than_the_hand_is_skipped() -> None:
     assert abs(centre[0] - 160.0) < 6.0 and abs(centre[1] - 70.0) < 6.0
 
 
+def test_a_flat_strip_across_the_image_is_not_an_arm() -> None:
+    """A table seen at a grazing angle splits into strips of hand-and-arm area; one crosses the whole
+    image, nearer than the hand, but is flat and leaves at both ends."""
+    cam = CAMERAS["msra"]
+    depth = np.zeros((240, 320), np.float32)
+    depth[200:206] = 450.0
+    _disc(depth, 160.0, 80.0, 25.0, 600.0)
+    centre = cam.xyz_to_uvd(detect_center(depth, cam)[None])[0]
+    assert abs(centre[0] - 160.0) < 6.0 and abs(centre[1] - 80.0) < 6.0
+
+
 def test_without_a_hand_sized_surface_the_nearest_band_is_used() -> None:
     cam = CAMERAS["msra"]
     depth = np.full((240, 320), 800.0, np.float32)  # one wall, far larger than a hand and arm

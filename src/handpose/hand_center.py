@@ -107,6 +107,8 @@ MERGE_GAP_MM = 60.0
 # Surfaces are cut at this many cubes behind their nearest point, so that an arm joined to a body
 # still ends somewhere; the cut, like the image border, marks where the arm leaves.
 REACH_CUBES = 1.5
+# Spread (mm) out of its plane under which a surface is flat: a table or wall, never a hand or arm.
+FLAT_MM = 5.0
 # Surfaces tried, nearest first, before falling back to the nearest depth band.
 MAX_TRIES = 8
 # The hand is the part of the arm's surface within this distance (mm) of its hand end along the axis.
@@ -191,7 +193,9 @@ def arm_surface(depth: np.ndarray, camera: Camera, cube: float = 250.0) -> tuple
 
     The depth is split into surfaces where neighbouring depths jump; surfaces are tried nearest first,
     each cut at ``REACH_CUBES * cube`` mm behind its nearest point, and the first whose visible area is
-    that of a hand and arm wins (walls, tables and bodies are larger, fingertips and noise smaller).
+    that of a hand and arm wins (walls, tables and bodies are larger, fingertips and noise smaller),
+    unless it is a flat strip leaving the image or the reach at both ends (a table seen at a grazing
+    angle splits into such strips).
 
     Returns:
         Its points ``(N, 3)`` in camera mm (on a grid of about ``SEGMENT_COLUMNS`` columns) and a mask
@@ -218,8 +222,31 @@ def arm_surface(depth: np.ndarray, camera: Camera, cube: float = 250.0) -> tuple
         exits = (border | _grow(surface & ~kept))[ys, xs]
         u, v = xs * float(step), ys * float(step)
         points = np.stack([(u - camera.cx) * d / camera.fx, (v - camera.cy) * d / camera.fy, d], axis=1)
+        if _flat_strip(points, exits):
+            continue
         return points, exits
     return None
+
+
+def _main_axis(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean, centred points, and principal directions (columns, the main one last)."""
+    mean = points.mean(axis=0)
+    centred = points - mean
+    return mean, centred, np.linalg.eigh(centred.T @ centred)[1]
+
+
+def _flat_strip(points: np.ndarray, exits: np.ndarray) -> bool:
+    """Whether a long surface is flat and leaves the image (or the depth reach) at both ends: a strip of
+    a table, floor or wall. An arm leaves at one end, and neither it nor its hand is ever that flat."""
+    if np.count_nonzero(exits) < 3:
+        return False
+    _, centred, axes = _main_axis(points)
+    t = centred @ axes[:, -1]
+    lo, hi = float(t.min()), float(t.max())
+    end = 0.15 * (hi - lo)
+    out = t[exits]
+    crosses = hi - lo > 1.5 * HAND_LENGTH_MM and out.min() <= lo + end and out.max() >= hi - end
+    return crosses and _thickness(points) < FLAT_MM
 
 
 def _thickness(points: np.ndarray) -> float:
@@ -248,9 +275,7 @@ def hand_end(points: np.ndarray, exits: np.ndarray) -> np.ndarray:
     with a nearer end preferred (weights chosen on rendered frames; ``benchmarks/bench_hand_center.py``
     measures the result). A surface shorter than an arm is all hand.
     """
-    mean = points.mean(axis=0)
-    centred = points - mean
-    axes = np.linalg.eigh(centred.T @ centred)[1]
+    mean, centred, axes = _main_axis(points)
     t = centred @ axes[:, -1]
     lo, hi = float(t.min()), float(t.max())
     if hi - lo <= 1.5 * HAND_LENGTH_MM:
