@@ -2,7 +2,7 @@
 
 For each modality one model trains twice from the same seed, for the same fixed number of steps, on
 the same number of frames: once on frames rendered with the skinned mesh hand, once on frames
-rendered with the capsule hand (same render seed, so the same poses, cameras and backgrounds). Each
+rendered with the capsule hand (same render seed, so the same hand poses). Each
 model is scored on both held-out test sets (seed 2, mesh and capsule), next to each test set's
 mean-pose baseline (the mean pose of the training frames rendered with that test set's hand). The
 result is a 2x2 table per modality, rows the hand trained on, columns the hand scored on, each cell
@@ -282,7 +282,7 @@ def render(results: dict[str, Any]) -> str:
     """The docs section for ``cross_hands.json``'s content: ``{modality: {settings, runs, cells, baselines, ...}}``."""
     body = [
         "Each model trains twice with the same seed, steps and frame counts: on frames rendered with the skinned mesh hand (the engine's default) and on "
-        "the same frames rendered with the capsule hand. Both are scored on a held-out mesh and a held-out "
+        "frames of the same render seed (the same hand poses) rendered with the capsule hand. Both are scored on a held-out mesh and a held-out "
         "capsule test set (another render seed). Each cell: mean error and, in brackets, its ratio to the "
         "mean-pose error of that column's test set (the mean pose of the training frames rendered with "
         "that column's hand). Data, crops and optimiser are the "
