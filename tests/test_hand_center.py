@@ -61,6 +61,15 @@ def test_a_floating_arm_ends_in_the_thicker_hand() -> None:
     assert abs(centre[0] - 250.0) < 20.0
 
 
+def test_missing_depth_as_nan_is_ignored() -> None:
+    cam = CAMERAS["msra"]
+    depth = np.full((240, 320), np.nan, np.float32)
+    depth[110:130, 0:200] = 500.0
+    _disc(depth, 220.0, 120.0, 28.0, 520.0)
+    zeros = np.nan_to_num(depth, nan=0.0)
+    np.testing.assert_array_equal(detect_center(depth, cam), detect_center(zeros, cam))
+
+
 def test_a_table_nearer_than_the_hand_is_skipped() -> None:
     cam = CAMERAS["msra"]
     rows = np.arange(240, dtype=np.float32)[:, None]

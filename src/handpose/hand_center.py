@@ -134,7 +134,7 @@ def _label_surfaces(depth, lo, hi, jump_mm, jump_per_mm, spacing):  # pragma: no
     for y0 in range(h):
         for x0 in range(w):
             d0 = depth[y0, x0]
-            if labels[y0, x0] >= 0 or d0 < lo or d0 > hi:
+            if labels[y0, x0] >= 0 or not lo <= d0 <= hi:  # NaN fails too
                 continue
             labels[y0, x0] = n
             nearest[n] = d0
@@ -154,7 +154,7 @@ def _label_surfaces(depth, lo, hi, jump_mm, jump_per_mm, spacing):  # pragma: no
                     if yy < 0 or yy >= h or xx < 0 or xx >= w or labels[yy, xx] >= 0:
                         continue
                     dd = depth[yy, xx]
-                    if dd < lo or dd > hi or abs(dd - d) > limit:
+                    if not lo <= dd <= hi or abs(dd - d) > limit:
                         continue
                     labels[yy, xx] = n
                     stack[top] = yy * w + xx
