@@ -18,8 +18,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-import numba
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from handpose import skeleton as skeletons
 from handpose.errors import HandposeError
@@ -121,46 +122,43 @@ THICKNESS_PER_WIDTH_VARIATION = 10.0
 WIDTH_SLICE_MM = 20.0
 
 
-@numba.njit(cache=True, nogil=True)
-def _label_surfaces(depth, lo, hi, jump_mm, jump_per_mm, spacing):  # pragma: no cover - compiled
-    """4-connected surfaces of the pixels in ``[lo, hi]``: label image (-1 elsewhere) and, per
-    surface its nearest depth and visible area (mm^2, pixels of ``spacing * depth`` mm)."""
+def _label_surfaces(
+    depth: np.ndarray, lo: float, hi: float, jump_mm: float, jump_per_mm: float, spacing: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """4-connected surfaces of the pixels in ``[lo, hi]``.
+
+    Two neighbours join when their depths differ by at most ``jump_mm + jump_per_mm * spacing * d``,
+    ``d`` the farther of the two (a pixel spans ``spacing * d`` mm).
+
+    Returns:
+        The label image (-1 outside every surface; surfaces numbered in raster order of their first
+        pixel) and, per surface, its nearest depth and visible area in mm^2.
+    """
     h, w = depth.shape
+    inside = (depth >= lo) & (depth <= hi)  # NaN is outside
+    index = -np.ones((h, w), np.int64)
+    index[inside] = np.arange(int(inside.sum()))
+    n = int(inside.sum())
     labels = -np.ones((h, w), np.int32)
-    nearest = np.empty(h * w, np.float64)
-    area = np.empty(h * w, np.float64)
-    stack = np.empty(h * w, np.int64)
-    n = 0
-    for y0 in range(h):
-        for x0 in range(w):
-            d0 = depth[y0, x0]
-            if labels[y0, x0] >= 0 or not lo <= d0 <= hi:  # NaN fails too
-                continue
-            labels[y0, x0] = n
-            nearest[n] = d0
-            area[n] = 0.0
-            stack[0] = y0 * w + x0
-            top = 1
-            while top > 0:
-                top -= 1
-                y, x = stack[top] // w, stack[top] % w
-                d = depth[y, x]
-                nearest[n] = min(nearest[n], d)
-                area[n] += (spacing * d) ** 2
-                limit = jump_mm + jump_per_mm * spacing * d
-                for k in range(4):
-                    yy = y + (1 if k == 0 else (-1 if k == 1 else 0))
-                    xx = x + (1 if k == 2 else (-1 if k == 3 else 0))
-                    if yy < 0 or yy >= h or xx < 0 or xx >= w or labels[yy, xx] >= 0:
-                        continue
-                    dd = depth[yy, xx]
-                    if not lo <= dd <= hi or abs(dd - d) > limit:
-                        continue
-                    labels[yy, xx] = n
-                    stack[top] = yy * w + xx
-                    top += 1
-            n += 1
-    return labels, nearest[:n].copy(), area[:n].copy()
+    if n == 0:
+        return labels, np.empty(0), np.empty(0)
+    sources, targets = [], []
+    for a, b in ((np.s_[:, :-1], np.s_[:, 1:]), (np.s_[:-1, :], np.s_[1:, :])):
+        da, db = depth[a], depth[b]
+        joined = inside[a] & inside[b]
+        joined &= np.abs(da - db) <= jump_mm + jump_per_mm * spacing * np.maximum(da, db)
+        sources.append(index[a][joined])
+        targets.append(index[b][joined])
+    edges = np.concatenate(sources), np.concatenate(targets)
+    graph = coo_matrix((np.ones(edges[0].size, np.int8), edges), shape=(n, n))
+    _, component = connected_components(graph, directed=False)
+    labels[inside] = component
+    values = depth[inside].astype(np.float64)
+    count = int(component.max()) + 1
+    nearest = np.full(count, np.inf)
+    np.minimum.at(nearest, component, values)
+    area = np.bincount(component, weights=(spacing * values) ** 2, minlength=count)
+    return labels, nearest, area
 
 
 def _grow(mask: np.ndarray) -> np.ndarray:
