@@ -80,3 +80,21 @@ def test_unknown_space_and_missing_geometry_are_one_line_errors(rng):
     partial = {k: v for k, v in geometry.items() if k != "camera"}
     with pytest.raises(HandposeError, match="camera"):
         codecs.decode_batch(xyz, partial, "cube")
+
+
+def test_bounded_cube_decoding_clips_to_the_cube_and_never_moves_away_from_a_joint_inside(rng):
+    xyz, geometry = _depth_batch(rng)
+    target = np.clip(cube_codec.encode(xyz, *geometry.values()), -1, 1)  # labels inside the cube
+    inside = codecs.decode_batch(target, geometry, "cube")
+    wild = target + rng.normal(0, 3, target.shape)  # predictions, many far outside the cube
+    raw = codecs.decode_batch(wild, geometry, "cube")
+    bounded = codecs.decode_batch(wild, geometry, "cube", bounded=True)
+    assert np.abs(cube_codec.encode(bounded, *geometry.values())).max() <= 1 + 1e-9
+    raw_error = np.linalg.norm(raw - inside, axis=-1)
+    bounded_error = np.linalg.norm(bounded - inside, axis=-1)
+    assert (bounded_error <= raw_error + 1e-9).all() and (bounded_error < raw_error - 1).any()
+    # Inside the cube nothing moves; torch clips as numpy does.
+    assert np.abs(codecs.decode_batch(target, geometry, "cube", bounded=True) - inside).max() < 1e-6
+    tensors = {k: torch.from_numpy(v) for k, v in geometry.items()}
+    clipped = codecs.decode_batch(torch.from_numpy(wild), tensors, "cube", bounded=True)
+    assert np.abs(clipped.numpy() - bounded).max() < 1e-6

@@ -46,7 +46,7 @@ def lift(est: Any, out: np.ndarray, batch: dict[str, np.ndarray]) -> np.ndarray:
     if space == "rel":
         # Root-relative outputs carry no position; the centroid alignment supplies it.
         geometry["root_xyz"] = np.zeros((len(out), 3))
-    return np.asarray(decode_batch(out, geometry, space, skeleton=est.skeleton), dtype=np.float64)
+    return np.asarray(decode_batch(out, geometry, space, skeleton=est.skeleton, bounded=True), dtype=np.float64)
 
 
 def predict_fingertips(est: Any, dataset: Any, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:

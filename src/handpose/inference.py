@@ -153,6 +153,7 @@ class Estimator:
             space or self.contract.output_space,
             crop_size=self.input_size,
             skeleton=self.skeleton,
+            bounded=True,
         )
         return np.asarray(decoded, dtype=np.float64)
 

@@ -24,7 +24,12 @@ OUTPUT_SPACES: tuple[str, ...] = ("cube", "uvz", "rel")
 
 
 def decode_batch(
-    joints: Any, batch: Mapping[str, Any], space: str, crop_size: int | None = None, skeleton: Any = None
+    joints: Any,
+    batch: Mapping[str, Any],
+    space: str,
+    crop_size: int | None = None,
+    skeleton: Any = None,
+    bounded: bool = False,
 ) -> Any:
     """Model outputs in ``space`` -> camera-space mm, with the crop geometry a batch carries.
 
@@ -43,6 +48,8 @@ def decode_batch(
         crop_size: Side of the crop in pixels (``"uvz"`` only); read from ``batch["image"]`` when omitted.
         skeleton: Skeleton (or name) of the joints; needed only to recover the root depth of ``"uvz"``
             joints when the batch has no ``root_xyz`` (numpy only).
+        bounded: Clip ``"cube"`` joints to the crop cube first (:func:`handpose.codecs.cube.bound`):
+            predictions are, training targets and losses are not.
 
     Returns:
         ``(B, J, 3)`` camera-space mm.
@@ -65,6 +72,8 @@ def decode_batch(
     if space == "cube":
         from handpose.codecs import cube
 
+        if bounded:
+            joints = cube.bound(joints)
         return cube.decode(joints, batch["center_xyz"], batch["cube"], batch["rotation_deg"], batch["camera"])
     from handpose.codecs import uvz
 

@@ -14,6 +14,8 @@ This module is the only home of the depth encodings;
   [-1, 1] across the crop (edges at +-1, see :mod:`handpose.codecs.heatmap`) and depth
   ``(d - z_centre) / (cube_z / 2)``. The crop side in pixels does not enter. :func:`encode_joints`
   gives both at once.
+- :func:`bound`: predicted cube-normalised joints clipped to the cube (prediction and evaluation
+  decode through it; losses see the raw outputs).
 - :func:`encode_depth`: the depth pixels of a crop -> ``(d - z_centre) / (cube_z / 2)`` in [-1, 1],
   with the one missing-depth policy (:func:`missing_depth`): a pixel whose depth is not finite or not
   positive is missing, and missing pixels, like everything outside the cube, take the background
@@ -193,6 +195,20 @@ def decode(joints_norm: Array, center_xyz: Array, cube: Array, rotation_deg: Arr
     z = xyz[..., 2]
     x, y = _rotate_in_image(xyz[..., 0], xyz[..., 1], z, center, -angle, cam, ops)
     return ops.stack([x, y, z])
+
+
+def bound(joints_norm: Array) -> Array:
+    """Cube-normalised joints clipped to the cube, ``[-1, 1]`` on every axis (predictions, never targets).
+
+    The crop cube is chosen to hold the hand, so a predicted joint outside it is the network
+    extrapolating on an input unlike its training crops (a forearm reaching towards the camera, say).
+    Clipping to a box moves a point nearer to every point inside the box, so for a labelled joint
+    inside the cube the error in the cube's coordinates can only shrink (in camera mm too for an
+    unrotated crop, as every evaluation crop is); only a joint that really lies outside can lose.
+    """
+    if _is_torch(joints_norm):
+        return joints_norm.clamp(-1.0, 1.0)
+    return np.clip(joints_norm, -1.0, 1.0)
 
 
 def decode_crop(joints_crop: Array, center_xyz: Array, cube: Array, rotation_deg: Array, camera: Array) -> Array:

@@ -146,7 +146,7 @@ class PoseModule(L.LightningModule):
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         outputs = self(batch["image"])
-        pred = decode_batch(outputs["joints"].float(), batch, self.output_space)
+        pred = decode_batch(outputs["joints"].float(), batch, self.output_space, bounded=True)
         err = torch.linalg.norm(pred - batch["joints_xyz"].float(), dim=-1).double()  # (B, J)
         self._val_sum += err.sum()
         self._val_count += err.numel()
