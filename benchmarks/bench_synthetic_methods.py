@@ -192,6 +192,7 @@ def bench(
 
 def mean_pose_row(checkpoint: str, train_frames: int, train_root: Path, test_root: Path) -> dict[str, Any]:
     """The mean-pose baseline on the test frames, through the crops of a trained model's contract."""
+    from handpose.datasets import open_dataset
     from handpose.demo import mean_pose_predictions
     from handpose.evaluation.checkpoint import score_depth
     from handpose.inference import Estimator
@@ -199,7 +200,8 @@ def mean_pose_row(checkpoint: str, train_frames: int, train_root: Path, test_roo
 
     est = Estimator.load(checkpoint)
     preds = predict_dataset(est, open_eval_dataset(est, "depth_cache", str(test_root), "test"), progress=False)
-    xyz = mean_pose_predictions(est, preds, train_root, train_frames)
+    train_joints = open_dataset("depth_cache", train_root, "all").labels_xyz()[:train_frames]
+    xyz = mean_pose_predictions(est, preds, train_joints)
     return {"model": "mean pose (baseline)", "steps": 0, "epochs": 0, **score_depth(xyz, preds.gt_xyz)}
 
 

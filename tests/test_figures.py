@@ -66,11 +66,11 @@ def test_demo_report_states_the_given_numbers(tmp_path: Path) -> None:
     metrics = {
         "train_steps": 200,
         "planned_steps": 200,
-        "train_epochs": 9,
-        "torch_threads": 2,
+        "torch_threads": 1,
+        "loader_workers": 1,
         "precision": "32-true",
-        "train_frames": 720,
-        "val_frames": 80,
+        "train_frames": 6400,
+        "val_frames": 100,
         "test_frames": 200,
         "ratio": 12.5 / 30.0,
         "quick": True,
@@ -86,5 +86,6 @@ def test_demo_report_states_the_given_numbers(tmp_path: Path) -> None:
     report = (tmp_path / "report.md").read_text()
     assert "| CrossInfoNet | 12.50 | 11.50 | 25.0% | 75.0% |" in report
     assert "**0.42**" in report and "250 mm cubes" in report
+    assert "on 6400 synthetic depth frames" in report and "1 training thread(s) beside 1 rendering" in report
     assert "predictions/test_0003_overlay.png" in report
     assert f"handpose demo --quick --out {tmp_path}" in report

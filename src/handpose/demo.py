@@ -1,18 +1,21 @@
 """``handpose demo``: the whole product path on synthetic hands, on a CPU, in minutes.
 
-1. Render a synthetic depth set with the NYU camera: training frames (seed 1; the last tenth is the
-   validation split that picks the best checkpoint) and held-out test frames (seed 2). Right hands
-   only, seen from every direction: the public depth benchmarks record one hand too, and with both
-   a flat left palm and a flat right back look alike in depth, so no network can tell on which side
-   of the middle knuckle the index one lies.
+1. Render the held-out test frames with the NYU camera (seed 2) into a folder of 16-bit PNGs, as
+   ``handpose synth`` writes them. Right hands only, seen from every direction: the public depth
+   benchmarks record one hand too, and with both a flat left palm and a flat right back look alike in
+   depth, so no network can tell on which side of the middle knuckle the index one lies.
 2. Train CrossInfoNet (the full model, on 32-pixel crops and without dropout so that it learns in
-   minutes) with Adam and a cosine schedule annealed to zero over a fixed number of epochs: six in
-   the full demo, nine of a fifth of the frames with ``--quick``. Every planned step is trained: a
-   busy machine takes longer (progress lines show the time left) rather than training less; only a
-   time budget the user gives (``--budget``) can stop it early, and the report's first line says so.
-3. Evaluate the best checkpoint on the test frames (mean / median / per-joint error, success-rate
-   curve) next to the mean-pose baseline: always predicting the training set's mean normalised pose,
-   decoded with each test frame's own crop.
+   minutes) with Adam and a cosine schedule annealed to zero over a fixed number of steps, on frames
+   the synthetic engine renders as the loader asks for them (seed 1): every step sees new hands, so
+   the short run cannot overfit a small rendered set (a fixed set of 3600 frames validated at 2.3x
+   its training loss), and no time goes into writing and decoding training files. The network runs
+   on one thread beside one loader process on a 2-core CPU (see :func:`training_threads`). Every
+   planned step is trained: a busy machine takes longer (progress lines show the time left) rather
+   than training less; only a time budget the user gives (``--budget``) can stop it early, and the
+   report's first line says so.
+3. Evaluate the final checkpoint on the test PNGs (mean / median / per-joint error, success-rate
+   curve) next to the mean-pose baseline: always predicting the mean normalised pose of training
+   frames, decoded with each test frame's own crop.
 4. Export a model package (weights + preprocessing contract, and an ONNX graph in the full demo).
 5. Predict a few test frames from their PNG files with the package alone, both with the crop centred
    on the labelled centre and from the depth alone, and draw overlays and 3D skeletons.
@@ -24,6 +27,7 @@ depth benchmarks centre theirs on published reference points.
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from dataclasses import asdict, dataclass
@@ -41,56 +45,50 @@ from handpose.io import make_output_folder, write_json_atomic
 class DemoPlan:
     """Sizes and budgets of one demo run."""
 
-    train_frames: int
-    test_frames: int
-    input_size: int
+    train_steps: int
     batch_size: int
     lr: float
+    test_frames: int
+    val_frames: int
     onnx: bool
     predict_frames: int
-    workers: int = 2
-    augment: bool = True
+    input_size: int = 32
+    # Processes rendering training frames beside the training process.
+    loader_workers: int = 1
+    # Processes rendering the test frames.
+    render_workers: int = 2
+    augment: bool = False
     warmup_steps: int = 50
-    precise_bn_batches: int = 20
-    # An epoch budget (cosine over its steps).
-    train_epochs: int = 6
-    val_every_n_epochs: int = 1
+    precise_bn_batches: int = 10
 
 
 FULL = DemoPlan(
-    train_frames=4000,
+    train_steps=600,
+    batch_size=64,
+    lr=3e-3,
     test_frames=500,
-    input_size=32,
-    batch_size=32,
-    lr=2e-3,
+    val_frames=400,
     onnx=True,
     predict_frames=4,
-    # Six passes over the training frames, annealed to zero: longer runs on these 4000 frames
-    # validated worse, not better.
-    train_epochs=6,
 )
 QUICK = DemoPlan(
-    train_frames=800,
-    test_frames=200,
-    input_size=32,
+    train_steps=200,
     batch_size=32,
     lr=3e-3,
+    test_frames=200,
+    val_frames=100,
     onnx=False,
     predict_frames=2,
-    # A minute buys about two hundred steps: spend none of them on warm-up or extra BatchNorm passes,
-    # and learn the rendered views as they are (the renderer already spans every hand rotation).
-    augment=False,
+    # A minute buys about two hundred steps: spend few of them on warm-up or extra BatchNorm passes.
     warmup_steps=5,
     precise_bn_batches=4,
-    # About two hundred steps (9 x 22), annealed to zero; validate (and checkpoint) only the final
-    # weights: the epochs are too short to pay for more.
-    train_epochs=9,
-    val_every_n_epochs=9,
 )
 CAMERA = "nyu"
 HANDS = "right"
 CUBE_MM = 250.0
-VAL_FRACTION = 0.1
+TRAIN_SEED, VAL_SEED, TEST_SEED = 1, 1001, 2
+# Training frames whose mean normalised pose is the baseline (rendered again for their labels).
+MEAN_POSE_FRAMES = 1000
 OWNED = (
     "data",
     "cache",
@@ -102,6 +100,19 @@ OWNED = (
     "metrics.json",
     "evaluation.json",
 )
+
+
+def training_threads(loader_workers: int, cores: int | None = None) -> int:
+    """Threads of the training process: the cores the loader processes leave, at most four.
+
+    The demo's network is small (32-pixel crops): a second thread buys little, and when threads must
+    wake for every small kernel it costs more than it gives (CrossInfoNet at 32 px, batch 32, on an
+    idle 2-core CPU: 4.7 steps/s on one thread, 3.8 on two sleeping between kernels); beside a busy
+    process one thread is as fast as two (2.4 steps/s each).
+    """
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(4, cores - loader_workers))
 
 
 def demo_config(plan: DemoPlan, out: Path, budget_minutes: float | None = None) -> dict[str, Any]:
@@ -120,43 +131,52 @@ def demo_config(plan: DemoPlan, out: Path, budget_minutes: float | None = None) 
         # Small crops and no dropout: the most steps, and the fastest progress per step, in a few CPU minutes.
         "model": {"name": "crossinfonet", "input_size": plan.input_size, "kwargs": {"dropout": 0.0}},
         "data": {
-            # The rendered frames' hand regions, decoded once (see handpose.datasets.depthcache); the
-            # last tenth of the training frames is the validation split.
-            "dataset": "depth_cache",
-            "root": str(out / "cache" / "train"),
-            "train_split": "all",
-            "val_split": "holdout",
-            "val_fraction": VAL_FRACTION,
+            # One pass over train_steps * batch_size frames rendered on the fly: no frame is seen twice.
+            "dataset": "synthetic_stream",
+            "stream": {
+                "count": plan.train_steps * plan.batch_size,
+                "seed": TRAIN_SEED,
+                "val_count": plan.val_frames,
+                "val_seed": VAL_SEED,
+                "camera": CAMERA,
+                "hands": HANDS,
+            },
             "cube": CUBE_MM,
             "center": "gt",
             "eval_center": "gt",
+            # Fresh frames already span every hand rotation; crop jitter only makes the short run's task harder.
             "augment": plan.augment,
             "batch_size": plan.batch_size,
-            "num_workers": 0,
+            "num_workers": plan.loader_workers,
         },
         "optim": {
             "optimizer": "adam",
             "lr": plan.lr,
-            # Annealed to zero over the plan's epochs: in a few CPU minutes the final low-rate steps
+            # Annealed to zero over the planned steps: in a few CPU minutes the final low-rate steps
             # are worth more than any per-epoch decay.
             "schedule": "cosine",
             "cosine_over": "steps",
             "warmup_steps": plan.warmup_steps,
         },
         "trainer": {
-            "max_epochs": plan.train_epochs,
+            "max_epochs": 1,
             "max_minutes": budget_minutes,
             "accelerator": "cpu",
             "progress": "rich",
             "log_every_n_steps": 10,
             "gradient_clip": 10.0,
             "precise_bn_batches": plan.precise_bn_batches,
-            "val_every_n_epochs": plan.val_every_n_epochs,
+            "val_every_n_epochs": 1,
         },
     }
 
 
-def run_demo(out: str | Path = "runs/demo", quick: bool = False, budget_minutes: float | None = None) -> dict[str, Any]:
+def run_demo(
+    out: str | Path = "runs/demo",
+    quick: bool = False,
+    budget_minutes: float | None = None,
+    plan: DemoPlan | None = None,
+) -> dict[str, Any]:
     """Run the demo; returns ``metrics.json``'s content.
 
     Args:
@@ -164,28 +184,31 @@ def run_demo(out: str | Path = "runs/demo", quick: bool = False, budget_minutes:
         quick: The small plan.
         budget_minutes: Stop training after this many minutes even if planned steps remain (the
             report then says so first); ``None`` trains every planned step.
+        plan: Sizes to use instead of the full or quick plan (benchmarks).
     """
     import torch
 
-    plan = QUICK if quick else FULL
+    plan = plan or (QUICK if quick else FULL)
     out = Path(out)
     _prepare(out)
-    torch.set_num_threads(max(1, min(torch.get_num_threads(), 4)))
+    torch.set_num_threads(training_threads(plan.loader_workers))
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
 
-    _say(f"1/6 rendering {plan.train_frames} training and {plan.test_frames} test frames (NYU camera, right hands)")
+    _say(f"1/6 rendering {plan.test_frames} test frames (NYU camera, right hands)")
     from handpose.synth.writer import write_synthetic
 
     start = time.perf_counter()
-    for name, count, seed in (("train", plan.train_frames, 1), ("test", plan.test_frames, 2)):
-        write_synthetic(out / "data" / name, count, seed=seed, camera=CAMERA, workers=plan.workers, hands=HANDS)
+    write_synthetic(
+        out / "data" / "test", plan.test_frames, seed=TEST_SEED, camera=CAMERA, workers=plan.render_workers, hands=HANDS
+    )
     timings["render_s"] = time.perf_counter() - start
-    start = time.perf_counter()
-    build_caches(out, plan)
-    timings["cache_s"] = time.perf_counter() - start
 
-    _say(f"2/6 training CrossInfoNet for {plan.train_epochs} epochs on the CPU" + _budget_text(budget_minutes))
+    frames = plan.train_steps * plan.batch_size
+    _say(
+        f"2/6 training CrossInfoNet for {plan.train_steps} steps on {frames} frames rendered as it goes"
+        + _budget_text(budget_minutes)
+    )
     from handpose.training.config import config_from_dict
     from handpose.training.run import train
 
@@ -199,7 +222,7 @@ def run_demo(out: str | Path = "runs/demo", quick: bool = False, budget_minutes:
 
     _say("3/6 evaluating on the held-out test frames")
     start = time.perf_counter()
-    evaluation = evaluate_demo(Path(best), out, summary["train_frames"])
+    evaluation = evaluate_demo(Path(best), out)
     timings["evaluate_s"] = time.perf_counter() - start
 
     _say("4/6 exporting the model package")
@@ -234,7 +257,7 @@ def run_demo(out: str | Path = "runs/demo", quick: bool = False, budget_minutes:
         "budget_minutes": budget_minutes,
         "precision": summary["precision"],
         "torch_threads": torch.get_num_threads(),
-        "train_epochs": summary["epochs"],
+        "loader_workers": plan.loader_workers,
         "best_val_mean_error_mm": summary["best_val_mean_error_mm"],
         "quick": quick,
         "plan": asdict(plan),
@@ -271,30 +294,21 @@ def _prepare(out: Path) -> None:
             path.unlink()
 
 
-def build_caches(out: Path, plan: DemoPlan) -> None:
-    """Decode the rendered frames once into hand-region caches (training reads these, not the PNGs)."""
-    from handpose.datasets import open_dataset
-    from handpose.datasets.depthcache import build_depth_cache
-
-    # Room for rotated, scaled and shifted crops at the input's resolution (margin as the cache's default).
-    patch = int(np.ceil(plan.input_size * 1.75 * 1.1 / 16) * 16)
-    for name, split in (("train", "all"), ("test", "test")):
-        reader = open_dataset("synthetic", out / "data" / name, split)
-        build_depth_cache(reader, out / "cache" / name, cube=CUBE_MM, patch_size=patch, center="gt", progress=False)
-
-
-def evaluate_demo(checkpoint: Path, out: Path, train_frames: int) -> dict[str, Any]:
+def evaluate_demo(checkpoint: Path, out: Path) -> dict[str, Any]:
     """Scores of the model and of the mean-pose baseline on the test frames (same crops)."""
+    from handpose.datasets.synthetic import SyntheticStream
     from handpose.evaluation.checkpoint import score_depth, write_plots
     from handpose.inference import Estimator
     from handpose.model_evaluation import open_eval_dataset, predict_dataset
 
     est = Estimator.load(checkpoint)
-    test = open_eval_dataset(est, "depth_cache", str(out / "cache" / "test"), "test")
+    test = open_eval_dataset(est, "synthetic", str(out / "data" / "test"), "test")
     preds = predict_dataset(est, test, description="test frames")
     model_scores = score_depth(preds.pred_xyz, preds.gt_xyz)
 
-    baseline_xyz = mean_pose_predictions(est, preds, out / "cache" / "train", train_frames)
+    stream = SyntheticStream(MEAN_POSE_FRAMES, seed=TRAIN_SEED, camera=CAMERA, hands=HANDS)
+    train_joints = np.stack([stream.render(i)[1]["joints_xyz"] for i in range(len(stream))])
+    baseline_xyz = mean_pose_predictions(est, preds, train_joints)
     baseline_scores = score_depth(baseline_xyz, preds.gt_xyz)
 
     report = {
@@ -312,36 +326,32 @@ def evaluate_demo(checkpoint: Path, out: Path, train_frames: int) -> dict[str, A
     return result
 
 
-def mean_pose_predictions(est: Any, preds: Any, cache_root: Path, train_frames: int) -> np.ndarray:
+def mean_pose_predictions(est: Any, preds: Any, train_joints_xyz: np.ndarray) -> np.ndarray:
     """The mean-pose baseline's joints (camera mm) for predicted frames: the training frames' mean
     normalised pose, decoded with each frame's own crop (``preds`` from ``predict_dataset``)."""
     from handpose.codecs import cube as cube_codec
 
-    mean = np.broadcast_to(training_mean_pose(est, cache_root, train_frames), preds.gt_xyz.shape)
+    mean = np.broadcast_to(training_mean_pose(est, train_joints_xyz), preds.gt_xyz.shape)
     g = preds.geometry
     return np.asarray(cube_codec.decode(mean, g["center_xyz"], g["cube"], g["rotation_deg"], g["camera"]))
 
 
-def training_mean_pose(est: Any, cache_root: Path, train_frames: int) -> np.ndarray:
-    """Mean normalised pose ``(J, 3)`` of the training frames, with the contract's crop centring."""
+def training_mean_pose(est: Any, joints_xyz: np.ndarray) -> np.ndarray:
+    """Mean normalised pose ``(J, 3)`` of training joints ``(N, J, 3)`` (camera mm), with the contract's crop centring."""
     from handpose.codecs import cube as cube_codec
-    from handpose.datasets import open_dataset
     from handpose.geometry import get_camera
     from handpose.skeleton import get
 
-    reader = open_dataset("depth_cache", cache_root, "all")
     crop = est.contract.depth_crop
     if crop.train_center != "gt":
-        raise HandposeError("the demo's baseline assumes crops centred on the labelled joint")
-    # The training frames are the first ones; the held-out validation tail is left out.
-    joints = reader.labels_xyz()[:train_frames].astype(np.float64)
+        raise HandposeError("the mean-pose baseline assumes crops centred on the labelled joint")
     root = get(est.skeleton).root_index
-    cube = crop.cube_mm
+    cube = (crop.cube_mm,) * 3
+    joints = np.asarray(joints_xyz, dtype=np.float64)
     cam = get_camera(CAMERA)
     camera = (cam.fx, cam.fy, cam.cx, cam.cy)
     # Without rotation a cube crop normalises as (xyz - centre) / (cube / 2); the centre is the root joint.
-    norm = [cube_codec.encode(j, j[root], (cube,) * 3, 0.0, camera) for j in joints]
-    return np.mean(norm, axis=0)
+    return np.mean([cube_codec.encode(j, j[root], cube, 0.0, camera) for j in joints], axis=0)
 
 
 def predict_demo(out: Path, count: int) -> dict[str, Any]:

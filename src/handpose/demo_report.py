@@ -70,17 +70,18 @@ def write_report(
         report_title(metrics),
         "",
         f"CrossInfoNet trained for {metrics['train_steps']} of its {metrics['planned_steps']} planned steps "
-        f"({metrics['train_epochs']} epochs, {t['train_s'] / 60:.1f} min, {metrics['torch_threads']} threads, "
-        f"precision {metrics['precision']}) on {metrics['train_frames']} synthetic depth frames (NYU camera), "
-        f"best checkpoint chosen on {metrics['val_frames']} validation frames, scored on "
-        f"{metrics['test_frames']} held-out test frames rendered from another seed. Crops are "
+        f"({t['train_s'] / 60:.1f} min, {metrics['torch_threads']} training thread(s) beside "
+        f"{metrics['loader_workers']} rendering process(es), precision {metrics['precision']}) on "
+        f"{metrics['train_frames']} synthetic depth frames (NYU camera) rendered as it trained, each seen once, "
+        f"validated on {metrics['val_frames']} frames of another seed and scored on "
+        f"{metrics['test_frames']} held-out test frames (PNG files) of a third. Crops are "
         f"{cube_mm:.0f} mm cubes centred on the labelled middle-finger MCP joint.",
         "",
         "| | mean error (mm) | median (mm) | frames within 20 mm | within 40 mm |",
         "|---|---|---|---|---|",
         f"| CrossInfoNet | {m['mean_error_mm']:.2f} | {m['median_error_mm']:.2f} | "
         f"{100 * m['success_at_20mm']:.1f}% | {100 * m['success_at_40mm']:.1f}% |",
-        f"| mean pose of the training set | {b['mean_error_mm']:.2f} | {b['median_error_mm']:.2f} | "
+        f"| mean pose of training frames | {b['mean_error_mm']:.2f} | {b['median_error_mm']:.2f} | "
         f"{100 * b['success_at_20mm']:.1f}% | {100 * b['success_at_40mm']:.1f}% |",
         "",
         f"Ratio to the mean-pose error: **{metrics['ratio']:.2f}**. With the hand centre found in the depth "
