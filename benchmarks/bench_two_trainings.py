@@ -32,6 +32,8 @@ POLICIES: dict[str, dict[str, str]] = {
     "spinning (OpenMP default)": {"OMP_WAIT_POLICY": "ACTIVE"},
     "short spin (GOMP_SPINCOUNT=10000)": {"GOMP_SPINCOUNT": "10000"},
     "handpose (passive)": {},
+    # handpose demo's choice on a 2-core CPU (handpose.demo.training_threads): one thread, passive.
+    "handpose, one thread": {"OMP_NUM_THREADS": "1"},
 }
 
 

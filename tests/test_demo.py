@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from handpose.demo import FULL, QUICK, demo_config
+from handpose.demo import FULL, QUICK, demo_config, training_threads
 from handpose.demo_report import report_title
 
 REPO = Path(__file__).resolve().parents[1]
@@ -21,6 +21,21 @@ def test_no_time_cap_unless_the_user_gives_one(tmp_path: Path) -> None:
     for plan in (FULL, QUICK):
         assert demo_config(plan, tmp_path)["trainer"]["max_minutes"] is None
     assert demo_config(QUICK, tmp_path, budget_minutes=2.5)["trainer"]["max_minutes"] == 2.5
+
+
+def test_every_planned_step_sees_new_frames_once(tmp_path: Path) -> None:
+    for plan in (FULL, QUICK):
+        cfg = demo_config(plan, tmp_path)
+        assert cfg["data"]["dataset"] == "synthetic_stream" and cfg["trainer"]["max_epochs"] == 1
+        assert cfg["data"]["stream"]["count"] == plan.train_steps * plan.batch_size
+        assert cfg["data"]["stream"]["seed"] != cfg["data"]["stream"]["val_seed"]
+
+
+def test_training_threads_leave_the_loaders_their_cores() -> None:
+    assert training_threads(1, cores=2) == 1
+    assert training_threads(2, cores=2) == 1  # never zero
+    assert training_threads(1, cores=4) == 3
+    assert training_threads(1, cores=64) == 4  # small crops gain nothing from more
 
 
 def test_a_budget_that_cut_training_is_the_reports_first_line() -> None:

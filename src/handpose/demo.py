@@ -105,10 +105,10 @@ OWNED = (
 def training_threads(loader_workers: int, cores: int | None = None) -> int:
     """Threads of the training process: the cores the loader processes leave, at most four.
 
-    The demo's network is small (32-pixel crops): a second thread buys little, and when threads must
-    wake for every small kernel it costs more than it gives (CrossInfoNet at 32 px, batch 32, on an
-    idle 2-core CPU: 4.7 steps/s on one thread, 3.8 on two sleeping between kernels); beside a busy
-    process one thread is as fast as two (2.4 steps/s each).
+    The demo's network is small (32-pixel crops): when threads must wake for every small kernel, a
+    second thread costs about what it gives, and beside a busy process it gives nothing; one thread
+    per spare core, waiting passively, is what ``benchmarks/bench_two_trainings.py`` times as
+    "handpose, one thread".
     """
     if cores is None:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
