@@ -33,7 +33,7 @@ POLICIES: dict[str, dict[str, str]] = {
     "short spin (GOMP_SPINCOUNT=10000)": {"GOMP_SPINCOUNT": "10000"},
     "handpose (passive)": {},
     # handpose demo's choice on a 2-core CPU (handpose.demo.training_threads): one thread, passive.
-    "handpose, one thread": {"OMP_NUM_THREADS": "1"},
+    "handpose (passive; one thread)": {"OMP_NUM_THREADS": "1"},
 }
 
 
@@ -142,7 +142,7 @@ def main() -> int:
     p.add_argument("--seconds", type=float, default=30.0, help="timed seconds per worker")
     p.add_argument("--warmup", type=float, default=8.0, help="untimed seconds first")
     p.add_argument("--rounds", type=int, default=1, help="turns over the policies")
-    p.add_argument("--policies", default=",".join(POLICIES), help="comma-separated subset")
+    p.add_argument("--policies", default=",".join(POLICIES), help="comma-separated subset (names hold no commas)")
     p.add_argument("--precision", default="auto")
     p.add_argument("--input-size", type=int, default=32)
     p.add_argument("--batch-size", type=int, default=32)
@@ -158,7 +158,10 @@ def main() -> int:
     work = Path(args.work)
     args.cache = str(prepare_cache(work, args.frames, args.input_size))
     names = [n for n in args.policies.split(",") if n]
-    rows: dict[str, dict[str, list[float]]] = {n: {"alone": [], "pair": []} for n in names}
+    unknown = [n for n in names if n not in POLICIES]
+    if unknown:
+        raise SystemExit(f"unknown policies {unknown}; known: {', '.join(POLICIES)}")
+    rows: dict[str, dict[str, Any]] = {n: {"alone": [], "pair": []} for n in names}
     load_before = os.getloadavg()[0]
     info: dict[str, Any] = {}
     for _ in range(args.rounds):
@@ -167,6 +170,7 @@ def main() -> int:
             pair = launch(POLICIES[name], 2, args)
             info = alone[0]
             rows[name]["alone"].append(alone[0]["steps_per_s"])
+            rows[name]["threads"], rows[name]["precision"] = alone[0]["threads"], alone[0]["precision"]
             rows[name]["pair"].extend(r["steps_per_s"] for r in pair)
             slow = alone[0]["steps_per_s"] / (sum(r["steps_per_s"] for r in pair) / 2)
             print(
@@ -182,7 +186,7 @@ def main() -> int:
         "precision": info.get("precision"),
         "seconds": args.seconds,
         "handpose_policy": describe_handpose_policy(),
-        "rows": {n: {"alone": r["alone"], "pair": r["pair"], "slowdown": slowdown(r)} for n, r in rows.items()},
+        "rows": {n: {**r, "slowdown": slowdown(r)} for n, r in rows.items()},
     }
     write_json_atomic(work / "result.json", result)
     if not args.no_docs:
@@ -203,23 +207,25 @@ def describe_handpose_policy() -> str:
 
 def render(result: dict[str, Any]) -> str:
     lines = [
-        f"Command: `{result['command']}`. Machine: {result['machine']}, shared with other work "
-        f"(load average {result['load_before']} before, {result['load_after']} after); each worker "
-        f"{result['threads']} torch threads, precision {result['precision']}, the demo's CrossInfoNet "
-        f"(32-pixel crops, batch 32) with its data pipeline, {result['seconds']:g} s timed per worker.",
+        f"Command: `{result['command']}`. Machine: {result['machine']} (load average {result['load_before']} "
+        f"before, {result['load_after']} after); each worker the demo's CrossInfoNet (32-pixel crops, batch 32) "
+        f"with its data pipeline, in the precision shown (`--precision`; `auto` lets each worker choose), {result['seconds']:g} s timed per worker.",
         "",
-        "| OpenMP waiting | alone (steps/s) | each of two at once (steps/s) | slowdown |",
-        "|---|---|---|---|",
+        "| OpenMP waiting | torch threads | precision | alone (steps/s) | each of two at once (steps/s) | slowdown |",
+        "|---|---|---|---|---|---|",
     ]
     for name, r in result["rows"].items():
         alone = sum(r["alone"]) / len(r["alone"])
-        lines.append(f"| {name} | {alone:.2f} | {' / '.join(f'{v:.2f}' for v in r['pair'])} | {r['slowdown']:.2f}x |")
+        pair = " / ".join(f"{v:.2f}" for v in r["pair"])
+        setting = f"{r.get('threads', result.get('threads'))} | {r.get('precision', result.get('precision'))}"
+        lines.append(f"| {name} | {setting} | {alone:.2f} | {pair} | {r['slowdown']:.2f}x |")
     lines += [
         "",
         f"`handpose` = what the command-line verbs set: {result['handpose_policy']}. On an otherwise idle "
-        "machine the fair slowdown is 2x; a slowdown far below 2 means the load from outside the benchmark "
-        "changed between the lone and the paired runs (the lone rate then mostly measures that load), so "
-        "compare the policies' rates within a row and across rows of one run.",
+        "machine the fair slowdown is 2x when each process's threads fill the cores, and 1x when two "
+        "processes' threads together fit them (one thread each on two cores); another value means the "
+        "load from outside the benchmark changed between the lone and the paired runs, so compare the "
+        "policies' rates within a row and across rows of one run.",
         "",
     ]
     return "\n".join(lines)

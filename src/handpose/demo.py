@@ -108,7 +108,7 @@ def training_threads(loader_workers: int, cores: int | None = None) -> int:
     The demo's network is small (32-pixel crops): when threads must wake for every small kernel, a
     second thread costs about what it gives, and beside a busy process it gives nothing; one thread
     per spare core, waiting passively, is what ``benchmarks/bench_two_trainings.py`` times as
-    "handpose, one thread".
+    "handpose (passive; one thread)".
     """
     if cores is None:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
