@@ -91,7 +91,7 @@ TRAIN_SEED, VAL_SEED, TEST_SEED = 1, 1001, 2
 MEAN_POSE_FRAMES = 1000
 OWNED = (
     "data",
-    "cache",
+    "cache",  # written by earlier versions of the demo
     "run",
     "package",
     "predictions",
@@ -105,10 +105,10 @@ OWNED = (
 def training_threads(loader_workers: int, cores: int | None = None) -> int:
     """Threads of the training process: the cores the loader processes leave, at most four.
 
-    The demo's network is small (32-pixel crops): when threads must wake for every small kernel, a
-    second thread costs about what it gives, and beside a busy process it gives nothing; one thread
-    per spare core, waiting passively, is what ``benchmarks/bench_two_trainings.py`` times as
-    "handpose (passive; one thread)".
+    The demo's network is small (32-pixel crops) and its threads wait passively, waking for every
+    small kernel: in ``benchmarks/bench_two_trainings.py`` two such threads trained no faster than one
+    on an idle 2-core CPU, and two trainings at once slowed each other 1.4x with two threads each
+    but not at all with one ("handpose (passive; one thread)").
     """
     if cores is None:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
