@@ -5,9 +5,10 @@ with other processes (data loader workers, another training, the user's other wo
 threads steal the time the busy ones need, and a training step can take ten times longer. Sleeping
 at once (passive waiting) costs a little when the process has the cores to itself (every small
 kernel pays for waking its threads), but handpose never knows that it does: a user's machine is never
-idle. Measured with ``benchmarks/bench_two_trainings.py`` on a 2-core machine shared with other work
-(docs/benchmarks.md, "Two trainings at once"), a training with spinning threads made 0.07 steps/s,
-with a short bounded spin (``GOMP_SPINCOUNT=10000``) 0.46 and with passive waiting 1.24. So every
+idle. Measured with ``benchmarks/bench_two_trainings.py`` on an idle 2-core machine (docs/benchmarks.md,
+"Two trainings at once"), two trainings at once made 0.8 steps/s each with spinning threads, 0.85
+with a short bounded spin (``GOMP_SPINCOUNT=10000``) and 3.2 with passive waiting, where one alone
+made 7.4, 7.2 and 4.5. So every
 verb waits passively (``OMP_WAIT_POLICY=PASSIVE``; ``KMP_BLOCKTIME=0`` for Intel's OpenMP), unless
 the user set ``OMP_WAIT_POLICY``, ``GOMP_SPINCOUNT`` or ``KMP_BLOCKTIME``.
 """
