@@ -307,8 +307,7 @@ def evaluate_demo(checkpoint: Path, out: Path) -> dict[str, Any]:
     model_scores = score_depth(preds.pred_xyz, preds.gt_xyz)
 
     stream = SyntheticStream(MEAN_POSE_FRAMES, seed=TRAIN_SEED, camera=CAMERA, hands=HANDS)
-    train_joints = np.stack([stream.render(i)[1]["joints_xyz"] for i in range(len(stream))])
-    baseline_xyz = mean_pose_predictions(est, preds, train_joints)
+    baseline_xyz = mean_pose_predictions(est, preds, stream.labels_xyz())
     baseline_scores = score_depth(baseline_xyz, preds.gt_xyz)
 
     report = {

@@ -136,9 +136,9 @@ def _label_surfaces(
     """
     h, w = depth.shape
     inside = (depth >= lo) & (depth <= hi)  # NaN is outside
-    index = -np.ones((h, w), np.int64)
-    index[inside] = np.arange(int(inside.sum()))
     n = int(inside.sum())
+    index = -np.ones((h, w), np.int64)
+    index[inside] = np.arange(n)
     labels = -np.ones((h, w), np.int32)
     if n == 0:
         return labels, np.empty(0), np.empty(0)

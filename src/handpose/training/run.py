@@ -34,6 +34,9 @@ from handpose.training.init_weights import initialise
 from handpose.training.module import VAL_METRIC, PoseModule
 from handpose.training.quiet import quiet_libraries
 
+# The bf16 probe's batch holds at most this many pixels (32 frames of 32x32).
+PROBE_PIXELS = 32 * 32 * 32
+
 
 def _accelerator(cfg: RunConfig) -> str:
     acc = cfg.trainer.accelerator
@@ -70,9 +73,6 @@ def _saved_precision(config_yaml: Path) -> str | None:
         return None
     precision = load_config(config_yaml, []).trainer.precision
     return None if precision == "auto" else precision
-
-
-PROBE_PIXELS = 32 * 32 * 32
 
 
 def _probe_bf16(cfg: RunConfig) -> float:
