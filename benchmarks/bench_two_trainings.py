@@ -163,12 +163,10 @@ def main() -> int:
         raise SystemExit(f"unknown policies {unknown}; known: {', '.join(POLICIES)}")
     rows: dict[str, dict[str, Any]] = {n: {"alone": [], "pair": []} for n in names}
     load_before = os.getloadavg()[0]
-    info: dict[str, Any] = {}
     for _ in range(args.rounds):
         for name in names:
             alone = launch(POLICIES[name], 1, args)
             pair = launch(POLICIES[name], 2, args)
-            info = alone[0]
             rows[name]["alone"].append(alone[0]["steps_per_s"])
             rows[name]["threads"], rows[name]["precision"] = alone[0]["threads"], alone[0]["precision"]
             rows[name]["pair"].extend(r["steps_per_s"] for r in pair)
@@ -182,8 +180,6 @@ def main() -> int:
         "machine": f"{cpu_name()}, {os.cpu_count()} CPUs",
         "load_before": round(load_before, 1),
         "load_after": round(os.getloadavg()[0], 1),
-        "threads": info.get("threads"),
-        "precision": info.get("precision"),
         "seconds": args.seconds,
         "handpose_policy": describe_handpose_policy(),
         "rows": {n: {**r, "slowdown": slowdown(r)} for n, r in rows.items()},
@@ -217,8 +213,7 @@ def render(result: dict[str, Any]) -> str:
     for name, r in result["rows"].items():
         alone = sum(r["alone"]) / len(r["alone"])
         pair = " / ".join(f"{v:.2f}" for v in r["pair"])
-        setting = f"{r.get('threads', result.get('threads'))} | {r.get('precision', result.get('precision'))}"
-        lines.append(f"| {name} | {setting} | {alone:.2f} | {pair} | {r['slowdown']:.2f}x |")
+        lines.append(f"| {name} | {r['threads']} | {r['precision']} | {alone:.2f} | {pair} | {r['slowdown']:.2f}x |")
     lines += [
         "",
         f"`handpose` = what the command-line verbs set: {result['handpose_policy']}. On an otherwise idle "
