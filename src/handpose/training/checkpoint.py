@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from handpose.checkpoint_file import load_safely, read_checkpoint
 from handpose.io import atomic_path
 
-__all__ = ["AtomicCheckpointIO", "load_safely", "read_checkpoint"]
+__all__ = ["AtomicCheckpointIO", "PeriodicCheckpoint", "load_safely", "read_checkpoint"]
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -27,3 +28,23 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
     def load_checkpoint(self, path: Any, map_location: Any | None = None, weights_only: bool | None = None) -> Any:
         return load_safely(path, map_location=map_location or "cpu")
+
+
+class PeriodicCheckpoint(ModelCheckpoint):
+    """A checkpoint kept every N epochs, beside the run's "best" and "last" ones.
+
+    Lightning keys a checkpoint callback's saved state by its schedule, not its file name, so with N = 1
+    this callback and the every-epoch "last" one would share a key and Lightning refuses to start; the
+    file name in the key keeps them apart (the other two keep Lightning's keys, which resumed runs use).
+    """
+
+    @property
+    def state_key(self) -> str:
+        return self._generate_state_key(
+            monitor=self.monitor,
+            mode=self.mode,
+            every_n_train_steps=self._every_n_train_steps,
+            every_n_epochs=self._every_n_epochs,
+            train_time_interval=self._train_time_interval,
+            filename=self.filename,
+        )

@@ -26,7 +26,7 @@ import torch
 
 from handpose.errors import HandposeError
 from handpose.io import write_json_atomic, write_text_atomic
-from handpose.training.checkpoint import AtomicCheckpointIO
+from handpose.training.checkpoint import AtomicCheckpointIO, PeriodicCheckpoint
 from handpose.training.config import RunConfig, dump_config
 from handpose.training.contract import build_contract
 from handpose.training.datamodule import PoseDataModule
@@ -241,7 +241,7 @@ def _train(cfg: RunConfig, resume: str | bool | None) -> dict[str, Any]:
     ]
     if t.save_every_n_epochs:
         callbacks.append(
-            ModelCheckpoint(
+            PeriodicCheckpoint(
                 dirpath=ckpt_dir,
                 filename="epoch={epoch}",
                 every_n_epochs=t.save_every_n_epochs,
