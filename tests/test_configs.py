@@ -92,6 +92,7 @@ def test_overrides_and_types(tmp_path: Path) -> None:
         ("", ["optim.lr"], "must look like key=value"),
         ("", ["data.dataset=nyu"], "data.root: dataset 'nyu' needs a root"),
         ("", ["trainer.progress=loud"], "trainer.progress: expected one of"),
+        ("", ["trainer.freeze_batchnorm_at=1.0"], "trainer.freeze_batchnorm_at: must be a share of the steps"),
         ("loss: [1]\n", [], "c.yaml:1: loss must be a mapping"),
         ("loss:\n  name: 3\n", [], "loss.name: expected str or NoneType"),
         ("", ["loss.when=2020-01-01"], "loss: parameters must be plain"),

@@ -214,3 +214,45 @@ def test_validation_every_n_steps_crosses_epoch_boundaries(tmp_path: Path) -> No
     rows = list(csv.DictReader((tmp_path / "nsteps" / "logs" / "metrics.csv").open()))
     validated = [int(r["step"]) for r in rows if r.get("val/mean_error_mm")]
     assert validated == [5, 11], validated
+
+
+def _batchnorm_buffers(ckpt: Path) -> dict[str, torch.Tensor]:
+    return {k: v for k, v in _weights(ckpt).items() if k.endswith(("running_mean", "running_var"))}
+
+
+@pytest.mark.parametrize("freeze", [None, 0.25])
+def test_frozen_batchnorm_keeps_its_statistics_for_the_last_steps(tmp_path: Path, freeze: float | None) -> None:
+    # Four epochs of 8 steps, a checkpoint after each: with the freeze at a quarter of the steps the
+    # statistics of epochs 2 and 3 must be identical (fixed, used in training too) while the weights
+    # still move; without it, training updates both.
+    from training_helpers import TINY_CONFIG
+
+    extra = [] if freeze is None else [f"trainer.freeze_batchnorm_at={freeze}", "trainer.precise_bn_batches=2"]
+    args = ["train", "--config", TINY_CONFIG, "--out", tmp_path, "trainer.max_epochs=4", "trainer.precision=32-true"]
+    assert cli(*args, "trainer.save_every_n_epochs=1", *extra) == 0
+    folder = tmp_path / "crossinfonet_tiny" / "checkpoints"
+    early, late = _batchnorm_buffers(folder / "epoch=2.ckpt"), _batchnorm_buffers(folder / "epoch=3.ckpt")
+    assert early.keys() == late.keys() and early
+    unchanged = all(torch.equal(early[k], late[k]) for k in early)
+    assert unchanged == (freeze is not None)
+    weights = [k for k in _weights(folder / "epoch=3.ckpt") if k.endswith("conv1.weight")]
+    assert not torch.equal(_weights(folder / "epoch=2.ckpt")[weights[0]], _weights(folder / "epoch=3.ckpt")[weights[0]])
+    if freeze is None:
+        return
+    # Stopped after the freeze and resumed, the run keeps the statistics it froze (not re-estimated).
+    split = [
+        "train",
+        "--config",
+        TINY_CONFIG,
+        "--out",
+        tmp_path,
+        "--name",
+        "split",
+        "trainer.precision=32-true",
+        *extra,
+    ]
+    assert cli(*split, "trainer.max_epochs=2") == 0
+    first = _batchnorm_buffers(tmp_path / "split" / "checkpoints" / "last.ckpt")
+    assert cli(*split, "trainer.max_epochs=3", "--resume") == 0
+    resumed = _batchnorm_buffers(tmp_path / "split" / "checkpoints" / "last.ckpt")
+    assert all(torch.equal(first[k], resumed[k]) for k in first)

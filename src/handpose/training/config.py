@@ -246,6 +246,13 @@ class TrainerConfig:
         precise_bn_batches: Before each validation, re-estimate BatchNorm statistics as a plain average over
             this many training batches (0: keep the running averages). Short, fast-moving runs need it:
             running averages then lag the weights and evaluation-mode outputs drift far from training ones.
+        freeze_batchnorm_at: Share of the run's optimiser steps (0 < share < 1) after which BatchNorm layers
+            keep fixed statistics (re-estimated once at that step, over ``precise_bn_batches`` batches or
+            10) and normalise with them in training too; ``None``: never. Batch statistics hide a rare
+            input's outsized activations from the loss (the input's own values dominate its batch's
+            variance), so training never learns to bound them, while inference divides by the running
+            statistics: a short CrossInfoNet run then sent ~1 % of test crops to the corner of the cube.
+            Training the last steps on the inference-time normalisation removes that gap.
     """
 
     max_epochs: int = 10
@@ -268,6 +275,7 @@ class TrainerConfig:
     deterministic: bool = False
     save_every_n_epochs: int = 0
     precise_bn_batches: int = 0
+    freeze_batchnorm_at: float | None = None
 
 
 @dataclass
@@ -548,6 +556,11 @@ def _check_values(cfg: RunConfig, source: str | None, lines: dict[str, int]) -> 
     need(t.gradient_clip >= 0, "trainer.gradient_clip", "must be >= 0")
     need(t.save_every_n_epochs >= 0, "trainer.save_every_n_epochs", "must be >= 0")
     need(t.precise_bn_batches >= 0, "trainer.precise_bn_batches", "must be >= 0")
+    need(
+        t.freeze_batchnorm_at is None or 0.0 < t.freeze_batchnorm_at < 1.0,
+        "trainer.freeze_batchnorm_at",
+        "must be a share of the steps, between 0 and 1 (or null)",
+    )
 
 
 def _plain(value: Any) -> bool:

@@ -54,6 +54,7 @@ class PoseModule(L.LightningModule):
         self._val_sum = torch.zeros(())
         self._val_count = torch.zeros(())
         self._lr_factor: LRFactor | None = None
+        self._batchnorm_frozen = False
 
     # -- forward -------------------------------------------------------------------------------
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -72,12 +73,29 @@ class PoseModule(L.LightningModule):
         # whatever else (loader set-up, validation) consumed random numbers in between.
         torch.manual_seed((self.cfg.seed * 1_000_003 + self.global_step * 7919 + self.global_rank) % (2**63))
         self._update_budget_progress()
+        self._freeze_batchnorm_when_due()
         temp = self.cfg.optim.temperature
         set_temperature = getattr(self.model, "set_temperature", None)
         if temp is not None and set_temperature is not None:
             value = temperature_at(self.global_step, temp.start, temp.step, temp.every, temp.min)
             set_temperature(value)
             self.log("train/temperature", value, on_step=True, on_epoch=False)
+
+    def _freeze_batchnorm_when_due(self) -> None:
+        """From ``trainer.freeze_batchnorm_at`` on, train with BatchNorm in evaluation mode (fixed statistics)."""
+        share = self.cfg.trainer.freeze_batchnorm_at
+        if share is None or self.trainer is None:
+            return
+        if not self._batchnorm_frozen:
+            if self.global_step < int(share * self.trainer.estimated_stepping_batches):
+                return
+            # Statistics of the current weights, not running averages that lag them.
+            self.recalibrate_batchnorm(self.cfg.trainer.precise_bn_batches or 10)
+            self._batchnorm_frozen = True
+        # Lightning puts the whole model back in training mode after every validation.
+        for m in self.model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.eval()
 
     def _update_budget_progress(self) -> None:
         factor = self._lr_factor
@@ -111,7 +129,7 @@ class PoseModule(L.LightningModule):
     # -- validation ----------------------------------------------------------------------------
     def on_validation_start(self) -> None:
         fitting = self.trainer is not None and self.trainer.state.fn == "fit"
-        if self.cfg.trainer.precise_bn_batches and fitting:
+        if self.cfg.trainer.precise_bn_batches and fitting and not self._batchnorm_frozen:
             self.recalibrate_batchnorm(self.cfg.trainer.precise_bn_batches)
 
     @torch.no_grad()
@@ -190,6 +208,11 @@ class PoseModule(L.LightningModule):
         temperature = getattr(self.model, "temperature", None)
         if temperature is not None:
             checkpoint["temperature"] = float(temperature)
+        # A resumed run keeps the statistics it froze (saved with the weights) instead of re-estimating them.
+        checkpoint["batchnorm_frozen"] = self._batchnorm_frozen
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self._batchnorm_frozen = bool(checkpoint.get("batchnorm_frozen", False))
 
 
 def parameter_groups(model: nn.Module, lr: float, group_lr: dict[str, float]) -> list[dict[str, Any]]:
