@@ -307,6 +307,36 @@ def test_crossinfonet_loss_uses_reference_weights():
     assert "heatmaps" not in create_loss("crossinfonet_coords", skel)(zeros, batch)
 
 
+def test_crossinfonet_distance_loss_sums_joint_distances_of_labelled_joints():
+    skel = skeletons.get("nyu14")
+    loss_fn = create_loss("crossinfonet", skel, heatmap_weight=0.0, coordinates="distance")
+    target = torch.zeros(2, 14, 3)
+    pred = target.clone()
+    pred[0, 3] = torch.tensor([0.3, 0.4, 0.0])  # 0.5 away
+    pred[1, 5] = torch.tensor([0.0, 0.0, 2.0])  # 2 away, but unlabelled below
+    target[1, 5] = float("nan")
+    outputs = {
+        "joints": pred,
+        "joints_palm": pred[:, list(skel.palm_indices)],
+        "joints_finger": pred[:, list(skel.finger_indices)],
+    }
+    terms = loss_fn(outputs, {"joints": target})
+    # Per term: sum of distances / batch of 2; the total halves the sum of terms like the L2 form.
+    assert terms["joints"].item() == pytest.approx(0.5 * 0.5 / 2, abs=1e-4)
+    part = 0.5 / 2
+    assert terms["loss"].item() == pytest.approx(0.5 * (part + part), abs=1e-4)  # joint 3 is in one branch
+    pred.requires_grad_(True)
+    outputs = {
+        "joints": pred,
+        "joints_palm": pred[:, list(skel.palm_indices)],
+        "joints_finger": pred[:, list(skel.finger_indices)],
+    }
+    loss_fn(outputs, {"joints": target})["loss"].backward()
+    assert torch.isfinite(pred.grad).all() and pred.grad[1, 5].abs().sum() == 0
+    with pytest.raises(HandposeError, match="coordinates must be one of"):
+        create_loss("crossinfonet", skel, coordinates="l3")
+
+
 DEPTH_LOSS_MODELS = {
     "crossinfonet": "crossinfonet",
     "fingerposenet": "fingerposenet",
