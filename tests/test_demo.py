@@ -31,6 +31,17 @@ def test_every_planned_step_sees_new_frames_once(tmp_path: Path) -> None:
         assert cfg["data"]["stream"]["seed"] != cfg["data"]["stream"]["val_seed"]
 
 
+def test_demo_configs_are_valid_runs_with_their_loss(tmp_path: Path) -> None:
+    from handpose.losses import create_loss
+    from handpose.training.config import config_from_dict
+
+    for plan in (FULL, QUICK):
+        cfg = config_from_dict(demo_config(plan, tmp_path), source="demo")
+        assert cfg.trainer.freeze_batchnorm_at == plan.freeze_batchnorm_at
+        loss = create_loss(cfg.loss.name, "canonical21", **cfg.loss.params)
+        assert loss.heatmap_weight == plan.heatmap_weight
+
+
 def test_training_threads_leave_the_loaders_their_cores() -> None:
     assert training_threads(1, cores=2) == 1
     assert training_threads(2, cores=2) == 1  # never zero
