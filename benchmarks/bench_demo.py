@@ -10,7 +10,7 @@ the goals (full demo: at most 0.4 of the mean-pose error in under 10 minutes; ``
 ``--beside busy`` starts the worst neighbour first: a process multiplying matrices on every core with
 spinning OpenMP threads, for the whole demo.
 
-    python benchmarks/bench_demo.py [--quick] [--beside busy]
+    python benchmarks/bench_demo.py [--quick] [--beside busy] [--precision 32-true]
     python benchmarks/bench_demo.py --render
 """
 
@@ -58,6 +58,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     argv = [sys.executable, "-m", "handpose", "demo", "--out", str(out), *(["--quick"] if args.quick else [])]
     if args.budget:
         argv += ["--budget", str(args.budget)]
+    if args.precision != "auto":
+        argv += ["--precision", args.precision]
     start = time.perf_counter()
     try:
         with log.open("w") as f:
@@ -78,6 +80,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "load_after": round(os.getloadavg()[0], 1),
         "beside": args.beside,
         "quick": args.quick,
+        "precision_asked": args.precision,
         "budget_minutes": args.budget,
         "wall_min": round(wall / 60, 2),
         "train_steps": m["train_steps"],
@@ -94,10 +97,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def render(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "Command: `python benchmarks/bench_demo.py [--quick] [--beside busy]` (one `handpose demo` process, output "
+        "Command: `python benchmarks/bench_demo.py [--quick] [--beside busy] [--precision 32-true]` (one `handpose demo` "
+        "process, output "
         "to a file; `busy` = a process multiplying matrices on every core with spinning OpenMP threads runs beside "
         "it the whole time). Goals: full demo at most 0.4 of the mean-pose error in under 10 minutes, `--quick` at "
-        "most 0.7 in under 3. Load = 1-minute load average before the demo (after starting the busy process).",
+        "most 0.7 in under 3. Load = 1-minute load average before the demo (after starting the busy process). "
+        'Precision: what `auto` chose, or "asked" when the run forced it (`32-true` trains as a CPU without bf16 '
+        "does).",
         "",
         "| when | CPU | demo | beside | load | wall (min) | steps / planned | precision | mean error (mm) | "
         "mean pose (mm) | ratio | goal met |",
@@ -105,10 +111,11 @@ def render(rows: list[dict[str, Any]]) -> str:
     ]
     for r in rows:
         ratio_goal, minutes_goal = GOALS[r["quick"]]
+        asked = " (asked)" if r.get("precision_asked", "auto") != "auto" else ""
         met = r["ratio"] <= ratio_goal and r["wall_min"] < minutes_goal and not r["stopped_by_time_budget"]
         lines.append(
             f"| {r['when']} | {r['cpu']} | {'--quick' if r['quick'] else 'full'} | {r['beside']} | "
-            f"{r['load_before']} | {r['wall_min']:.1f} | {r['train_steps']} / {r['planned_steps']} | {r['precision']} | "
+            f"{r['load_before']} | {r['wall_min']:.1f} | {r['train_steps']} / {r['planned_steps']} | {r['precision']}{asked} | "
             f"{r['mean_error_mm']:.1f} | {r['mean_pose_error_mm']:.1f} | {r['ratio']:.2f} | {'yes' if met else 'no'} |"
         )
     lines.append("")
@@ -120,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true")
     p.add_argument("--beside", choices=("none", "busy"), default="none")
     p.add_argument("--budget", type=float, help="the demo's --budget MINUTES")
+    p.add_argument(
+        "--precision", choices=("auto", "32-true", "bf16-mixed"), default="auto", help="the demo's --precision"
+    )
     p.add_argument("--out", default=str(REPO / "runs" / "bench-demo" / "demo"))
     p.add_argument("--results", default=str(RESULTS))
     p.add_argument("--render", action="store_true", help="only rewrite the docs section")

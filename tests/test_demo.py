@@ -114,3 +114,24 @@ def test_demo_runs_table_checks_both_goals() -> None:
     full = {**row, "quick": False, "wall_min": 8.0, "ratio": 0.41}
     table = bench_demo.render([row, slow, full]).splitlines()
     assert [ln.rsplit("|", 2)[1].strip() for ln in table if ln.startswith("| w |")] == ["yes", "no", "no"]
+    forced = {**row, "precision": "32-true", "precision_asked": "32-true"}
+    assert "| 32-true (asked) |" in bench_demo.render([forced])
+
+
+def test_plan_variants_convert_to_the_fields_types() -> None:
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import bench_demo_plan
+
+    changed = bench_demo_plan.overrides(
+        ["coordinate_loss=l2", "heatmap_weight=0.01", "freeze_batchnorm_at=none", "train_steps=300", "augment=true"],
+        FULL,
+    )
+    assert changed == {
+        "coordinate_loss": "l2",
+        "heatmap_weight": 0.01,
+        "freeze_batchnorm_at": None,
+        "train_steps": 300,
+        "augment": True,
+    }
+    with pytest.raises(SystemExit, match="KEY one of"):
+        bench_demo_plan.overrides(["steps=3"], FULL)

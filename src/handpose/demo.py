@@ -124,13 +124,16 @@ def training_threads(loader_workers: int, cores: int | None = None) -> int:
     return max(1, min(4, cores - loader_workers))
 
 
-def demo_config(plan: DemoPlan, out: Path, budget_minutes: float | None = None) -> dict[str, Any]:
+def demo_config(
+    plan: DemoPlan, out: Path, budget_minutes: float | None = None, precision: str = "auto"
+) -> dict[str, Any]:
     """The training config of the demo, as a YAML-equivalent dict (saved with the run).
 
     Args:
         plan: Sizes of the run.
         out: The demo folder.
         budget_minutes: The user's limit on training time (``None``: train every planned step).
+        precision: ``trainer.precision``.
     """
     return {
         "name": "run",
@@ -172,6 +175,7 @@ def demo_config(plan: DemoPlan, out: Path, budget_minutes: float | None = None) 
             "max_epochs": 1,
             "max_minutes": budget_minutes,
             "accelerator": "cpu",
+            "precision": precision,
             "progress": "rich",
             "log_every_n_steps": 10,
             "gradient_clip": 10.0,
@@ -187,6 +191,7 @@ def run_demo(
     quick: bool = False,
     budget_minutes: float | None = None,
     plan: DemoPlan | None = None,
+    precision: str = "auto",
 ) -> dict[str, Any]:
     """Run the demo; returns ``metrics.json``'s content.
 
@@ -196,6 +201,7 @@ def run_demo(
         budget_minutes: Stop training after this many minutes even if planned steps remain (the
             report then says so first); ``None`` trains every planned step.
         plan: Sizes to use instead of the full or quick plan (benchmarks).
+        precision: Training precision (``auto``: chosen per machine, see :mod:`handpose.training.precision`).
     """
     import torch
 
@@ -224,7 +230,7 @@ def run_demo(
     from handpose.training.run import train
 
     start = time.perf_counter()
-    cfg = config_from_dict(demo_config(plan, out, budget_minutes), source="demo")
+    cfg = config_from_dict(demo_config(plan, out, budget_minutes, precision), source="demo")
     summary = train(cfg)
     timings["train_s"] = time.perf_counter() - start
     best = summary["best_checkpoint"]

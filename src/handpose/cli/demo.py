@@ -26,6 +26,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="stop training after this many minutes even if planned steps remain (the report says so first); "
         "default: train every planned step",
     )
+    p.add_argument(
+        "--precision",
+        choices=("auto", "32-true", "bf16-mixed"),
+        default="auto",
+        help="training precision (default: auto, bf16 where a timed step says it is faster; 32-true trains as a "
+        "CPU without bf16 does)",
+    )
     p.set_defaults(func=run)
 
 
@@ -40,5 +47,5 @@ def run(args: argparse.Namespace) -> int:
         from handpose.errors import HandposeError
 
         raise HandposeError(f"--budget must be a positive number of minutes, got {args.budget:g}")
-    run_demo(args.out, quick=args.quick, budget_minutes=args.budget)
+    run_demo(args.out, quick=args.quick, budget_minutes=args.budget, precision=args.precision)
     return 0
