@@ -174,11 +174,14 @@ def test_quick_demo_beats_the_mean_pose(tmp_path: Path) -> None:
 
 
 def test_a_time_boxed_cosine_run_ends_annealed(tmp_path: Path) -> None:
-    # Bounded by minutes alone, cosine must reach ~0 when time runs out, not decay over max_epochs.
+    # Bounded by minutes alone, cosine must reach ~0 when time runs out, not decay over max_epochs;
+    # BatchNorm freezes at its share of the time too (by steps it would never be due).
     args = train_args(tmp_path, render(40, 1), "timed", "trainer.max_epochs=100000", "trainer.max_minutes=0.08")
-    assert cli(*args, "optim.schedule=cosine", "optim.lr=0.001") == 0
+    assert cli(*args, "optim.schedule=cosine", "optim.lr=0.001", "trainer.freeze_batchnorm_at=0.5") == 0
     summary = json.loads((tmp_path / "timed" / "summary.json").read_text())
-    state = torch.load(summary["last_checkpoint"], map_location="cpu", weights_only=True)["lr_schedulers"][0]
+    last = torch.load(summary["last_checkpoint"], map_location="cpu", weights_only=True)
+    state = last["lr_schedulers"][0]
+    assert last["batchnorm_frozen"] is True
     assert summary["global_step"] > 1
     assert state["lr_lambdas"][0]["time_budget"] is True
     assert state["_last_lr"][0] < 0.05 * state["base_lrs"][0], state["_last_lr"]

@@ -246,7 +246,8 @@ class TrainerConfig:
         precise_bn_batches: Before each validation, re-estimate BatchNorm statistics as a plain average over
             this many training batches (0: keep the running averages). Short, fast-moving runs need it:
             running averages then lag the weights and evaluation-mode outputs drift far from training ones.
-        freeze_batchnorm_at: Share of the run's optimiser steps (0 < share < 1) after which BatchNorm layers
+        freeze_batchnorm_at: Share of the run (0 < share < 1; of its time budget when the cosine schedule
+            follows the budget, else of its optimiser steps) after which BatchNorm layers
             keep fixed statistics (re-estimated once at that step, over ``precise_bn_batches`` batches or
             10) and normalise with them in training too; ``None``: never. Batch statistics hide a rare
             input's outsized activations from the loss (the input's own values dominate its batch's

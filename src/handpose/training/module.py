@@ -87,7 +87,12 @@ class PoseModule(L.LightningModule):
         if share is None or self.trainer is None:
             return
         if not self._batchnorm_frozen:
-            if self.global_step < int(share * self.trainer.estimated_stepping_batches):
+            factor = self._lr_factor
+            if factor is not None and factor.time_budget:  # the schedule follows the time budget: so does this
+                progress = factor.budget_progress
+            else:
+                progress = self.global_step / max(self.trainer.estimated_stepping_batches, 1)
+            if progress < share:
                 return
             # Statistics of the current weights, not running averages that lag them.
             self.recalibrate_batchnorm(self.cfg.trainer.precise_bn_batches or 10)
