@@ -49,13 +49,15 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     results_path = Path(args.results)
     results: dict[str, Any] = json.loads(results_path.read_text()) if results_path.is_file() else {"runs": {}}
+    command = " ".join(["python benchmarks/bench_precision.py", *(argv if argv is not None else sys.argv[1:])])
     if not args.render:
         import torch
 
         torch.set_num_threads(min(torch.get_num_threads(), 2))
-        base = ab.build_parser().parse_args(["--steps", str(args.steps), "--work", args.work])
-        if args.smoke:
-            base.steps, base.batch_size, base.train_frames, base.test_frames, base.smoke = 4, 4, 24, 8, True
+        # Through the ablation script's own parser (per-method values), smoke run included.
+        tiny = ["--batch-size", "4", "--train-frames", "24", "--test-frames", "8", "--smoke"] if args.smoke else []
+        steps = "4" if args.smoke else str(args.steps)
+        base = ab.build_parser().parse_args(["--steps", steps, "--work", args.work, *tiny])
         wanted = set(args.models.split(","))
         for method_name, model in CASES:
             if model not in wanted:
@@ -67,16 +69,12 @@ def main(argv: list[str] | None = None) -> int:
                     key = f"{model}/{precision}/seed{seed}"
                     if key in results["runs"]:
                         continue
-                    results["runs"][key] = train_one(model, method, seed, precision, roots, base)
-                    results["machine"] = ab.machine()
+                    run = train_one(model, method, seed, precision, roots, base)
+                    results["runs"][key] = {**run, "command": command, "machine": ab.machine()}
                     write_json_atomic(results_path, results)
     if args.smoke:
         return 0
-    command = " ".join(["python benchmarks/bench_precision.py", *(argv if argv is not None else sys.argv[1:])])
-    if not args.render:
-        results["command"] = command
-        write_json_atomic(results_path, results)
-    replace_section(HEADING, render(results, results.get("command", command)))
+    replace_section(HEADING, render(results))
     return 0
 
 
@@ -90,7 +88,9 @@ def train_one(model: str, method: ab.Method, seed: int, precision: str, roots: t
     out = Path(base.work) / "runs" / precision
     cfg = config_from_dict(ab.run_config(model, method, seed, roots[0], base, out), source=model)
     shutil.rmtree(cfg.run_dir, ignore_errors=True)
-    print(f"== {model} {precision} seed {seed}: {base.steps} steps", flush=True)
+    # Settings, not the raw arguments: those hold one value per method.
+    batch_size, steps = ab.settings(method, base).batch_size, ab.settings(method, base).steps
+    print(f"== {model} {precision} seed {seed}: {steps} steps", flush=True)
     summary = train(cfg)
     scores = ab.evaluate(summary["best_checkpoint"], method.modality, roots[1])
     metric = ab.METRIC[method.modality]
@@ -99,21 +99,24 @@ def train_one(model: str, method: ab.Method, seed: int, precision: str, roots: t
         "precision": precision,
         "seed": seed,
         "steps": summary["global_step"],
-        "batch": base.batch_size,
+        "batch": batch_size,
         "input": cfg.model.input_size,
         "wall_s": summary["wall_s"],
-        "images_per_s": summary["global_step"] * base.batch_size / summary["wall_s"],
+        "images_per_s": summary["global_step"] * batch_size / summary["wall_s"],
         "best_val_mean_error_mm": summary["best_val_mean_error_mm"],
         "metric": metric,
         "test_error_mm": scores[metric],
     }
 
 
-def render(results: dict[str, Any], command: str) -> str:
+def render(results: dict[str, Any]) -> str:
     runs = results["runs"]
+    sources = dict.fromkeys((r["model"], r["command"], r["machine"]) for r in runs.values())
     lines = [
-        f"Command: `{command}`. Machine: {results.get('machine', '?')}; shared with other work, so "
-        "compare the two precisions' speed as a ratio within this run.",
+        *(f"- {model}: `{command}`; {machine}." for model, command, machine in sources),
+        "",
+        "Each machine was shared with other work, so compare the two precisions' speed as a ratio within "
+        "one model's runs (they alternate between the precisions).",
         "",
         "| model | input | precision | seed | steps | images/s (whole run) | test error (mm) | best validation (mm) |",
         "|---|---|---|---|---|---|---|---|",
