@@ -150,6 +150,12 @@ def render(results: dict[str, Any]) -> str:
             f"difference {cost:+.2f} mm; seed-to-seed spread within one precision up to "
             f"{max(spread, default=float('nan')):.2f} mm: {verdict}."
         )
+    if any(r["model"].startswith("learnable_groups") for r in runs.values()):
+        lines.append(
+            "- An RGB model learns little in a few hundred CPU steps (see the note on Learnable Groups under "
+            "[Converged ablations](#converged-ablations-on-synthetic-data)): its rows say more about speed than "
+            "about accuracy."
+        )
     lines += [
         "",
         "`trainer.precision: auto` does not trust the CPU flags alone: on a CPU with AVX512-BF16 or AMX a run first "

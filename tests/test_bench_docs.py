@@ -54,3 +54,31 @@ def test_a_section_is_rewritten_whole(tmp_path: Path) -> None:
     replace_section("## Models", "one table", page)
     text = page.read_text()
     assert "### Depth models" not in text and "one table" in text and "next body" in text
+
+
+def test_throughput_table_covers_every_seed_model_in_both_precisions() -> None:
+    import json
+
+    import bench_training_throughput as bench
+
+    results = json.loads(bench.RESULTS.read_text())
+    measured = {(r["model"], r["precision"]) for r in results["rows"]}
+    seeds = ("crossinfonet", "fingerposenet", "learnable_groups_k3", "resunet")
+    assert {(m, p) for m in seeds for p in ("32-true", "bf16-mixed")} <= measured
+    text = bench.render(results)
+    assert all(f"| {m} |" in text for m in seeds)
+    assert all(r["command"] in text for r in results["rows"])
+
+
+def test_precision_results_have_two_seeds_per_precision_for_a_depth_and_an_rgb_model() -> None:
+    import json
+
+    import bench_precision as bench
+
+    results = json.loads(bench.RESULTS.read_text())
+    for model in ("crossinfonet", "learnable_groups_k3"):
+        for precision in bench.PRECISIONS:
+            assert {f"{model}/{precision}/seed{s}" for s in (0, 1)} <= set(results["runs"])
+    text = bench.render(results)
+    assert all(f"`{r['command']}`" in text for r in results["runs"].values())
+    assert text.count("costs no accuracy") + text.count("costs accuracy") == 2
