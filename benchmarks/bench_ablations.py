@@ -676,7 +676,9 @@ def render(found: dict[str, dict[str, dict[int, dict]]], plot_name: str) -> str:
         "section and the plot from them. Per method: the command that trains runs like them, the machine, "
         "and a warning in the verdict when the runs did not share one precision or one set of settings. "
         "The cosine decay makes every curve flatten by its end, so the last column (validation gain over "
-        "the last quarter of the run) shows how much was still being gained.",
+        "the last quarter of the run) shows how much was still being gained; in runs with the BatchNorm freeze "
+        "the drop at four fifths of the run is the freeze removing evaluation-mode outliers, so that column "
+        "overstates what more steps would buy.",
         "",
     ]
     for method in METHODS:
