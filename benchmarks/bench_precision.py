@@ -115,8 +115,8 @@ def render(results: dict[str, Any]) -> str:
     lines = [
         *(f"- {model}: `{command}`; {machine}." for model, command, machine in sources),
         "",
-        "Each machine was shared with other work, so compare the two precisions' speed as a ratio within "
-        "one model's runs (they alternate between the precisions).",
+        "A machine may have been shared with other work, so compare the two precisions' speed as a ratio "
+        "within one model's runs (they alternate between the precisions).",
         "",
         "| model | input | precision | seed | steps | images/s (whole run) | test error (mm) | best validation (mm) |",
         "|---|---|---|---|---|---|---|---|",
