@@ -33,18 +33,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 class PeriodicCheckpoint(ModelCheckpoint):
     """A checkpoint kept every N epochs, beside the run's "best" and "last" ones.
 
-    Lightning keys a checkpoint callback's saved state by its schedule, not its file name, so with N = 1
-    this callback and the every-epoch "last" one would share a key and Lightning refuses to start; the
-    file name in the key keeps them apart (the other two keep Lightning's keys, which resumed runs use).
+    Lightning keys a checkpoint callback's saved state by its class name and schedule, not its file
+    name: as a plain ``ModelCheckpoint`` with N = 1 it would share the every-epoch "last" callback's key
+    and Lightning would refuse to start. Its own class name keeps the keys apart (the other two keep
+    Lightning's keys, which resumed runs use).
     """
-
-    @property
-    def state_key(self) -> str:
-        return self._generate_state_key(
-            monitor=self.monitor,
-            mode=self.mode,
-            every_n_train_steps=self._every_n_train_steps,
-            every_n_epochs=self._every_n_epochs,
-            train_time_interval=self._train_time_interval,
-            filename=self.filename,
-        )
