@@ -89,8 +89,8 @@ def train_one(model: str, method: ab.Method, seed: int, precision: str, roots: t
     cfg = config_from_dict(ab.run_config(model, method, seed, roots[0], base, out), source=model)
     shutil.rmtree(cfg.run_dir, ignore_errors=True)
     # Settings, not the raw arguments: those hold one value per method.
-    batch_size, steps = ab.settings(method, base).batch_size, ab.settings(method, base).steps
-    print(f"== {model} {precision} seed {seed}: {steps} steps", flush=True)
+    batch_size = ab.settings(method, base).batch_size
+    print(f"== {model} {precision} seed {seed}: {cfg.trainer.max_steps} steps", flush=True)
     summary = train(cfg)
     scores = ab.evaluate(summary["best_checkpoint"], method.modality, roots[1])
     metric = ab.METRIC[method.modality]

@@ -7,10 +7,9 @@
 2. Train CrossInfoNet (the full model, on 32-pixel crops and without dropout so that it learns in
    minutes; its loss sums joint distances instead of squares, and BatchNorm statistics are fixed for
    the last fifth of the steps) with Adam and a cosine schedule annealed to zero over a fixed number
-   of steps, on frames
-   the synthetic engine renders as the loader asks for them (seed 1): every step sees new hands, so
-   the short run cannot overfit a small rendered set (a fixed set of 3600 frames validated at 2.3x
-   its training loss), and no time goes into writing and decoding training files. The network runs
+   of steps, on frames the synthetic engine renders as the loader asks for them (seed 1): every step
+   sees new hands, so the short run cannot overfit a small rendered set (a fixed set of 3600 frames
+   validated at 2.3x its training loss), and no time goes into writing and decoding training files. The network runs
    on one thread beside one loader process on a 2-core CPU (see :func:`training_threads`). Every
    planned step is trained: a busy machine takes longer (progress lines show the time left) rather
    than training less; only a time budget the user gives (``--budget``) can stop it early, and the

@@ -25,12 +25,15 @@ def half_sum_squares(pred: Tensor, target: Tensor, weight: Tensor | None = None)
 
     Masked entries may hold non-finite targets: they are zeroed before the product (``nan * 0`` is nan).
     """
-    if weight is not None:
-        target = torch.where(weight > 0, target, pred.detach())
-        diff = (pred - target) * weight
-    else:
-        diff = pred - target
-    return 0.5 * diff.pow(2).sum() / pred.shape[0]
+    return 0.5 * _masked_difference(pred, target, weight).pow(2).sum() / pred.shape[0]
+
+
+def _masked_difference(pred: Tensor, target: Tensor, weight: Tensor | None) -> Tensor:
+    """``(pred - target) * weight``, finite where the weight is 0 even if the target is not."""
+    if weight is None:
+        return pred - target
+    target = torch.where(weight > 0, target, pred.detach())
+    return (pred - target) * weight
 
 
 def sum_of_distances(pred: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
@@ -39,11 +42,7 @@ def sum_of_distances(pred: Tensor, target: Tensor, weight: Tensor | None = None)
     Unlike the squared form, every millimetre counts alike, so training does not spend itself on the
     few worst joints at the expense of the typical one. ``weight`` (``(B, J, 1)``) masks joints.
     """
-    if weight is not None:
-        target = torch.where(weight > 0, target, pred.detach())
-        diff = (pred - target) * weight
-    else:
-        diff = pred - target
+    diff = _masked_difference(pred, target, weight)
     # The epsilon keeps the gradient finite at a perfect prediction.
     return (diff.pow(2).sum(dim=-1) + 1e-12).sqrt().sum() / pred.shape[0]
 

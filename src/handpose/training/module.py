@@ -84,7 +84,7 @@ class PoseModule(L.LightningModule):
     def _freeze_batchnorm_when_due(self) -> None:
         """From ``trainer.freeze_batchnorm_at`` on, train with BatchNorm in evaluation mode (fixed statistics)."""
         share = self.cfg.trainer.freeze_batchnorm_at
-        if share is None or self.trainer is None:
+        if share is None:
             return
         if not self._batchnorm_frozen:
             factor = self._lr_factor
@@ -98,9 +98,11 @@ class PoseModule(L.LightningModule):
             self.recalibrate_batchnorm(self.cfg.trainer.precise_bn_batches or 10)
             self._batchnorm_frozen = True
         # Lightning puts the whole model back in training mode after every validation.
-        for m in self.model.modules():
-            if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                m.eval()
+        for m in self._batchnorms():
+            m.eval()
+
+    def _batchnorms(self) -> list[nn.modules.batchnorm._BatchNorm]:
+        return [m for m in self.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
 
     def _update_budget_progress(self) -> None:
         factor = self._lr_factor
@@ -142,7 +144,7 @@ class PoseModule(L.LightningModule):
         """Set BatchNorm running statistics to plain averages over fixed training batches (precise BN)."""
         import numpy as np
 
-        norms = [m for m in self.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        norms = self._batchnorms()
         datamodule = getattr(self.trainer, "datamodule", None)
         if not norms or datamodule is None:
             return
