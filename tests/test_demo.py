@@ -31,6 +31,19 @@ def test_every_planned_step_sees_new_frames_once(tmp_path: Path) -> None:
         assert cfg["data"]["stream"]["seed"] != cfg["data"]["stream"]["val_seed"]
 
 
+def test_another_seed_changes_weights_and_training_frames_only(tmp_path: Path) -> None:
+    import dataclasses
+
+    from handpose.demo import TEST_SEED
+
+    base = demo_config(FULL, tmp_path)
+    other = demo_config(dataclasses.replace(FULL, seed=3), tmp_path)
+    assert other["seed"] == 3 and base["seed"] == 0
+    stream, base_stream = other["data"]["stream"], base["data"]["stream"]
+    assert stream["seed"] != base_stream["seed"] and stream["seed"] not in (stream["val_seed"], TEST_SEED)
+    assert {k: v for k, v in stream.items() if k != "seed"} == {k: v for k, v in base_stream.items() if k != "seed"}
+
+
 def test_demo_configs_are_valid_runs_with_their_loss(tmp_path: Path) -> None:
     from handpose.losses import create_loss
     from handpose.training.config import config_from_dict
