@@ -17,6 +17,8 @@ Each finished run leaves ``RESULTS/<method>/<model>_seed<k>.json`` (test scores,
 steps, wall time, machine); those files are committed, so ``--render`` rewrites the docs section and
 the curve plot without training. A run interrupted mid-way resumes from its last checkpoint (end of
 its latest epoch) when the script is started again with the same arguments; finished runs are skipped.
+Result files of the same variants trained for fewer steps (``--shorter``) are compared with them in the
+docs: what the extra steps still bought.
 
 Every setting (steps, batch, learning rate, crop, frames, precision) is one value for all methods or a
 per-method list, so methods may differ while the variants of one method always share their settings.
@@ -58,6 +60,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 REPO = Path(__file__).resolve().parents[1]
 HEADING = "## Converged ablations on synthetic data"
 RESULTS = REPO / "benchmarks" / "results" / "ablations"
+# The same variants trained for fewer steps: how much the longer runs still gained.
+SHORTER = REPO / "benchmarks" / "results" / "ablations_shorter"
 PLOT = REPO / "docs" / "ablation_curves.png"
 SMALL_HOURGLASS = {"features": 64, "stem_channels": 32, "num_modules": 1}
 TINY_DEPTH = {"width": 0.25, "channels": 32, "fc_dim": 64}
@@ -195,6 +199,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--replace", action="store_true", help="train again finished runs made with other settings")
     p.add_argument("--work", default=str(REPO / "runs" / "bench-ablations"), help="frames, caches, runs")
     p.add_argument("--results", default=str(RESULTS), help="per-run result files (committed)")
+    p.add_argument(
+        "--shorter",
+        default=str(SHORTER),
+        help="result files of the same variants trained for fewer steps (compared with --results in the docs)",
+    )
     p.add_argument("--render", action="store_true", help="only rewrite the docs section and plot from --results")
     p.add_argument("--smoke", action="store_true", help="tiny models and data, seconds; no docs")
     p.add_argument("--no-docs", action="store_true")
@@ -664,7 +673,51 @@ def setup_lines(method: Method, runs: dict[str, dict[int, dict]]) -> list[str]:
     return lines
 
 
-def render(found: dict[str, dict[str, dict[int, dict]]], plot_name: str) -> str:
+def more_steps(method: Method, runs: dict[str, dict[int, dict]], shorter: dict[str, dict[int, dict]]) -> list[str]:
+    """What training longer bought: each run's test error against the same variant and seed trained for
+    fewer steps (from ``--shorter``), with the order those shorter runs gave."""
+    metric = METRIC[method.modality]
+    pairs = [
+        (r, shorter[v][seed])
+        for v, seed, r in _runs_of(method, runs)
+        if seed in shorter.get(v, {}) and shorter[v][seed]["steps"] < r["steps"]
+    ]
+    if not pairs:
+        return []
+    gains = np.array([s["test"][metric] - r["test"][metric] for r, s in pairs])
+    steps = sorted({s["steps"] for _, s in pairs}), sorted({r["steps"] for r, _ in pairs})
+    precisions = sorted({s["precision"] for _, s in pairs})
+    line = (
+        f"- More steps: the same {len(pairs)} variant/seed runs trained for {'/'.join(map(str, steps[0]))} steps "
+        f"({'/'.join(precisions)}, `{SHORTER.relative_to(REPO)}/`) scored {gains.mean():+.2f} mm worse on average "
+        f"than at {'/'.join(map(str, steps[1]))} steps (per run {gains.min():+.2f} to {gains.max():+.2f} mm)."
+    )
+    spread = spread_of(method, {v: by_seed for v, by_seed in shorter.items() if v in method.variants})
+    if spread is not None:
+        line += f" Their seed-to-seed difference of one variant: largest {spread:.2f} mm."
+    lines = [line]
+    order = [x for x in verdict(method, shorter) if x.startswith("- mean of seeds")]
+    if order:
+        lines.append("- At fewer steps, " + order[0][2:].split(". Seed-to-seed")[0] + ".")
+    return lines
+
+
+def spread_of(method: Method, runs: dict[str, dict[int, dict]]) -> float | None:
+    """Largest test-error difference between two seeds of one variant (None with fewer than two seeds)."""
+    metric = METRIC[method.modality]
+    diffs = [
+        abs(runs[v][a]["test"][metric] - runs[v][b]["test"][metric])
+        for v in runs
+        for a, b in itertools.combinations(sorted(runs[v]), 2)
+    ]
+    return max(diffs) if diffs else None
+
+
+def render(
+    found: dict[str, dict[str, dict[int, dict]]],
+    plot_name: str,
+    shorter: dict[str, dict[str, dict[int, dict]]] | None = None,
+) -> str:
     lines = [
         "Every variant of a method is meant to train with the same settings (steps, batch, crop, model "
         "arguments, precision) on the same synthetic frames (last tenth = validation, picks the checkpoint; "
@@ -678,7 +731,9 @@ def render(found: dict[str, dict[str, dict[int, dict]]], plot_name: str) -> str:
         "The cosine decay makes every curve flatten by its end, so the last column (validation gain over "
         "the last quarter of the run) shows how much was still being gained; in runs with the BatchNorm freeze "
         "the drop at four fifths of the run is the freeze removing evaluation-mode outliers, so that column "
-        "overstates what more steps would buy.",
+        "overstates what more steps would buy. Where the same variants and seeds were also trained for fewer "
+        "steps (`benchmarks/results/ablations_shorter/`), a line per method says how much the longer runs "
+        "gained over them: the direct measure of whether more steps still change the result.",
         "",
     ]
     for method in METHODS:
@@ -712,6 +767,7 @@ def render(found: dict[str, dict[str, dict[int, dict]]], plot_name: str) -> str:
             lines.append(f"- **Not a fair comparison**: {'; '.join(problems)}.")
         caveat = " (**not a fair comparison**, see above)." if problems else "."
         lines += [line.rstrip(".") + caveat for line in verdict(method, runs)]
+        lines += more_steps(method, runs, (shorter or {}).get(method.name, {}))
         if missing:
             lines.append(f"- No result yet for: {', '.join(missing)}.")
         lines.append("")
@@ -752,7 +808,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     found = load_results(results)
     plot(found, PLOT)
-    replace_section(HEADING, render(found, PLOT.name))
+    replace_section(HEADING, render(found, PLOT.name, load_results(Path(args.shorter))))
     return 0
 
 

@@ -170,3 +170,24 @@ def test_render_states_command_machine_and_unfair_comparisons(tmp_path: Path) ->
     text = ab.render(ab.load_results(tmp_path), "curves.png")
     assert text.count("- Command: ") == 2 and "--steps 300" in text and "Runs: crossinfonet_cross seed 1." in text
     assert "2 different sets of steps/sizes/frames" in text
+
+
+def test_render_compares_with_the_same_runs_trained_for_fewer_steps(tmp_path: Path) -> None:
+    method = ab.METHODS[1]
+    long_dir, short_dir = tmp_path / "long", tmp_path / "short"
+    for seed in (0, 1):
+        for k, model in enumerate(method.variants):
+            long_run = _fake_result(method, model, seed, ["--steps", "3000"], test={"mean_error_mm": 20.0 + k})
+            short_run = _fake_result(
+                method, model, seed, ["--steps", "1000"], test={"mean_error_mm": 23.0 + k + 0.4 * seed}
+            )
+            _write(long_dir, long_run)
+            _write(short_dir, short_run)
+    text = ab.render(ab.load_results(long_dir), "curves.png", ab.load_results(short_dir))
+    section = text.split("### fingerposenet")[1].split("###")[0]
+    assert "trained for 1000 steps" in section and "than at 3000 steps" in section
+    assert "+3.20 mm worse on average" in section and "per run +3.00 to +3.40 mm" in section
+    assert "largest 0.40 mm" in section
+    assert "At fewer steps, mean of seeds 0, 1: **holds**" in section
+    # Without shorter runs the section says nothing about them.
+    assert "More steps" not in ab.render(ab.load_results(long_dir), "curves.png")
