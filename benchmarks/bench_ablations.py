@@ -13,6 +13,9 @@ Claims checked (best first, as the papers' ablation tables order them):
 - FingerPoseNet: sharing and fusion help (the full model beats both ablations).
 - Learnable Joint Groups: learned groups + fusion < learned groups < manual groups < one group.
 
+A method may have a first stage that trains once per seed and initialises every variant (Learnable Groups:
+the hourglass alone on 2D joints, ``--pretrain-steps``, as the paper trains it).
+
 Each finished run leaves ``RESULTS/<method>/<model>_seed<k>.json`` (test scores, validation curve,
 steps, wall time, machine); those files are committed, so ``--render`` rewrites the docs section and
 the curve plot without training. A run interrupted mid-way resumes from its last checkpoint (end of
@@ -79,6 +82,9 @@ class Method:
     check: str
     # Shown under the method's heading (what limits its runs here).
     note: str = ""
+    # A model trained first, once per seed, whose best checkpoint initialises every variant
+    # (``model.init_from``); empty: the variants train from scratch.
+    pretrain: str = ""
 
 
 METHODS = (
@@ -111,7 +117,11 @@ METHODS = (
         "64-pixel crops Learnable Groups was still at 0.95-0.97 of the mean-pose error (see "
         "[Mesh and capsule hands](#mesh-and-capsule-hands-synthetic-benchmark-trained-on-one-hand-model-scored-on-both)), "
         "so no order among its variants can show on a CPU. The same script trains them on a GPU with "
-        "`--accelerator gpu` (and more steps and frames than a CPU allows); the runs below are the CPU's short ones.",
+        "`--accelerator gpu` (and more steps and frames than a CPU allows); no CPU runs are kept. "
+        "As in the paper, the hourglass first trains alone on 2D joints (stage 1, `--pretrain-steps`, once per seed) "
+        "and every variant starts from it: trained from scratch, Eq. 10's depth term (weight 20, in mm) dominates "
+        "the loss and the 2D joints are learned last.",
+        pretrain="learnable_groups_hourglass",
     ),
 )
 METRIC = {"depth": "mean_error_mm", "rgb": "mean_error_mm"}  # RGB: root-relative joints
@@ -179,6 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--methods", default=",".join(m.name for m in METHODS), help="comma-separated methods")
     p.add_argument("--seeds", default="0,1", help="comma-separated training seeds")
     p.add_argument("--steps", type=PerMethod(int, 1000), default="1000", help="optimiser steps" + each)
+    p.add_argument(
+        "--pretrain-steps",
+        type=PerMethod(int, 1000),
+        default="1000",
+        help="steps of a method's first stage (Learnable Groups: the hourglass on 2D joints)" + each,
+    )
     p.add_argument("--batch-size", type=PerMethod(int, 32), default="32", help="batch size" + each)
     p.add_argument("--lr", type=PerMethod(float, 1e-3), default="1e-3", help="Adam learning rate" + each)
     p.add_argument("--input-size", type=PerMethod(int, 32, "depth"), default="32", help="depth crop, pixels" + each)
@@ -215,6 +231,8 @@ class Settings:
     """What every variant of one method shares in a run of the script."""
 
     steps: int
+    # Steps of the method's first stage (0: it has none).
+    pretrain_steps: int
     batch_size: int
     lr: float
     input_size: int
@@ -240,6 +258,7 @@ def settings(method: Method, args: argparse.Namespace) -> Settings:
     extra = [kw for name, kw in getattr(args, "model_kwargs", None) or [] if name == method.name]
     return Settings(
         steps=pick(args.steps),
+        pretrain_steps=pick(args.pretrain_steps) if method.pretrain else 0,
         batch_size=pick(args.batch_size),
         lr=pick(args.lr),
         input_size=pick(args.input_size if method.modality == "depth" else args.rgb_input_size),
@@ -258,6 +277,13 @@ def run_config(model: str, method: Method, seed: int, train_root: Path, args: ar
 
     depth = method.modality == "depth"
     s = settings(method, args)
+    first_stage = model == method.pretrain
+    model_section: dict[str, Any] = {"name": model, "input_size": s.input_size, "kwargs": dict(s.model_kwargs)}
+    if first_stage:
+        model_section["kwargs"] = first_stage_kwargs(model, s.model_kwargs)
+    elif method.pretrain:
+        model_section["init_from"] = str(first_stage_checkpoint(method, seed, out))
+    steps = s.pretrain_steps if first_stage else s.steps
     data: dict[str, Any] = {
         "dataset": "depth_cache" if depth else "synthetic",
         "root": str(train_root),
@@ -271,31 +297,60 @@ def run_config(model: str, method: Method, seed: int, train_root: Path, args: ar
     if depth:
         data.update({"cube": 250.0, "center": "gt", "eval_center": "gt"})
     optim: dict[str, Any] = {"optimizer": "adam", "lr": s.lr, "schedule": "cosine", "cosine_over": "steps"}
-    if model.startswith("learnable_groups_"):
+    if model.startswith("learnable_groups_") and not first_stage:
         optim["group_lr"] = default_group_lr(model, s.model_kwargs)
         optim["temperature"] = {"start": 5.0, "step": 0.1, "every": max(s.steps // 50, 1), "min": 0.1}
     return {
         "name": f"{model}_seed{seed}",
         "seed": seed,
         "out_dir": str(out),
-        "model": {"name": model, "input_size": s.input_size, "kwargs": dict(s.model_kwargs)},
+        "model": model_section,
         "data": data,
         "optim": optim,
         "trainer": {
             "max_epochs": 100_000,
-            "max_steps": s.steps,
+            "max_steps": steps,
             "accelerator": getattr(args, "accelerator", "cpu"),
             "precision": s.precision,
             "progress": "none",
             "log_every_n_steps": 10,
             "gradient_clip": 10.0,
-            "val_every_n_steps": max(s.steps // 10, 1),
+            "val_every_n_steps": max(steps // 10, 1),
             "precise_bn_batches": 10,
             # Without it ~1 % of test crops blow up in evaluation mode (see TrainerConfig) and move a
             # variant's mean by millimetres, more than the ablations' margins.
             "freeze_batchnorm_at": 0.8,
         },
     }
+
+
+def first_stage_kwargs(model: str, variant_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The variants' model arguments that the first-stage model takes (its share of the network)."""
+    import inspect
+
+    from handpose.models.registry import get_spec
+
+    takes = inspect.signature(get_spec(model).builder).parameters
+    return {k: v for k, v in variant_kwargs.items() if k in takes}
+
+
+def first_stage(method: Method, seed: int, roots: tuple[Path, Path], args: argparse.Namespace) -> None:
+    """Train a method's first stage for ``seed`` unless a finished one with these settings left its checkpoint."""
+    checkpoint = first_stage_checkpoint(method, seed, Path(args.work) / "runs" / method.name)
+    finished = stale_result(method.pretrain, method, seed, args) == []
+    if finished and checkpoint.is_file():
+        return
+    # Unfinished variants of this seed started from another first stage: they start again.
+    for model in method.variants:
+        shutil.rmtree(checkpoint.parents[2] / f"{model}_seed{seed}", ignore_errors=True)
+    if finished:  # its result is kept but its checkpoint is gone: what is left of the run cannot give one
+        shutil.rmtree(checkpoint.parents[1], ignore_errors=True)
+    run_one(method.pretrain, method, seed, roots, args, again=finished)
+
+
+def first_stage_checkpoint(method: Method, seed: int, out: Path) -> Path:
+    """Where the first stage of ``seed`` leaves the checkpoint its variants start from."""
+    return out / f"{method.pretrain}_seed{seed}" / "checkpoints" / "best.ckpt"
 
 
 def prepare(method: Method, args: argparse.Namespace, work: Path) -> tuple[Path, Path]:
@@ -370,6 +425,12 @@ def stale_result(model: str, method: Method, seed: int, args: argparse.Namespace
     for key, value in (("train", s.train_frames), ("test", s.test_frames)):
         if frames[key] != value:
             diff.append(f"{key} frames: {frames[key]} -> {value}")
+    if method.pretrain and model != method.pretrain:
+        found_steps = r.get("pretrain", {}).get("steps", 0)
+        if found_steps != s.pretrain_steps:
+            diff.append(f"stage 1 steps: {found_steps} -> {s.pretrain_steps}")
+        elif stale_result(method.pretrain, method, seed, args):
+            diff.append("its stage 1 used other settings")
     return diff
 
 
@@ -380,7 +441,7 @@ def check_finished(args: argparse.Namespace, methods: list[Method], seeds: list[
     stale = []
     for method in methods:
         for seed in seeds:
-            for model in method.variants:
+            for model in (*([method.pretrain] if method.pretrain else []), *method.variants):
                 diff = stale_result(model, method, seed, args)
                 if diff:
                     stale.append(f"{method.name}/{model}_seed{seed}.json ({'; '.join(diff)})")
@@ -403,13 +464,18 @@ def check_variants(method: Method, args: argparse.Namespace) -> None:
         build_network(run_contract(cfg, "canonical21", {}), initial_weights=False)
 
 
-def run_one(model: str, method: Method, seed: int, roots: tuple[Path, Path], args: argparse.Namespace) -> dict:
-    """Train (or resume) one variant and seed, score it on the test frames, save its result file."""
+def run_one(
+    model: str, method: Method, seed: int, roots: tuple[Path, Path], args: argparse.Namespace, again: bool = False
+) -> dict:
+    """Train (or resume) one variant and seed, score it on the test frames, save its result file.
+
+    ``again``: train even when a finished result with these settings exists (its checkpoint is gone).
+    """
     from handpose.training.config import config_from_dict, load_config
     from handpose.training.run import train
 
     result_path = Path(args.results) / method.name / f"{model}_seed{seed}.json"
-    if stale_result(model, method, seed, args) == []:
+    if not again and stale_result(model, method, seed, args) == []:
         return json.loads(result_path.read_text())
     s = settings(method, args)
     out = Path(args.work) / "runs" / method.name
@@ -426,7 +492,8 @@ def run_one(model: str, method: Method, seed: int, roots: tuple[Path, Path], arg
             resume = False
     if not resume:
         shutil.rmtree(cfg.run_dir, ignore_errors=True)
-    print(f"== {model} seed {seed}: {'resuming' if resume else 'training'} to {s.steps} steps", flush=True)
+    steps = cfg.trainer.max_steps
+    print(f"== {model} seed {seed}: {'resuming' if resume else 'training'} to {steps} steps", flush=True)
     start = time.perf_counter()
     summary = train(cfg, resume=True if resume else None)
     scores = evaluate(summary["best_checkpoint"], method.modality, roots[1])
@@ -435,7 +502,7 @@ def run_one(model: str, method: Method, seed: int, roots: tuple[Path, Path], arg
         "model": model,
         "seed": seed,
         "steps": summary["global_step"],
-        "planned_steps": s.steps,
+        "planned_steps": steps,
         "precision": cfg_precision(cfg.run_dir),
         "best_val_mean_error_mm": summary["best_val_mean_error_mm"],
         "test": {k: v for k, v in scores.items() if isinstance(v, float)},
@@ -447,6 +514,8 @@ def run_one(model: str, method: Method, seed: int, roots: tuple[Path, Path], arg
         "frames": {"train": s.train_frames, "test": s.test_frames},
         "machine": machine(),
     }
+    if method.pretrain and model != method.pretrain:
+        result["pretrain"] = {"model": method.pretrain, "steps": s.pretrain_steps}
     write_json_atomic(result_path, result)
     print(
         f"   {model} seed {seed}: {result['test'][result['metric']]:.2f} mm after {result['steps']} steps", flush=True
@@ -597,6 +666,7 @@ def result_settings(method: Method, r: dict) -> Settings:
     frames = r.get("frames", LEGACY_FRAMES)
     return Settings(
         steps=r["planned_steps"],
+        pretrain_steps=r.get("pretrain", {}).get("steps", 0),
         batch_size=cfg["data"]["batch_size"],
         lr=cfg["optim"]["lr"],
         input_size=cfg["model"]["input_size"],
@@ -611,6 +681,8 @@ def command_for(method: Method, s: Settings, seeds: list[int]) -> str:
     """A command line that trains ``method`` with settings ``s`` (what produced such a result)."""
     size_flag = "--input-size" if method.modality == "depth" else "--rgb-input-size"
     argv = ["--methods", method.name, "--seeds", ",".join(map(str, seeds)), "--steps", str(s.steps)]
+    if s.pretrain_steps:
+        argv += ["--pretrain-steps", str(s.pretrain_steps)]
     argv += ["--batch-size", str(s.batch_size), "--lr", f"{s.lr:g}", size_flag, str(s.input_size)]
     argv += ["--train-frames", str(s.train_frames), "--test-frames", str(s.test_frames), "--precision", s.precision]
     if s.model_kwargs != base_kwargs(method, smoke=False):
@@ -661,6 +733,8 @@ def setup_lines(method: Method, runs: dict[str, dict[int, dict]]) -> list[str]:
         command = command_for(method, s, sorted({seed for _, seed, _ in items}))
         what = f"{s.steps} steps, batch {s.batch_size}, Adam lr {s.lr:g}, {s.input_size}-pixel crops"
         what += f", model arguments {s.model_kwargs}" if s.model_kwargs else ", default model arguments"
+        if s.pretrain_steps:
+            what += f", every variant started from {method.pretrain} trained {s.pretrain_steps} steps (stage 1)"
         what += f", {s.train_frames} training / {s.test_frames} test frames, precision asked: {s.precision}"
         runs_note = f" Runs: {_named(items)}." if len(groups) > 1 else ""
         lines.append(f"- Command: `{command}` ({what}).{runs_note}")
@@ -780,7 +854,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results = Path(args.results)
     if args.smoke:
-        args.steps, args.batch_size, args.train_frames, args.test_frames = 4, 4, 24, 8
+        args.steps, args.pretrain_steps, args.batch_size, args.train_frames, args.test_frames = 4, 4, 4, 24, 8
         args.rgb_input_size, args.no_docs = 64, True
     if not args.render:
         import torch
@@ -798,11 +872,14 @@ def main(argv: list[str] | None = None) -> int:
         for method in methods:
             roots = None
             for seed in seeds:
-                for model in method.variants:
-                    if stale_result(model, method, seed, args) == []:
-                        continue
-                    # Frames are rendered only for a method that still has something to train.
-                    roots = roots or prepare(method, args, Path(args.work))
+                todo = [m for m in method.variants if stale_result(m, method, seed, args) != []]
+                if not todo:
+                    continue
+                # Frames are rendered only for a method that still has something to train.
+                roots = roots or prepare(method, args, Path(args.work))
+                if method.pretrain:
+                    first_stage(method, seed, roots, args)
+                for model in todo:
                     run_one(model, method, seed, roots, args)
     if args.no_docs:
         return 0

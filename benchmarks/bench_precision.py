@@ -86,7 +86,10 @@ def train_one(model: str, method: ab.Method, seed: int, precision: str, roots: t
 
     base.precision = precision
     out = Path(base.work) / "runs" / precision
-    cfg = config_from_dict(ab.run_config(model, method, seed, roots[0], base, out), source=model)
+    config = ab.run_config(model, method, seed, roots[0], base, out)
+    # Every run starts from scratch (no first stage): the two precisions are compared on the same steps.
+    config["model"].pop("init_from", None)
+    cfg = config_from_dict(config, source=model)
     shutil.rmtree(cfg.run_dir, ignore_errors=True)
     # Settings, not the raw arguments: those hold one value per method.
     batch_size = ab.settings(method, base).batch_size

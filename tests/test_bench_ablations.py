@@ -191,3 +191,59 @@ def test_render_compares_with_the_same_runs_trained_for_fewer_steps(tmp_path: Pa
     assert "At fewer steps, mean of seeds 0, 1: **holds**" in section
     # Without shorter runs the section says nothing about them.
     assert "More steps" not in ab.render(ab.load_results(long_dir), "curves.png")
+
+
+def test_learnable_groups_variants_start_from_their_seeds_first_stage(tmp_path: Path) -> None:
+    from handpose.training.config import config_from_dict
+
+    lg = {m.name: m for m in ab.METHODS}["learnable_groups"]
+    argv = ["--steps", "learnable_groups=900", "--pretrain-steps", "learnable_groups=300",
+            "--model-kwargs", 'learnable_groups={"features": 32, "depth": 2}']  # fmt: skip
+    args = ab.build_parser().parse_args(argv)
+    variant = ab.run_config("learnable_groups_k3", lg, 1, Path("T"), args, Path("W"))
+    assert variant["model"]["init_from"] == str(Path("W/learnable_groups_hourglass_seed1/checkpoints/best.ckpt"))
+    assert variant["trainer"]["max_steps"] == 900 and "group_lr" in variant["optim"]
+    stage1 = ab.run_config(lg.pretrain, lg, 1, Path("T"), args, Path("W"))
+    # The hourglass takes the variants' hourglass arguments only, and trains its own steps.
+    assert stage1["model"]["kwargs"] == {"features": 32, "depth": 2, "num_modules": 1}
+    assert stage1["trainer"]["max_steps"] == 300 and "init_from" not in stage1["model"]
+    assert "group_lr" not in stage1["optim"] and "temperature" not in stage1["optim"]
+    for cfg in (variant, stage1):
+        config_from_dict(cfg, source="test")
+    ab.check_variants(lg, args)
+    cin = ab.run_config("crossinfonet", ab.METHODS[0], 0, Path("T"), args, Path("W"))
+    assert "init_from" not in cin["model"]
+
+    # A variant whose first stage trained other steps is stale, and says why.
+    results = tmp_path / "results"
+    asked = [*argv, "--results", str(results)]
+    _write(results, _fake_result(lg, lg.pretrain, 0, asked))
+    _write(results, _fake_result(lg, "learnable_groups_k3", 0, asked, pretrain={"model": lg.pretrain, "steps": 300}))
+    assert ab.stale_result("learnable_groups_k3", lg, 0, ab.build_parser().parse_args(asked)) == []
+    other = ab.build_parser().parse_args([*asked, "--pretrain-steps", "learnable_groups=400"])
+    assert ab.stale_result("learnable_groups_k3", lg, 0, other) == ["stage 1 steps: 300 -> 400"]
+    assert "trainer.max_steps: 300 -> 400" in ab.stale_result(lg.pretrain, lg, 0, other)
+
+
+@pytest.mark.slow
+def test_smoke_learnable_groups_trains_its_first_stage_once_per_seed(tmp_path: Path, capsys) -> None:
+    work, results = tmp_path / "work", tmp_path / "results"
+    argv = ["--smoke", "--methods", "learnable_groups", "--seeds", "0", "--work", str(work), "--results", str(results)]
+    assert ab.main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.count("== learnable_groups_hourglass seed 0: training") == 1
+    lg = {m.name: m for m in ab.METHODS}["learnable_groups"]
+    for variant in lg.variants:
+        r = json.loads((results / "learnable_groups" / f"{variant}_seed0.json").read_text())
+        assert r["pretrain"] == {"model": lg.pretrain, "steps": 4}
+        assert r["config"]["model"]["init_from"] == str(
+            Path("WORK/learnable_groups_hourglass_seed0/checkpoints/best.ckpt")
+        )
+
+    # The first stage's checkpoint is gone and one variant is unfinished: both train again, nothing else.
+    (work / "runs" / "learnable_groups" / "learnable_groups_hourglass_seed0" / "checkpoints" / "best.ckpt").unlink()
+    (results / "learnable_groups" / f"{lg.variants[2]}_seed0.json").unlink()
+    assert ab.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "== learnable_groups_hourglass seed 0: training" in out and f"== {lg.variants[2]} seed 0: training" in out
+    assert out.count("== ") == 2

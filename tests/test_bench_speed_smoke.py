@@ -23,10 +23,13 @@ def _run(script: str, *argv: str) -> str:
 @pytest.mark.slow
 def test_precision_benchmark_runs_both_precisions(tmp_path: Path) -> None:
     results = tmp_path / "precision.json"
-    _run("bench_precision.py", "--smoke", "--seeds", "0", "--models", "crossinfonet", "--work", str(tmp_path),
-         "--results", str(results))  # fmt: skip
+    # Learnable Groups as well: its ablation variants start from a first stage, its precision runs do not.
+    _run("bench_precision.py", "--smoke", "--seeds", "0", "--models", "crossinfonet,learnable_groups_k3",
+         "--work", str(tmp_path), "--results", str(results))  # fmt: skip
     runs = json.loads(results.read_text())["runs"]
-    assert set(runs) == {"crossinfonet/32-true/seed0", "crossinfonet/bf16-mixed/seed0"}
+    assert set(runs) == {
+        f"{m}/{p}/seed0" for m in ("crossinfonet", "learnable_groups_k3") for p in ("32-true", "bf16-mixed")
+    }
     assert all(r["steps"] == 4 and r["images_per_s"] > 0 and r["test_error_mm"] > 0 for r in runs.values())
 
 
