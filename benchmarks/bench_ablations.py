@@ -763,8 +763,9 @@ def more_steps(method: Method, runs: dict[str, dict[int, dict]], shorter: dict[s
     precisions = sorted({s["precision"] for _, s in pairs})
     line = (
         f"- More steps: the same {len(pairs)} variant/seed runs trained for {'/'.join(map(str, steps[0]))} steps "
-        f"({'/'.join(precisions)}, `{SHORTER.relative_to(REPO)}/`) scored {gains.mean():+.2f} mm worse on average "
-        f"than at {'/'.join(map(str, steps[1]))} steps (per run {gains.min():+.2f} to {gains.max():+.2f} mm)."
+        f"({'/'.join(precisions)}, `{SHORTER.relative_to(REPO)}/`) scored {gains.mean():+.2f} mm on average against "
+        f"the {'/'.join(map(str, steps[1]))}-step runs above (shorter minus longer test error; per run "
+        f"{gains.min():+.2f} to {gains.max():+.2f} mm)."
     )
     spread = spread_of(method, {v: by_seed for v, by_seed in shorter.items() if v in method.variants})
     if spread is not None:

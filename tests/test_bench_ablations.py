@@ -185,8 +185,8 @@ def test_render_compares_with_the_same_runs_trained_for_fewer_steps(tmp_path: Pa
             _write(short_dir, short_run)
     text = ab.render(ab.load_results(long_dir), "curves.png", ab.load_results(short_dir))
     section = text.split("### fingerposenet")[1].split("###")[0]
-    assert "trained for 1000 steps" in section and "than at 3000 steps" in section
-    assert "+3.20 mm worse on average" in section and "per run +3.00 to +3.40 mm" in section
+    assert "trained for 1000 steps" in section and "against the 3000-step runs" in section
+    assert "+3.20 mm on average" in section and "per run +3.00 to +3.40 mm" in section
     assert "largest 0.40 mm" in section
     assert "At fewer steps, mean of seeds 0, 1: **holds**" in section
     # Without shorter runs the section says nothing about them.
