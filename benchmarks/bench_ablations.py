@@ -770,6 +770,14 @@ def more_steps(method: Method, runs: dict[str, dict[int, dict]], shorter: dict[s
     spread = spread_of(method, {v: by_seed for v, by_seed in shorter.items() if v in method.variants})
     if spread is not None:
         line += f" Their seed-to-seed difference of one variant: largest {spread:.2f} mm."
+    noise = spread_of(method, runs)
+    if noise is not None:
+        converged = abs(gains.mean()) <= noise
+        line += (
+            f" {'**Converged within the noise**' if converged else '**Not converged**'}: the mean change "
+            f"{'is within' if converged else 'exceeds'} the largest seed-to-seed difference of the longer runs "
+            f"({noise:.2f} mm)."
+        )
     lines = [line]
     order = [x for x in verdict(method, shorter) if x.startswith("- mean of seeds")]
     if order:

@@ -188,7 +188,15 @@ def test_render_compares_with_the_same_runs_trained_for_fewer_steps(tmp_path: Pa
     assert "trained for 1000 steps" in section and "against the 3000-step runs" in section
     assert "+3.20 mm on average" in section and "per run +3.00 to +3.40 mm" in section
     assert "largest 0.40 mm" in section
+    # The longer runs' seeds agree exactly, so a 3.2 mm change is far outside their noise.
+    assert "**Not converged**" in section and "(0.00 mm)" in section
     assert "At fewer steps, mean of seeds 0, 1: **holds**" in section
+    for seed in (0, 1):
+        for k, model in enumerate(method.variants):
+            _write(short_dir, _fake_result(method, model, seed, ["--steps", "1000"], test={"mean_error_mm": 20.1 + k}))
+    _write(long_dir, _fake_result(method, method.variants[0], 1, ["--steps", "3000"], test={"mean_error_mm": 20.3}))
+    text = ab.render(ab.load_results(long_dir), "curves.png", ab.load_results(short_dir))
+    assert "**Converged within the noise**" in text
     # Without shorter runs the section says nothing about them.
     assert "More steps" not in ab.render(ab.load_results(long_dir), "curves.png")
 
