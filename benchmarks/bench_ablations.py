@@ -635,7 +635,11 @@ def flattening(curve: list[list[float]]) -> float | None:
     return float((quarter - errs[-1]) / errs[-1])
 
 
-def plot(found: dict[str, dict[str, dict[int, dict]]], path: Path) -> None:
+def plot(
+    found: dict[str, dict[str, dict[int, dict]]],
+    path: Path,
+    shorter: dict[str, dict[str, dict[int, dict]]] | None = None,
+) -> None:
     from handpose.figures import pyplot, save_png
 
     shown = [m for m in METHODS if m.name in found]
@@ -651,11 +655,18 @@ def plot(found: dict[str, dict[str, dict[int, dict]]], path: Path) -> None:
                     style = "-" if seed == 0 else "--"
                     label = short(variant) if seed == min(found[method.name][variant]) else None
                     ax.plot(curve[:, 0], curve[:, 1], style, color=f"C{k}", label=label)
+            longest = max((r["steps"] for r in found[method.name].get(variant, {}).values()), default=0)
+            for r in (shorter or {}).get(method.name, {}).get(variant, {}).values():
+                curve = np.asarray(r["curve"])
+                if len(curve) and r["steps"] < longest:
+                    ax.plot(curve[:, 0], curve[:, 1], ":", color=f"C{k}", alpha=0.5, linewidth=1)
         ax.set_title(method.name)
         ax.set_xlabel("step")
         ax.set_ylabel("validation mean error (mm)")
         ax.grid(True, alpha=0.3)
-        ax.legend(title="solid: seed 0, dashed: seed 1", fontsize=8)
+        fewer = any(line.get_linestyle() == ":" for line in ax.get_lines())
+        title = "solid: seed 0, dashed: seed 1" + ("\ndotted: fewer steps" if fewer else "")
+        ax.legend(title=title, fontsize=8, title_fontsize=8)
     fig.tight_layout()
     save_png(fig, path)
 
@@ -892,9 +903,9 @@ def main(argv: list[str] | None = None) -> int:
                     run_one(model, method, seed, roots, args)
     if args.no_docs:
         return 0
-    found = load_results(results)
-    plot(found, PLOT)
-    replace_section(HEADING, render(found, PLOT.name, load_results(Path(args.shorter))))
+    found, shorter = load_results(results), load_results(Path(args.shorter))
+    plot(found, PLOT, shorter)
+    replace_section(HEADING, render(found, PLOT.name, shorter))
     return 0
 
 

@@ -191,6 +191,8 @@ def test_render_compares_with_the_same_runs_trained_for_fewer_steps(tmp_path: Pa
     # The longer runs' seeds agree exactly, so a 3.2 mm change is far outside their noise.
     assert "**Not converged**" in section and "(0.00 mm)" in section
     assert "At fewer steps, mean of seeds 0, 1: **holds**" in section
+    ab.plot(ab.load_results(long_dir), tmp_path / "curves.png", ab.load_results(short_dir))
+    assert (tmp_path / "curves.png").stat().st_size > 0
     for seed in (0, 1):
         for k, model in enumerate(method.variants):
             _write(short_dir, _fake_result(method, model, seed, ["--steps", "1000"], test={"mean_error_mm": 20.1 + k}))
