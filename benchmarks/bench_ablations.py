@@ -769,21 +769,21 @@ def more_steps(method: Method, runs: dict[str, dict[int, dict]], shorter: dict[s
     ]
     if not pairs:
         return []
-    gains = np.array([s["test"][metric] - r["test"][metric] for r, s in pairs])
-    steps = sorted({s["steps"] for _, s in pairs}), sorted({r["steps"] for r, _ in pairs})
-    precisions = sorted({s["precision"] for _, s in pairs})
+    changes = np.array([short["test"][metric] - r["test"][metric] for r, short in pairs])
+    steps = sorted({short["steps"] for _, short in pairs}), sorted({r["steps"] for r, _ in pairs})
+    precisions = sorted({short["precision"] for _, short in pairs})
     line = (
         f"- More steps: the same {len(pairs)} variant/seed runs trained for {'/'.join(map(str, steps[0]))} steps "
-        f"({'/'.join(precisions)}, `{SHORTER.relative_to(REPO)}/`) scored {gains.mean():+.2f} mm on average against "
+        f"({'/'.join(precisions)}, `{SHORTER.relative_to(REPO)}/`) scored {changes.mean():+.2f} mm on average against "
         f"the {'/'.join(map(str, steps[1]))}-step runs above (shorter minus longer test error; per run "
-        f"{gains.min():+.2f} to {gains.max():+.2f} mm)."
+        f"{changes.min():+.2f} to {changes.max():+.2f} mm)."
     )
     spread = spread_of(method, {v: by_seed for v, by_seed in shorter.items() if v in method.variants})
     if spread is not None:
         line += f" Their seed-to-seed difference of one variant: largest {spread:.2f} mm."
     noise = spread_of(method, runs)
     if noise is not None:
-        converged = abs(gains.mean()) <= noise
+        converged = abs(changes.mean()) <= noise
         line += (
             f" {'**Converged within the noise**' if converged else '**Not converged**'}: the mean change "
             f"{'is within' if converged else 'exceeds'} the largest seed-to-seed difference of the longer runs "
