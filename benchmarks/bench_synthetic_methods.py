@@ -340,7 +340,8 @@ def observations(rows: list[dict[str, Any]]) -> list[str]:
     if lines:
         lines.append(
             "- Under one wall-clock budget a cheaper variant takes more steps (the steps column): a short "
-            "budget favours it, whatever its accuracy after full training."
+            "budget favours it, whatever its accuracy after full training. "
+            "[Converged ablations](#converged-ablations-on-synthetic-data) compares the variants at equal steps."
         )
     return lines
 
