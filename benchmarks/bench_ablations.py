@@ -20,8 +20,10 @@ Each finished run leaves ``RESULTS/<method>/<model>_seed<k>.json`` (test scores,
 steps, wall time, machine); those files are committed, so ``--render`` rewrites the docs section and
 the curve plot without training. A run interrupted mid-way resumes from its last checkpoint (end of
 its latest epoch) when the script is started again with the same arguments; finished runs are skipped.
-Result files of the same variants trained for fewer steps (``--shorter``) are compared with them in the
-docs: what the extra steps still bought.
+Result files of the same variants trained for fewer steps (``--shorter``, one folder per step count) are
+compared with them in the docs, rung by rung: what each increase in steps still bought. Training longer is
+``--steps N --replace``: a finished result that differs only in its steps (or precision) then moves to
+``--shorter`` as a rung rather than being lost.
 
 Every setting (steps, batch, learning rate, crop, frames, precision) is one value for all methods or a
 per-method list, so methods may differ while the variants of one method always share their settings.
@@ -218,7 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--shorter",
         default=str(SHORTER),
-        help="result files of the same variants trained for fewer steps (compared with --results in the docs)",
+        help="result files of the same variants trained for fewer steps, METHOD/<steps>_steps/*.json (compared "
+        "with --results in the docs; --replace with more steps moves the finished results there)",
     )
     p.add_argument("--render", action="store_true", help="only rewrite the docs section and plot from --results")
     p.add_argument("--smoke", action="store_true", help="tiny models and data, seconds; no docs")
@@ -516,11 +519,30 @@ def run_one(
     }
     if method.pretrain and model != method.pretrain:
         result["pretrain"] = {"model": method.pretrain, "steps": s.pretrain_steps}
+    keep_as_shorter(method, result_path, result, Path(args.shorter))
     write_json_atomic(result_path, result)
     print(
         f"   {model} seed {seed}: {result['test'][result['metric']]:.2f} mm after {result['steps']} steps", flush=True
     )
     return result
+
+
+def keep_as_shorter(method: Method, path: Path, new: dict, shorter: Path) -> Path | None:
+    """Move the finished result at ``path`` to ``shorter`` when ``new`` replaces it with the same settings
+    but more steps, so the runs at fewer steps stay as a rung of the comparison. Returns where it went."""
+    if not path.is_file():
+        return None
+    old = json.loads(path.read_text())
+
+    def apart_from_steps(r: dict) -> Settings:
+        return dataclasses.replace(result_settings(method, r), steps=0, precision="")
+
+    if old["steps"] >= new["steps"] or apart_from_steps(old) != apart_from_steps(new):
+        return None
+    target = shorter / method.name / f"{old['steps']}_steps" / path.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(path, target)
+    return target
 
 
 def cfg_precision(run_dir: Path) -> str:
@@ -575,6 +597,16 @@ def load_results(results: Path) -> dict[str, dict[str, dict[int, dict]]]:
     for path in sorted(results.glob("*/*.json")):
         r = json.loads(path.read_text())
         found.setdefault(r["method"], {}).setdefault(r["model"], {})[int(r["seed"])] = r
+    return found
+
+
+def load_shorter(folder: Path) -> dict[str, dict[int, dict[str, dict[int, dict]]]]:
+    """``{method: {steps: {model: {seed: result}}}}``: the runs trained for fewer steps, by their step count."""
+    found: dict[str, dict[int, dict[str, dict[int, dict]]]] = {}
+    for path in sorted(folder.rglob("*.json")):
+        r = json.loads(path.read_text())
+        by_steps = found.setdefault(r["method"], {}).setdefault(int(r["steps"]), {})
+        by_steps.setdefault(r["model"], {})[int(r["seed"])] = r
     return found
 
 
@@ -648,16 +680,24 @@ def flattening(curve: list[list[float]]) -> float | None:
 def plot(
     found: dict[str, dict[str, dict[int, dict]]],
     path: Path,
-    shorter: dict[str, dict[str, dict[int, dict]]] | None = None,
+    shorter: dict[str, dict[int, dict[str, dict[int, dict]]]] | None = None,
 ) -> None:
+    """Validation curves per method (runs at fewer steps dotted) and, where runs at fewer steps exist, a
+    second row with each variant's test error against the steps it trained: flat at the right end means
+    more steps no longer change the result."""
     from handpose.figures import pyplot, save_png
 
+    shorter = shorter or {}
     shown = [m for m in METHODS if m.name in found]
     if not shown:
         return
+    ladder = any(shorter.get(m.name) for m in shown)
     plt = pyplot()
-    fig, axes = plt.subplots(1, len(shown), figsize=(5.5 * len(shown), 4.2), dpi=100, squeeze=False)
-    for ax, method in zip(axes[0], shown):
+    rows = 2 if ladder else 1
+    fig, axes = plt.subplots(rows, len(shown), figsize=(5.5 * len(shown), 4.2 * rows), dpi=100, squeeze=False)
+    for column, method in enumerate(shown):
+        ax = axes[0][column]
+        rungs = {**shorter.get(method.name, {})}
         for k, variant in enumerate(method.variants):
             for seed, r in sorted(found[method.name].get(variant, {}).items()):
                 curve = np.asarray(r["curve"])
@@ -666,10 +706,11 @@ def plot(
                     label = short(variant) if seed == min(found[method.name][variant]) else None
                     ax.plot(curve[:, 0], curve[:, 1], style, color=f"C{k}", label=label)
             longest = max((r["steps"] for r in found[method.name].get(variant, {}).values()), default=0)
-            for r in (shorter or {}).get(method.name, {}).get(variant, {}).values():
-                curve = np.asarray(r["curve"])
-                if len(curve) and r["steps"] < longest:
-                    ax.plot(curve[:, 0], curve[:, 1], ":", color=f"C{k}", alpha=0.5, linewidth=1)
+            for by_model in rungs.values():
+                for r in by_model.get(variant, {}).values():
+                    curve = np.asarray(r["curve"])
+                    if len(curve) and r["steps"] < longest:
+                        ax.plot(curve[:, 0], curve[:, 1], ":", color=f"C{k}", alpha=0.5, linewidth=1)
         ax.set_title(method.name)
         ax.set_xlabel("step")
         ax.set_ylabel("validation mean error (mm)")
@@ -677,8 +718,38 @@ def plot(
         fewer = any(line.get_linestyle() == ":" for line in ax.get_lines())
         title = "solid: seed 0, dashed: seed 1" + ("\ndotted: fewer steps" if fewer else "")
         ax.legend(title=title, fontsize=8, title_fontsize=8)
+        if ladder:
+            _plot_ladder(axes[1][column], method, found[method.name], rungs)
     fig.tight_layout()
     save_png(fig, path)
+
+
+def _plot_ladder(
+    ax: Any, method: Method, runs: dict[str, dict[int, dict]], rungs: dict[int, dict[str, dict[int, dict]]]
+) -> None:
+    """Test error of every variant against its training steps: seeds as dots, their mean as a line."""
+    metric = METRIC[method.modality]
+    trained: set[int] = set()
+    for k, variant in enumerate(method.variants):
+        by_steps: dict[int, list[float]] = {}
+        for by_model in [*rungs.values(), runs]:
+            for r in by_model.get(variant, {}).values():
+                by_steps.setdefault(r["steps"], []).append(r["test"][metric])
+        if not by_steps:
+            continue
+        steps = sorted(by_steps)
+        trained.update(steps)
+        ax.plot(steps, [np.mean(by_steps[n]) for n in steps], "-", color=f"C{k}", label=short(variant))
+        for n in steps:
+            ax.plot([n] * len(by_steps[n]), by_steps[n], ".", color=f"C{k}", alpha=0.6)
+    ax.set_xscale("log")
+    ax.set_xticks(sorted(trained), [str(n) for n in sorted(trained)])
+    ax.minorticks_off()
+    ax.set_xlabel("steps trained (log scale)")
+    ax.set_ylabel(f"test {metric.replace('_', ' ')}")
+    ax.set_title(f"{method.name}: test error against steps")
+    ax.grid(True, alpha=0.3, which="both")
+    ax.legend(title="line: mean of seeds, dots: seeds", fontsize=8, title_fontsize=8)
 
 
 def result_settings(method: Method, r: dict) -> Settings:
@@ -768,41 +839,50 @@ def setup_lines(method: Method, runs: dict[str, dict[int, dict]]) -> list[str]:
     return lines
 
 
-def more_steps(method: Method, runs: dict[str, dict[int, dict]], shorter: dict[str, dict[int, dict]]) -> list[str]:
-    """What training longer bought: each run's test error against the same variant and seed trained for
-    fewer steps (from ``--shorter``), with the order those shorter runs gave."""
+def more_steps(
+    method: Method, runs: dict[str, dict[int, dict]], shorter: dict[int, dict[str, dict[int, dict]]]
+) -> list[str]:
+    """What training longer bought, rung by rung: each run against the same variant and seed trained for
+    fewer steps (``shorter``: ``{steps: {model: {seed: result}}}``), whether the last rung still moved the
+    test error beyond the seed noise of the longest runs, and the order every shorter rung gave."""
     metric = METRIC[method.modality]
-    pairs = [
-        (r, shorter[v][seed])
-        for v, seed, r in _runs_of(method, runs)
-        if seed in shorter.get(v, {}) and shorter[v][seed]["steps"] < r["steps"]
-    ]
-    if not pairs:
-        return []
-    changes = np.array([short["test"][metric] - r["test"][metric] for r, short in pairs])
-    steps = sorted({short["steps"] for _, short in pairs}), sorted({r["steps"] for r, _ in pairs})
-    precisions = sorted({short["precision"] for _, short in pairs})
-    line = (
-        f"- More steps: the same {len(pairs)} variant/seed runs trained for {'/'.join(map(str, steps[0]))} steps "
-        f"({'/'.join(precisions)}, `{SHORTER.relative_to(REPO)}/`) scored {changes.mean():+.2f} mm on average against "
-        f"the {'/'.join(map(str, steps[1]))}-step runs above (shorter minus longer test error; per run "
-        f"{changes.min():+.2f} to {changes.max():+.2f} mm)."
-    )
-    spread = spread_of(method, {v: by_seed for v, by_seed in shorter.items() if v in method.variants})
-    if spread is not None:
-        line += f" Their seed-to-seed difference of one variant: largest {spread:.2f} mm."
+    rungs = [shorter[steps] for steps in sorted(shorter)] + [runs]
+    lines, last = [], None
+    for fewer, more in itertools.pairwise(rungs):
+        pairs = [
+            (r, fewer[v][seed])
+            for v, seed, r in _runs_of(method, more)
+            if seed in fewer.get(v, {}) and fewer[v][seed]["steps"] < r["steps"]
+        ]
+        if not pairs:
+            continue
+        changes = np.array([s["test"][metric] - r["test"][metric] for r, s in pairs])
+        steps = "/".join(map(str, sorted({s["steps"] for _, s in pairs})))
+        longer = "/".join(map(str, sorted({r["steps"] for r, _ in pairs})))
+        precisions = "/".join(sorted({s["precision"] for _, s in pairs}))
+        line = (
+            f"- More steps, {steps} → {longer}: the same {len(pairs)} variant/seed runs trained for {steps} steps "
+            f"({precisions}) scored {changes.mean():+.2f} mm on average against {longer} steps (shorter minus "
+            f"longer test error; per run {changes.min():+.2f} to {changes.max():+.2f} mm)."
+        )
+        spread = spread_of(method, {v: by_seed for v, by_seed in fewer.items() if v in method.variants})
+        if spread is not None:
+            line += f" Seed-to-seed difference of one variant at {steps} steps: largest {spread:.2f} mm."
+        lines.append(line)
+        last = changes if more is runs else None
     noise = spread_of(method, runs)
-    if noise is not None:
-        converged = abs(changes.mean()) <= noise
-        line += (
-            f" {'**Converged within the noise**' if converged else '**Not converged**'}: the mean change "
-            f"{'is within' if converged else 'exceeds'} the largest seed-to-seed difference of the longer runs "
+    if last is not None and noise is not None:
+        converged = abs(last.mean()) <= noise
+        lines.append(
+            f"- {'**Converged within the noise**' if converged else '**Not converged**'}: the last increase in "
+            f"steps changed the test error by {last.mean():+.2f} mm on average, "
+            f"{'within' if converged else 'more than'} the largest seed-to-seed difference of the longest runs "
             f"({noise:.2f} mm)."
         )
-    lines = [line]
-    shorter_seeds = complete_seeds(method, shorter)
-    if len(shorter_seeds) > 1:
-        lines.append(f"- At fewer steps, {mean_order(method, shorter, shorter_seeds)}.")
+    for rung in sorted(shorter):
+        seeds = complete_seeds(method, shorter[rung])
+        if len(seeds) > 1:
+            lines.append(f"- At {rung} steps, {mean_order(method, shorter[rung], seeds)}.")
     return lines
 
 
@@ -820,7 +900,7 @@ def spread_of(method: Method, runs: dict[str, dict[int, dict]]) -> float | None:
 def render(
     found: dict[str, dict[str, dict[int, dict]]],
     plot_name: str,
-    shorter: dict[str, dict[str, dict[int, dict]]] | None = None,
+    shorter: dict[str, dict[int, dict[str, dict[int, dict]]]] | None = None,
 ) -> str:
     lines = [
         "Every variant of a method is meant to train with the same settings (steps, batch, crop, model "
@@ -836,8 +916,9 @@ def render(
         "the last quarter of the run) shows how much was still being gained; in runs with the BatchNorm freeze "
         "the drop at four fifths of the run is the freeze removing evaluation-mode outliers, so that column "
         "overstates what more steps would buy. Where the same variants and seeds were also trained for fewer "
-        "steps (`benchmarks/results/ablations_shorter/`), a line per method says how much the longer runs "
-        "gained over them: the direct measure of whether more steps still change the result.",
+        "steps (`benchmarks/results/ablations_shorter/`, one folder per step count), lines per method say how "
+        "much each increase in steps gained, rung by rung, and whether the last one still moved the test "
+        "error by more than the seed noise: the direct measure of convergence (second row of the plot).",
         "",
     ]
     for method in METHODS:
@@ -913,7 +994,7 @@ def main(argv: list[str] | None = None) -> int:
                     run_one(model, method, seed, roots, args)
     if args.no_docs:
         return 0
-    found, shorter = load_results(results), load_results(Path(args.shorter))
+    found, shorter = load_results(results), load_shorter(Path(args.shorter))
     plot(found, PLOT, shorter)
     replace_section(HEADING, render(found, PLOT.name, shorter))
     return 0

@@ -32,10 +32,19 @@ def test_smoke_runs_resume_and_render(tmp_path: Path, capsys) -> None:
     again = json.loads(files[0].read_text())
     assert again["resumed"] and again["steps"] == 4
 
+    # A result from a run with fewer steps, replaced: it is kept as a shorter rung, not lost.
+    older = {**again, "steps": 2, "planned_steps": 2}
+    older["config"]["trainer"]["max_steps"] = 2
+    files[0].write_text(json.dumps(older))
+    shorter = tmp_path / "shorter"
+    assert ab.main([*argv, "--replace", "--shorter", str(shorter)]) == 0
+    assert json.loads(files[0].read_text())["steps"] == 4
+    assert ab.load_shorter(shorter)["crossinfonet"][2][again["model"]][0]["steps"] == 2
+
     found = ab.load_results(results)
-    text = ab.render(found, "curves.png")
-    assert "### crossinfonet" in text and "seed 0:" in text
-    ab.plot(found, tmp_path / "curves.png")
+    text = ab.render(found, "curves.png", ab.load_shorter(shorter))
+    assert "### crossinfonet" in text and "seed 0:" in text and "More steps, 2 → 4: the same 1 variant/seed" in text
+    ab.plot(found, tmp_path / "curves.png", ab.load_shorter(shorter))
     assert (tmp_path / "curves.png").stat().st_size > 0
 
 
@@ -172,35 +181,55 @@ def test_render_states_command_machine_and_unfair_comparisons(tmp_path: Path) ->
     assert "2 different sets of steps/sizes/frames" in text
 
 
-def test_render_compares_with_the_same_runs_trained_for_fewer_steps(tmp_path: Path) -> None:
+def test_render_compares_rung_by_rung_with_the_same_runs_trained_for_fewer_steps(tmp_path: Path) -> None:
     method = ab.METHODS[1]
     long_dir, short_dir = tmp_path / "long", tmp_path / "short"
     for seed in (0, 1):
         for k, model in enumerate(method.variants):
-            long_run = _fake_result(method, model, seed, ["--steps", "3000"], test={"mean_error_mm": 20.0 + k})
-            short_run = _fake_result(
-                method, model, seed, ["--steps", "1000"], test={"mean_error_mm": 23.0 + k + 0.4 * seed}
-            )
-            _write(long_dir, long_run)
-            _write(short_dir, short_run)
-    text = ab.render(ab.load_results(long_dir), "curves.png", ab.load_results(short_dir))
-    section = text.split("### fingerposenet")[1].split("###")[0]
-    assert "trained for 1000 steps" in section and "against the 3000-step runs" in section
-    assert "+3.20 mm on average" in section and "per run +3.00 to +3.40 mm" in section
-    assert "largest 0.40 mm" in section
-    # The longer runs' seeds agree exactly, so a 3.2 mm change is far outside their noise.
-    assert "**Not converged**" in section and "(0.00 mm)" in section
-    assert "At fewer steps, mean of seeds 0, 1: **holds**" in section
-    ab.plot(ab.load_results(long_dir), tmp_path / "curves.png", ab.load_results(short_dir))
+            _write(long_dir, _fake_result(method, model, seed, ["--steps", "3000"], test={"mean_error_mm": 20.0 + k}))
+            for steps, err in ((1000, 23.0 + k + 0.4 * seed), (500, 30.0 + k)):
+                run = _fake_result(method, model, seed, ["--steps", str(steps)], test={"mean_error_mm": err})
+                # Folders only organise the rungs: a run is placed by its own method and steps.
+                _write(short_dir / f"any_folder_{steps}", run)
+    shorter = ab.load_shorter(short_dir)
+    assert sorted(shorter[method.name]) == [500, 1000]
+    section = ab.render(ab.load_results(long_dir), "curves.png", shorter).split("### fingerposenet")[1].split("###")[0]
+    assert "More steps, 500 → 1000: the same 6 variant/seed runs" in section
+    assert "More steps, 1000 → 3000" in section and "trained for 1000 steps (32-true)" in section
+    assert "+3.20 mm on average against 3000 steps" in section and "per run +3.00 to +3.40 mm" in section
+    assert "at 1000 steps: largest 0.40 mm" in section
+    # The longest runs' seeds agree exactly, so the last rung's 3.2 mm is far outside their noise.
+    assert "**Not converged**: the last increase in steps changed the test error by +3.20 mm" in section
+    assert "(0.00 mm)" in section
+    assert "At 1000 steps, mean of seeds 0, 1: **holds**" in section and "At 500 steps" in section
+    ab.plot(ab.load_results(long_dir), tmp_path / "curves.png", shorter)
     assert (tmp_path / "curves.png").stat().st_size > 0
+
+    # The last rung within the seed noise: converged.
     for seed in (0, 1):
         for k, model in enumerate(method.variants):
-            _write(short_dir, _fake_result(method, model, seed, ["--steps", "1000"], test={"mean_error_mm": 20.1 + k}))
+            run = _fake_result(method, model, seed, ["--steps", "1000"], test={"mean_error_mm": 20.1 + k})
+            _write(short_dir / "any_folder_1000", run)
     _write(long_dir, _fake_result(method, method.variants[0], 1, ["--steps", "3000"], test={"mean_error_mm": 20.3}))
-    text = ab.render(ab.load_results(long_dir), "curves.png", ab.load_results(short_dir))
+    text = ab.render(ab.load_results(long_dir), "curves.png", ab.load_shorter(short_dir))
     assert "**Converged within the noise**" in text
     # Without shorter runs the section says nothing about them.
     assert "More steps" not in ab.render(ab.load_results(long_dir), "curves.png")
+
+
+def test_a_result_replaced_by_more_steps_is_kept_as_a_shorter_rung(tmp_path: Path) -> None:
+    method = ab.METHODS[0]
+    results, shorter = tmp_path / "results", tmp_path / "shorter"
+    path = results / method.name / "crossinfonet_seed0.json"
+    _write(results, _fake_result(method, "crossinfonet", 0, ["--steps", "1500"], precision="32-true"))
+    longer = _fake_result(method, "crossinfonet", 0, ["--steps", "4500", "--precision", "bf16-mixed"])
+    assert ab.keep_as_shorter(method, path, longer, shorter) == shorter / method.name / "1500_steps" / path.name
+    assert not path.exists() and ab.load_shorter(shorter)[method.name][1500]["crossinfonet"][0]["steps"] == 1500
+
+    # Another crop is not the same run at fewer steps; fewer or equal steps are no rung either: left in place.
+    for argv in (["--steps", "1500", "--input-size", "48"], ["--steps", "9000"]):
+        _write(results, _fake_result(method, "crossinfonet", 0, argv))
+        assert ab.keep_as_shorter(method, path, longer, shorter) is None and path.is_file()
 
 
 def test_learnable_groups_variants_start_from_their_seeds_first_stage(tmp_path: Path) -> None:
