@@ -35,6 +35,8 @@ any training unless ``--replace`` says to train it again.
     python benchmarks/bench_ablations.py --methods crossinfonet --seeds 0
     python benchmarks/bench_ablations.py --steps crossinfonet=600,learnable_groups=1500,fingerposenet=600 \
         --model-kwargs 'fingerposenet={"width": 0.5}'
+    python benchmarks/bench_ablations.py --methods crossinfonet --steps 9000 --replace   # train longer;
+                                                      # the finished shorter runs move to --shorter
     python benchmarks/bench_ablations.py --render             # docs + plot from RESULTS only
     python benchmarks/bench_ablations.py --smoke --work DIR --results DIR2   # seconds, no docs
 """
