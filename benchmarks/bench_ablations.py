@@ -874,13 +874,19 @@ def more_steps(
         last = changes if more is runs else None
     noise = spread_of(method, runs)
     if last is not None and noise is not None:
-        converged = abs(last.mean()) <= noise
-        lines.append(
+        within = abs(last.mean()) <= noise
+        # Noise moves runs both ways; when every run moved the same way, the steps did it (a sign test).
+        one_way = len(last) > 1 and (bool((last > 0).all()) or bool((last < 0).all()))
+        converged = within and not one_way
+        line = (
             f"- {'**Converged within the noise**' if converged else '**Not converged**'}: the last increase in "
             f"steps changed the test error by {last.mean():+.2f} mm on average, "
-            f"{'within' if converged else 'more than'} the largest seed-to-seed difference of the longest runs "
-            f"({noise:.2f} mm)."
+            f"{'within' if within else 'more than'} the largest seed-to-seed difference of the longest runs "
+            f"({noise:.2f} mm)"
         )
+        if one_way:
+            line += f", and every one of the {len(last)} runs moved the same way"
+        lines.append(line + ".")
     for rung in sorted(shorter):
         seeds = complete_seeds(method, shorter[rung])
         if len(seeds) > 1:
@@ -920,7 +926,8 @@ def render(
         "overstates what more steps would buy. Where the same variants and seeds were also trained for fewer "
         "steps (`benchmarks/results/ablations_shorter/`, one folder per step count), lines per method say how "
         "much each increase in steps gained, rung by rung, and whether the last one still moved the test "
-        "error by more than the seed noise: the direct measure of convergence (second row of the plot).",
+        "error (by more than the seed noise, or the same way in every run): the direct measure of convergence "
+        "(second row of the plot).",
         "",
     ]
     for method in METHODS:

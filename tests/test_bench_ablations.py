@@ -213,6 +213,11 @@ def test_render_compares_rung_by_rung_with_the_same_runs_trained_for_fewer_steps
     _write(long_dir, _fake_result(method, method.variants[0], 1, ["--steps", "3000"], test={"mean_error_mm": 20.3}))
     text = ab.render(ab.load_results(long_dir), "curves.png", ab.load_shorter(short_dir))
     assert "**Converged within the noise**" in text
+    # A change within the noise that every run shares is still the steps at work, not noise.
+    _write(long_dir, _fake_result(method, method.variants[0], 1, ["--steps", "3000"], test={"mean_error_mm": 20.05}))
+    _write(long_dir, _fake_result(method, method.variants[1], 1, ["--steps", "3000"], test={"mean_error_mm": 20.7}))
+    text = ab.render(ab.load_results(long_dir), "curves.png", ab.load_shorter(short_dir))
+    assert "**Not converged**" in text and "within the largest" in text and "every one of the 6 runs moved" in text
     # Without shorter runs the section says nothing about them.
     assert "More steps" not in ab.render(ab.load_results(long_dir), "curves.png")
 
