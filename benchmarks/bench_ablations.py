@@ -699,7 +699,7 @@ def plot(
     fig, axes = plt.subplots(rows, len(shown), figsize=(5.5 * len(shown), 4.2 * rows), dpi=100, squeeze=False)
     for column, method in enumerate(shown):
         ax = axes[0][column]
-        rungs = {**shorter.get(method.name, {})}
+        rungs = shorter.get(method.name, {})
         for k, variant in enumerate(method.variants):
             for seed, r in sorted(found[method.name].get(variant, {}).items()):
                 curve = np.asarray(r["curve"])
